@@ -1,0 +1,177 @@
+"""``python -m resnet_viz <command>``: the same experiments as the pages, from a terminal.
+
+Every command validates its options through the config dataclasses, so a bad value gets the same
+message here as in the dashboard, and exits with status 2 instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from .config import (ACTIVATIONS, BLOCKS, DATASET_NAMES, DEVICES, FAMILIES, INITS, PRECISIONS,
+                     SCHEDULES, SHORTCUTS, DataConfig, NetConfig, TrainConfig)
+
+
+def _add_net_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("net")
+    g.add_argument("--depth", type=int, default=20, help="weighted layers: CIFAR 6n+2 (9n+2 bottleneck); "
+                   "ImageNet 18/34/50/101/152 (default 20)")
+    g.add_argument("--block", choices=BLOCKS, default="auto", help="block kind (default: basic; "
+                   "ImageNet: the paper's block for the depth)")
+    g.add_argument("--plain", action="store_true", help="no shortcuts: the plain counterpart")
+    g.add_argument("--shortcut", choices=SHORTCUTS, default="auto",
+                   help="A zero-pad identity, B projection where the shape changes, C projection everywhere")
+    g.add_argument("--width", type=int, default=0, help="first-stage channels (default 16 CIFAR, 64 ImageNet)")
+
+
+def _net(args: argparse.Namespace, **extra) -> NetConfig:
+    return NetConfig(depth=args.depth, block=args.block, residual=not args.plain, shortcut=args.shortcut,
+                     width=args.width, **extra)
+
+
+def _add_run_options(p: argparse.ArgumentParser, steps: int = 300) -> None:
+    g = p.add_argument_group("data and training")
+    g.add_argument("--dataset", choices=DATASET_NAMES, default="digits", help="default: digits (offline)")
+    g.add_argument("--image-size", type=int, default=0, help="resize images to this side (0 = native)")
+    g.add_argument("--train-limit", type=int, default=0, help="use at most this many training images (0 = all)")
+    g.add_argument("--steps", type=int, default=steps, help=f"SGD steps (default {steps})")
+    g.add_argument("--batch-size", type=int, default=128)
+    g.add_argument("--lr", type=float, default=0.1, help="learning rate (default 0.1)")
+    g.add_argument("--momentum", type=float, default=0.9)
+    g.add_argument("--weight-decay", type=float, default=1e-4)
+    g.add_argument("--schedule", choices=SCHEDULES, default="constant")
+    g.add_argument("--eval-every", type=int, default=50, help="test-error checkpoint interval (0 = end only)")
+    g.add_argument("--seed", type=int, default=0, help="seeds the init and the batch order")
+    g.add_argument("--device", choices=DEVICES, default="auto")
+    g.add_argument("--precision", choices=PRECISIONS, default="auto")
+    g.add_argument("--data-dir", help="directory of MNIST/Fashion-MNIST/CIFAR-10 files (RESNET_VIZ_DATA)")
+    g.add_argument("--download", action="store_true", help="let torchvision download missing datasets")
+    g.add_argument("--out", help="write the JSON result to this file")
+    g.add_argument("--rerun", action="store_true", help="train again even if the run store has this run")
+
+
+def _data(args: argparse.Namespace) -> DataConfig:
+    if args.data_dir:
+        os.environ["RESNET_VIZ_DATA"] = args.data_dir
+    if args.download:
+        os.environ["RESNET_VIZ_DOWNLOAD"] = "1"
+    return DataConfig(args.dataset, image_size=args.image_size, train_limit=args.train_limit, seed=args.seed)
+
+
+def _train(args: argparse.Namespace) -> TrainConfig:
+    return TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, momentum=args.momentum,
+                       weight_decay=args.weight_decay, schedule=args.schedule, eval_every=args.eval_every,
+                       seed=args.seed, device=args.device, precision=args.precision)
+
+
+class _StepPrinter:
+    """Progress on stderr: a rewritten line on a terminal, every 10% otherwise."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.last_tenth = -1
+
+    def __call__(self, rec: dict) -> None:
+        line = (f"{rec['run']}: step {rec['done']}/{rec['total']}  loss {rec['train_loss']:.3f}  "
+                f"batch error {rec['train_error']:.3f}")
+        if self.tty:
+            print("\r" + line, end="", file=sys.stderr, flush=True)
+            if rec["done"] == rec["total"]:
+                print(file=sys.stderr)
+        elif (tenth := 10 * rec["done"] // rec["total"]) != self.last_tenth:
+            self.last_tenth = tenth
+            print(line, file=sys.stderr, flush=True)
+
+
+def _write_out(path: str | None, payload: dict) -> None:
+    if path:
+        Path(path).write_text(json.dumps(payload, indent=1))
+        print(f"wrote {path}")
+
+
+def cmd_params(args: argparse.Namespace) -> int:
+    from .counting import count
+
+    classes = args.classes or (1000 if args.family == "imagenet" else 10)
+    net = _net(args, family=args.family, num_classes=classes, in_channels=args.in_channels)
+    counted = count(net, args.image_size or None)
+    payload = {"name": net.name, "family": net.family, "depth": net.depth, "block": net.block,
+               "residual": net.residual, "shortcut": net.shortcut, "width": net.width, "classes": classes,
+               "image_size": counted["image_size"], "params": counted["params"], "macs": counted["macs"]}
+    if args.stages:
+        payload["stages"] = counted["stages"]
+    if args.json:
+        print(json.dumps(payload, indent=1))
+        return 0
+    print(f"{net.name} ({net.family}, {net.block} blocks, width {net.width}): {counted['params']:,} parameters, "
+          f"{counted['macs'] / 1e6:,.2f} M multiply-adds per {counted['image_size']}x{counted['image_size']} image")
+    if args.stages:
+        for s in counted["stages"]:
+            print(f"  {s['stage']:<7} {s['params']:>13,} params {s['macs'] / 1e6:>12,.2f} M MACs")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from . import experiments
+    from .experiments.training import Spec
+    from .store import RunStore
+
+    spec = Spec(net=_net(args, activation=args.activation, batchnorm=not args.no_batchnorm, init=args.init),
+                data=_data(args), train=_train(args), init_seed=args.seed)
+    outcome = experiments.run_cached("train", spec, RunStore(), progress=_StepPrinter(), rerun=args.rerun)
+    r = outcome.result
+    source = "from the run store" if outcome.from_store else f"trained on {r['device']} ({r['precision']})"
+    print(f"{r['name']} on {spec.data.name}, {r['steps_done']} steps, {source}: status {r['status']}")
+    if r["message"]:
+        print(r["message"])
+    if r["final_train_error"] is not None:
+        print(f"final train error {r['final_train_error']:.4f}  test error {r['final_test_error']:.4f}  "
+              f"({r['seconds']:.1f} s)")
+    _write_out(args.out, {**r, "from_store": outcome.from_store, "key": outcome.key})
+    return 0 if r["status"] == "completed" else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m resnet_viz",
+                                     description="resnet-viz: the experiments of the ResNet papers, from a terminal.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("params", help="parameters and multiply-adds of a net",
+                       description="Count a net's parameters and multiply-adds (torch.utils.flop_counter).")
+    p.add_argument("--family", choices=FAMILIES, default="cifar")
+    _add_net_options(p)
+    p.add_argument("--classes", type=int, default=0, help="classifier outputs (default 10 CIFAR, 1000 ImageNet)")
+    p.add_argument("--in-channels", type=int, default=3)
+    p.add_argument("--image-size", type=int, default=0, help="input side (default 32 CIFAR, 224 ImageNet)")
+    p.add_argument("--stages", action="store_true", help="add the per-stage breakdown")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_params)
+
+    p = sub.add_parser("train", help="train one plain or residual CIFAR-style net",
+                       description="Train one net (CIFAR family) and report its errors; the run is stored "
+                                   "in RESNET_VIZ_HOME and reused when asked again.")
+    _add_net_options(p)
+    p.add_argument("--activation", choices=ACTIVATIONS, default="relu")
+    p.add_argument("--no-batchnorm", action="store_true")
+    p.add_argument("--init", choices=INITS, default="he")
+    _add_run_options(p)
+    p.set_defaults(func=cmd_train)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ValueError as exc:  # every invalid setting and missing dataset ends here, with its message
+        print(f"{parser.prog} {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

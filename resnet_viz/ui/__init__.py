@@ -1,0 +1,76 @@
+"""Streamlit glue: the only part of resnet_viz that imports streamlit.
+
+Pages call these helpers so the sidebar, the page list and error handling are written once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from ..paths import data_dir, home
+from ..store import RunStore, StoredRun
+from ..train import describe_device
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# (page file, title, icon, one line on what it shows). The home page links those whose file exists.
+PAGES = [
+    ("pages/1_Degradation.py", "Degradation", ":material/trending_up:",
+     "Deeper plain nets train worse; residual nets do not (He et al. 2016, Fig. 1 and 6)."),
+    ("pages/2_Gradient_flow.py", "Gradient flow", ":material/waves:",
+     "Gradient size layer by layer, plain vs residual, with and without batch norm."),
+    ("pages/3_Parameters_and_compute.py", "Parameters and compute", ":material/calculate:",
+     "Exact parameters and multiply-adds: basic vs bottleneck blocks, shortcut options A/B/C, "
+     "ResNet-20..1202 and ResNet-18..152."),
+    ("pages/4_Ensembles.py", "Residual nets as ensembles", ":material/hub:",
+     "Delete blocks of a trained net: a ResNet survives, a plain net collapses (Veit et al. 2016)."),
+    ("pages/5_Attributions.py", "What the nets look at", ":material/visibility:",
+     "Captum attributions of the trained plain and residual nets."),
+]
+
+
+def available_pages() -> list[tuple[str, str, str, str]]:
+    return [p for p in PAGES if (ROOT / p[0]).exists()]
+
+
+def run_store() -> RunStore:
+    """One RunStore for the whole server (read-mostly; each write is atomic)."""
+    return _store_at(str(home() / "runs"))
+
+
+@st.cache_resource
+def _store_at(root: str) -> RunStore:
+    return RunStore(root)
+
+
+@st.cache_data(max_entries=1)
+def device_line() -> str:
+    return describe_device("auto")
+
+
+def sidebar() -> list[StoredRun]:
+    """The sidebar every page shows: the device in use, where results live, unreadable runs.
+
+    Returns:
+        The finished runs in the store (newest first), so a page need not scan it again.
+    """
+    store = run_store()
+    runs = store.runs()
+    with st.sidebar:
+        st.caption(f"**Device:** {device_line()}")
+        st.caption(f"**Run store:** `{store.root}` ({len(runs)} runs)")
+        st.caption(f"**Datasets:** `{data_dir()}`")
+        for problem in store.problems:
+            st.warning(problem, icon=":material/warning:")
+    return runs
+
+
+def guard(fn, *args, **kwargs):
+    """Call ``fn``; a ValueError (bad setting, missing dataset) becomes st.error + st.stop()."""
+    try:
+        return fn(*args, **kwargs)
+    except ValueError as exc:
+        st.error(str(exc), icon=":material/error:")
+        st.stop()

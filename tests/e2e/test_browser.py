@@ -1,0 +1,40 @@
+"""The real dashboard in a real browser: every page renders, widgets respond, nothing raises."""
+
+import pytest
+
+from .conftest import ARTIFACTS, assert_no_exception, wait_for_app
+from resnet_viz.ui import available_pages
+
+
+def test_home_page_renders_the_story(server, page):
+    page.goto(server["url"])
+    page.get_by_text("resnet-viz: a lab for residual networks").wait_for(timeout=60_000)
+    wait_for_app(page)
+    assert_no_exception(page)
+    assert page.get_by_text("The story, in four experiments").is_visible()
+    assert page.get_by_text("Device in use").is_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "home.png"), full_page=True)
+
+
+@pytest.mark.parametrize("path", [p[0] for p in available_pages()])
+def test_every_page_opens_without_an_exception(server, page, path):
+    slug = path.split("/")[-1].removesuffix(".py").split("_", 1)[1]
+    page.goto(f"{server['url']}/{slug}")
+    page.locator("h1").first.wait_for(timeout=60_000)
+    wait_for_app(page)
+    assert_no_exception(page)
+
+
+def test_parameters_page_updates_when_a_student_flips_the_shortcut_toggle(server, page):
+    page.goto(f"{server['url']}/Parameters_and_compute")
+    page.get_by_text("269,722").first.wait_for(timeout=60_000)
+    page.get_by_text("Net", exact=True).first.wait_for()
+    page.get_by_text("ResNet-20").first.wait_for()
+    page.get_by_label("Shortcuts (residual)").uncheck(force=True)  # plain twin: same parameters
+    page.get_by_text("plain-20").first.wait_for(timeout=30_000)
+    assert page.get_by_text("269,722").first.is_visible()
+    page.get_by_text("ImageNet (224 px)").click()
+    page.get_by_text("22,780,456").first.wait_for(timeout=30_000)
+    assert_no_exception(page)
+    page.screenshot(path=str(ARTIFACTS / "parameters.png"), full_page=True)

@@ -1,0 +1,64 @@
+"""Pages rendered headlessly with streamlit's AppTest (plotly charts are checked in test_figures)."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from resnet_viz.store import RunStore
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def app(path: str) -> AppTest:
+    return AppTest.from_file(str(ROOT / path), default_timeout=60)
+
+
+def test_home_page_tells_the_story_and_shows_device_and_store(lab_home):
+    RunStore().save("train", {"a": 1}, {"status": "completed"})
+    at = app("app.py").run()
+    assert not at.exception
+    assert at.title[0].value.startswith("resnet-viz")
+    text = " ".join(m.value for m in at.markdown)
+    for phrase in ("Degradation", "Gradient flow", "Ensembles", "H(x) = F(x) + x"):
+        assert phrase in text
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Device in use"].startswith(("CPU", "CUDA", "Apple"))
+    assert metrics["Stored runs"] == "1"
+    assert str(lab_home / "runs") in " ".join(c.value for c in at.caption)
+
+
+def test_home_page_warns_about_a_corrupt_run_instead_of_crashing(lab_home):
+    store = RunStore()
+    key = store.save("train", {"a": 1}, {"status": "completed"})
+    (store.root / key / "result.json").write_text("{not json")
+    at = app("app.py").run()
+    assert not at.exception
+    assert any(key in w.value for w in at.sidebar.warning)
+    assert {m.label: m.value for m in at.metric}["Stored runs"] == "0"
+
+
+def test_parameters_page_counts_live():
+    at = app("pages/3_Parameters_and_compute.py").run()
+    assert not at.exception
+    values = [m.value for m in at.metric]
+    assert values == ["ResNet-20", "269,722", "40.6 M"]
+    at.toggle[0].set_value(False).run()  # plain: same parameters under option A
+    assert [m.value for m in at.metric][:2] == ["plain-20", "269,722"]
+    at.radio[0].set_value("imagenet").run()
+    assert [m.value for m in at.metric] == ["plain-50", "22,780,456", "3,729.5 M"]
+    # ResNet-50's four projection shortcuts: 2,776,576 parameters, 359,661,568 multiply-adds
+    at.toggle[0].set_value(True).run()
+    assert [m.value for m in at.metric] == ["ResNet-50", "25,557,032", "4,089.2 M"]
+
+
+def test_navigation_lists_home_and_every_page():
+    from resnet_viz.ui import available_pages
+
+    at = app("app.py").run()
+    assert not at.exception
+    assert len(available_pages()) >= 1
+    for path, *_ in available_pages():
+        at.switch_page(path).run()
+        assert not at.exception, path
+        assert at.title, path
