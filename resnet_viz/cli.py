@@ -7,6 +7,7 @@ message here as in the dashboard, and exits with status 2 instead of a traceback
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -136,6 +137,47 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0 if r["status"] == "completed" else 1
 
 
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected whole numbers separated by commas, e.g. 20,56; got {text!r}")
+
+
+def _word_list(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def cmd_degradation(args: argparse.Namespace) -> int:
+    from . import experiments
+    from .experiments.degradation import Spec
+    from .store import RunStore
+
+    if args.data_dir:
+        os.environ["RESNET_VIZ_DATA"] = args.data_dir
+    seeds = args.seeds if args.seeds else (args.seed,)
+    spec = Spec(dataset=args.dataset, depths=args.depths, variants=args.variants, width=args.width,
+                steps=args.steps, batch_size=args.batch_size, lr=args.lr, seeds=seeds, block=args.block,
+                shortcut=args.shortcut, eval_every=args.eval_every, device=args.device)
+    printer = _StepPrinter()
+    outcome = experiments.run_cached("degradation", spec, RunStore(), rerun=args.rerun,
+                                     progress=lambda rec: printer({**rec, "run": f"{rec['run']} seed {rec['seed']}"}))
+    result = outcome.result
+    print(f"degradation on {spec.dataset}, {spec.steps} steps, width {spec.width}"
+          f"{' (from the run store)' if outcome.from_store else ''}: {result['status']}")
+    print(f"{'net':<16}{'seed':>5}{'train error':>13}{'test error':>12}{'seconds':>9}")
+    for r in result["runs"]:
+        name = f"{'ResNet' if r['variant'] == 'residual' else 'plain'}-{r['depth']}"
+        train = "diverged" if r["final_train_error"] is None else f"{r['final_train_error']:.4f}"
+        test = "" if r["final_test_error"] is None else f"{r['final_test_error']:.4f}"
+        print(f"{name:<16}{r['seed']:>5}{train:>13}{test:>12}{r['seconds']:>9.1f}")
+        if r["message"]:
+            print(f"  {r['message']}")
+    _write_out(args.out, {**result, "spec": dataclasses.asdict(spec), "from_store": outcome.from_store,
+                          "key": outcome.key})
+    return 0 if result["status"] == "completed" else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m resnet_viz",
                                      description="resnet-viz: the experiments of the ResNet papers, from a terminal.")
@@ -161,6 +203,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init", choices=INITS, default="he")
     _add_run_options(p)
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("degradation", help="training error vs depth, plain vs residual (He et al. Fig. 6)",
+                       description="Train plain and residual nets of several depths with one recipe and "
+                                   "compare their training error (He et al. 2016, Fig. 1 and 6).")
+    p.add_argument("--dataset", choices=DATASET_NAMES, default="digits")
+    p.add_argument("--depths", type=_int_list, default=(20, 56), help="comma-separated, e.g. 20,56 (6n+2)")
+    p.add_argument("--variants", type=_word_list, default=("plain", "residual"), help="plain,residual")
+    p.add_argument("--width", type=int, default=8, help="first-stage channels (default 8)")
+    p.add_argument("--block", choices=BLOCKS, default="basic")
+    p.add_argument("--shortcut", choices=SHORTCUTS, default="A")
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=0.1)
+    p.add_argument("--eval-every", type=int, default=50)
+    p.add_argument("--seed", type=int, default=0, help="one seed")
+    p.add_argument("--seeds", type=_int_list, default=None, help="several seeds, e.g. 0,1,2 (overrides --seed)")
+    p.add_argument("--device", choices=DEVICES, default="auto")
+    p.add_argument("--data-dir", help="directory of MNIST/Fashion-MNIST/CIFAR-10 files (RESNET_VIZ_DATA)")
+    p.add_argument("--out", help="write the JSON result to this file")
+    p.add_argument("--rerun", action="store_true", help="train again even if the run store has this run")
+    p.set_defaults(func=cmd_degradation)
     return parser
 
 

@@ -30,9 +30,9 @@ class Outcome:
 
 def registry() -> dict[str, ModuleType]:
     """Experiment name -> module (imported lazily so the CLI's --help stays quick)."""
-    from . import training
+    from . import degradation, training
 
-    return {"train": training}
+    return {"train": training, "degradation": degradation}
 
 
 def get(name: str) -> ModuleType:

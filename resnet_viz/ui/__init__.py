@@ -10,6 +10,7 @@ from pathlib import Path
 import streamlit as st
 
 from ..paths import data_dir, home
+from ..jobs import Job, JobManager
 from ..store import RunStore, StoredRun
 from ..train import describe_device
 
@@ -74,3 +75,45 @@ def guard(fn, *args, **kwargs):
     except ValueError as exc:
         st.error(str(exc), icon=":material/error:")
         st.stop()
+
+
+@st.cache_resource
+def _manager_for(root: str) -> JobManager:
+    return JobManager(_store_at(root))
+
+
+def job_manager() -> JobManager:
+    """The server's one JobManager (shared by every session, so identical requests train once)."""
+    return _manager_for(str(home() / "runs"))
+
+
+def duration(seconds: float | None) -> str:
+    """"about 1 min 20 s" style text for estimates and ETAs."""
+    if seconds is None:
+        return "unknown"
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, rest = divmod(seconds, 60)
+    return f"{minutes} min {rest:02d} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def job_progress(job: Job, describe) -> None:
+    """Progress bar with ETA and a Cancel button for a queued or running job.
+
+    Args:
+        job: the job to show.
+        describe: turns the latest progress record into a line of text.
+    """
+    snap = job.snapshot()
+    if snap["state"] == "queued":
+        text = f"Waiting in the queue; expected duration {duration(snap['estimate'])}."
+    else:
+        last = snap["records"][-1] if snap["records"] else None
+        text = (f"{describe(last)} · about {duration(snap['eta'])} left" if last
+                else "Starting (loading data, building the nets)...")
+    left, right = st.columns([6, 1])
+    left.progress(min(1.0, snap["fraction"]), text=text)
+    if right.button("Cancel", key=f"cancel-{job.key}", icon=":material/stop:", width="stretch"):
+        job_manager().cancel(job.key)
+        st.toast("Cancelling: the run stops before its next step.")

@@ -1,0 +1,119 @@
+import json
+import re
+
+import pytest
+
+from resnet_viz import experiments
+from resnet_viz.cli import main
+from resnet_viz.experiments import degradation as deg
+from resnet_viz.figures import error_vs_depth_figure, training_curves_figure
+from resnet_viz.store import RunStore
+
+
+def test_the_effect_plain_degrades_with_depth_residual_does_not():
+    # A small budget that still shows Fig. 6: width 4, 16x16 digits, plain/residual 8 vs 32.
+    spec = deg.Spec(depths=(8, 32), width=4, steps=150, batch_size=64, eval_every=0)
+    result = deg.run(spec).result
+    err = {(r["variant"], r["depth"]): r["final_train_error"] for r in result["runs"]}
+    assert err[("plain", 32)] > err[("plain", 8)] + 0.15
+    assert err[("plain", 32)] > err[("residual", 32)] + 0.15
+    assert err[("residual", 32)] < 0.15
+
+
+def test_run_reports_tidy_history_and_progress_weighted_by_depth():
+    seen = []
+    spec = deg.Spec(depths=(8, 14), variants=("residual",), width=4, steps=4, batch_size=16, eval_every=2,
+                    seeds=(0, 1))
+    outcome = deg.run(spec, progress=seen.append)
+    runs = outcome.result["runs"]
+    assert [(r["seed"], r["depth"]) for r in runs] == [(0, 8), (0, 14), (1, 8), (1, 14)]
+    assert sorted(outcome.weights) == ["residual_14_s0", "residual_14_s1", "residual_8_s0", "residual_8_s1"]
+    assert [h["step"] for h in runs[0]["history"]] == [1, 2, 3, 4]
+    assert [h["step"] for h in runs[0]["history"] if "test_error" in h] == [2, 4]
+    fractions = [rec["fraction"] for rec in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
+    # after the first run (depth 8 of 8+14+8+14) the share done is 8/44, not 1/4
+    assert seen[3]["fraction"] == pytest.approx(8 / 44)
+    frame = deg.history_frame(deg.result_history(outcome.result))
+    assert list(frame.columns) == ["variant", "depth", "seed", "step", "train_loss", "train_error", "test_error"]
+    assert len(frame) == 16 and frame["test_error"].notna().sum() == 8
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(depths=(20, 57)), "CIFAR depth must be 6n+2 for basic blocks"),
+    (dict(depths=()), "depths must be 1 to 6 different depths"),
+    (dict(variants=("deep",)), "variants must be plain, residual or both"),
+    (dict(seeds=tuple(range(9))), "seeds must be 1 to 5 different whole numbers"),
+    (dict(width=0), "width must be a whole number from 1 to 1024"),
+    (dict(lr=float("nan")), "learning rate must be a finite number"),
+    (dict(dataset="imagenet"), "dataset must be one of digits"),
+])
+def test_bad_specs_name_what_is_allowed(kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        deg.Spec(**kwargs)
+
+
+def test_spec_normalizes_order_so_equal_experiments_share_a_key():
+    assert deg.Spec(depths=(56, 20), variants=("residual", "plain")) == deg.Spec(depths=(20, 56))
+    assert RunStore().key("degradation", deg.Spec(depths=[56, 20])) == RunStore().key("degradation", deg.PRESET)
+
+
+def test_estimate_is_timed_from_real_steps_and_scales_with_the_work():
+    small = deg.estimate_seconds(deg.Spec(depths=(8,), width=4, steps=100))
+    double = deg.estimate_seconds(deg.Spec(depths=(8,), width=4, steps=200))
+    seeds = deg.estimate_seconds(deg.Spec(depths=(8,), width=4, steps=100, seeds=(0, 1)))
+    assert 0 < small < 60
+    assert double == pytest.approx(2 * small) and seeds == pytest.approx(2 * small)
+
+
+def test_cli_writes_the_contract_json(tmp_path, capsys):
+    out = tmp_path / "deg.json"
+    code = main(["degradation", "--dataset", "digits", "--depths", "8,14", "--steps", "3", "--width", "4",
+                 "--batch-size", "16", "--seeds", "0,1", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0 and "plain-14" in printed and "ResNet-8" in printed
+    data = json.loads(out.read_text())
+    assert len(data["runs"]) == 8
+    run = data["runs"][0]
+    assert {"variant", "depth", "seed", "final_train_error", "final_test_error", "seconds", "history"} <= set(run)
+    assert run["variant"] in ("plain", "residual") and isinstance(run["depth"], int)
+    assert {"step", "train_loss", "train_error"} <= set(run["history"][0])
+    assert main(["degradation", "--depths", "8,14", "--steps", "3", "--width", "4", "--batch-size", "16",
+                 "--seeds", "0,1"]) == 0
+    assert "(from the run store)" in capsys.readouterr().out
+
+
+def test_cli_rejects_bad_depth_lists(capsys):
+    assert main(["degradation", "--depths", "20,57"]) == 2
+    assert "CIFAR depth must be 6n+2" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["degradation", "--depths", "twenty"])
+    assert "expected whole numbers separated by commas" in capsys.readouterr().err
+
+
+RESULT = {"status": "completed", "runs": [
+    {"variant": v, "depth": d, "seed": s, "status": "completed", "message": "", "seconds": 1.0,
+     "final_train_error": e + 0.01 * s, "final_test_error": e + 0.05, "final_train_loss": 0.1,
+     "history": [{"step": i, "train_loss": 1.0, "train_error": e} for i in range(1, 21)]}
+    for v, d, e in [("plain", 20, 0.0), ("plain", 56, 0.5), ("residual", 20, 0.0), ("residual", 56, 0.02)]
+    for s in (0, 1)]}
+
+
+def test_training_curves_figure_styles_and_spread():
+    fig = training_curves_figure(deg.history_frame(deg.result_history(RESULT)))
+    lines = [t for t in fig.data if t.mode == "lines"]
+    assert sorted(t.name for t in lines) == ["ResNet-20", "ResNet-56", "plain-20", "plain-56"]
+    dash = {t.name: t.line.dash for t in lines}
+    assert dash["plain-56"] == "dash" and dash["ResNet-56"] == "solid"
+    color = {t.name: t.line.color for t in lines}
+    assert color["plain-56"] == color["ResNet-56"] != color["plain-20"]  # one colour per depth
+    assert len([t for t in fig.data if t.fill == "toself"]) == 4  # a seed band per net
+    assert max(next(t for t in lines if t.name == "plain-56").y) == pytest.approx(0.5)
+
+
+def test_error_vs_depth_figure_has_train_and_test_panels():
+    fig = error_vs_depth_figure(deg.summary_frame(RESULT))
+    assert [a.text for a in fig.layout.annotations] == ["training error", "test error"]
+    plain_train = next(t for t in fig.data if t.name == "plain" and t.xaxis == "x")
+    assert list(plain_train.x) == [20, 56] and list(plain_train.y) == pytest.approx([0.005, 0.505])
+    assert plain_train.error_y.visible

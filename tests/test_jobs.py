@@ -1,0 +1,130 @@
+import threading
+import time
+
+import pytest
+
+from resnet_viz import experiments
+from resnet_viz.experiments import degradation as deg
+from resnet_viz.jobs import JobManager, QueueFull
+from resnet_viz.store import RunStore
+
+TINY = deg.Spec(depths=(8,), width=4, steps=6, batch_size=16, eval_every=0)
+
+
+def wait(job, timeout=120.0):
+    end = time.time() + timeout
+    while job.state in ("queued", "running"):
+        assert time.time() < end, f"job still {job.state} after {timeout} s"
+        time.sleep(0.05)
+    return job
+
+
+class Blocking:
+    """A fake runner that waits for a release, counting its calls."""
+
+    def __init__(self, fail: bool = False):
+        self.release = threading.Event()
+        self.calls = 0
+        self.fail = fail
+
+    def __call__(self, kind, spec, store, progress, cancel):
+        self.calls += 1
+        progress({"done": 1, "total": 2, "fraction": 0.5})
+        self.release.wait(30)
+        if self.fail:
+            raise RuntimeError("CUDA out of memory")
+        return experiments.Outcome({"status": "completed", "runs": []})
+
+
+def test_identical_requests_share_one_job(tmp_path):
+    runner = Blocking()
+    manager = JobManager(RunStore(tmp_path), mode="thread", runner=runner)
+    first = manager.submit("degradation", TINY)
+    same = manager.submit("degradation", deg.Spec(**{**TINY.__dict__}))  # another session, equal spec
+    assert same is first
+    runner.release.set()
+    wait(first)
+    assert runner.calls == 1 and first.state == "done"
+
+
+def test_progress_and_eta_while_running(tmp_path):
+    runner = Blocking()
+    manager = JobManager(RunStore(tmp_path), mode="thread", runner=runner)
+    job = manager.submit("degradation", TINY, estimate=10.0)
+    while not job.records:
+        time.sleep(0.01)
+    snap = job.snapshot()
+    assert snap["state"] == "running" and snap["fraction"] == 0.5 and snap["eta"] >= 0
+    runner.release.set()
+    wait(job)
+
+
+def test_a_failure_is_reported_and_the_worker_goes_on(tmp_path):
+    runner = Blocking(fail=True)
+    runner.release.set()
+    manager = JobManager(RunStore(tmp_path), mode="thread", runner=runner)
+    job = wait(manager.submit("degradation", TINY))
+    assert job.state == "failed" and job.error == "RuntimeError: CUDA out of memory"
+    runner.fail = False
+    other = wait(manager.submit("degradation", deg.Spec(depths=(14,), width=4, steps=6)))
+    assert other.state == "done"
+
+
+def test_a_full_queue_answers_with_the_expected_wait(tmp_path):
+    runner = Blocking()
+    manager = JobManager(RunStore(tmp_path), mode="thread", runner=runner, max_queue=1)
+    running = manager.submit("degradation", TINY, estimate=90)
+    while running.state != "running":
+        time.sleep(0.01)
+    manager.submit("degradation", deg.Spec(depths=(14,), width=4), estimate=120)
+    with pytest.raises(QueueFull, match=r"The job queue is full \(1 experiments waiting.*Expected wait: about \d+ min"):
+        manager.submit("degradation", deg.Spec(depths=(20,), width=4))
+    runner.release.set()
+
+
+def test_unknown_experiment_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="unknown experiment 'nope'; available: train, degradation"):
+        JobManager(RunStore(tmp_path), mode="thread").submit("nope", TINY)
+
+
+def test_cancel_a_real_run_in_a_thread_stores_nothing(tmp_path):
+    store = RunStore(tmp_path)
+    manager = JobManager(store, mode="thread")
+    job = manager.submit("degradation", deg.Spec(depths=(8,), width=4, steps=5000, batch_size=16))
+    while len(job.records) < 3:
+        time.sleep(0.01)
+    assert manager.cancel(job.key)
+    wait(job)
+    assert job.state == "cancelled" and store.runs() == []
+    assert not manager.cancel(job.key)  # nothing left to cancel
+
+
+def test_a_process_job_trains_stores_and_survives_a_server_restart(tmp_path):
+    store = RunStore(tmp_path)
+    job = wait(JobManager(store).submit("degradation", TINY))
+    assert job.state == "done", job.error
+    assert not job.from_store and len(job.records) == 12  # 6 steps x (plain, residual)
+    assert [r["variant"] for r in job.result["runs"]] == ["plain", "residual"]
+    # a new server (new manager, new store object) answers from disk at once
+    again = JobManager(RunStore(tmp_path), mode="thread").submit("degradation", TINY)
+    assert again.state == "done" and again.from_store and again.result == job.result
+    assert store.load_weights(store.key("degradation", TINY), "residual_8_s0")
+
+
+def test_a_process_job_failure_shows_the_message_not_a_traceback(tmp_path, monkeypatch):
+    monkeypatch.setenv("RESNET_VIZ_DATA", str(tmp_path / "nothing-here"))
+    job = wait(JobManager(RunStore(tmp_path)).submit("degradation", deg.Spec(dataset="mnist", depths=(8,))))
+    assert job.state == "failed"
+    assert job.error.startswith("DatasetUnavailable: Dataset 'mnist' is not available offline")
+    assert "Traceback" not in job.error
+
+
+def test_cancel_reaches_a_process_job(tmp_path):
+    store = RunStore(tmp_path)
+    manager = JobManager(store)
+    job = manager.submit("degradation", deg.Spec(depths=(8,), width=4, steps=5000, batch_size=16))
+    while len(job.records) < 3:
+        time.sleep(0.05)
+    manager.cancel(job.key)
+    wait(job, timeout=60)
+    assert job.state == "cancelled" and job.records[-1]["done"] < 5000 and store.runs() == []
