@@ -45,9 +45,6 @@ def home() -> None:
     )
 
 
-st.set_page_config(page_title="resnet-viz", page_icon=":material/account_tree:", layout="wide")
-pages = [st.Page(home, title="Home", icon=":material/home:", default=True)]
-pages += [st.Page(path, title=title, icon=icon) for path, title, icon, _ in ui.available_pages()]
-current = st.navigation(pages)
+ui.page_setup("resnet-viz", ":material/account_tree:")
 runs = ui.sidebar()
-current.run()
+home()

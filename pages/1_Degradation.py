@@ -8,6 +8,8 @@ from resnet_viz.experiments import degradation as deg
 from resnet_viz.jobs import ACTIVE
 from resnet_viz.ui import degradation as view
 
+ui.page_setup("Degradation", ":material/trending_up:")
+ui.sidebar()
 st.title("Degradation: deeper plain nets train worse")
 st.markdown("He et al. (2016), Fig. 1 and 6, live: train plain and residual nets of several depths with "
             "one recipe and compare their **training** error.")

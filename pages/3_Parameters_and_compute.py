@@ -8,6 +8,8 @@ from resnet_viz.config import BLOCKS, SHORTCUTS, NetConfig, cifar_depths, IMAGEN
 from resnet_viz.counting import count
 from resnet_viz.figures import stage_cost_figure
 
+ui.page_setup("Parameters and compute", ":material/calculate:")
+ui.sidebar()
 st.title("Parameters and compute")
 st.markdown(
     "Every number on this page is counted from the real PyTorch modules: parameters with "

@@ -1,5 +1,6 @@
 """Pages rendered headlessly with streamlit's AppTest (plotly charts are checked in test_figures)."""
 
+import time
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,42 @@ def test_navigation_lists_home_and_every_page():
         at.switch_page(path).run()
         assert not at.exception, path
         assert at.title, path
+
+
+def test_degradation_page_first_paint_shows_the_precomputed_preset():
+    at = app("pages/1_Degradation.py").run()
+    assert not at.exception
+    assert any("Precomputed result of this lesson" in i.value for i in at.info)
+    assert any("python -m resnet_viz degradation" in c.value for c in at.caption)
+    assert any("Estimated duration on this machine" in c.value for c in at.caption)
+    assert any("Published, not measured here" in m.value for m in at.markdown)
+
+
+def test_degradation_page_trains_a_tiny_spec_in_the_background_and_then_shows_it():
+    at = app("pages/1_Degradation.py").run()
+    at.multiselect[0].set_value([8]).run()
+    at.slider[0].set_value(50).run()  # steps
+    at.select_slider[2].set_value(4).run()  # width
+    assert any("Not trained yet" in i.value for i in at.info)
+    at.button[0].click().run()
+    from resnet_viz.ui import job_manager
+
+    manager = job_manager()
+    job = manager.jobs()[0]
+    deadline = time.time() + 120
+    while job.state in ("queued", "running") and time.time() < deadline:
+        time.sleep(0.2)
+    assert job.state == "done", job.error
+    at.run()
+    assert not at.exception
+    assert any("Measured on this server" in c.value for c in at.caption)
+    summary = next(d.value for d in at.dataframe if "depth" in d.value.columns)
+    assert summary["depth"].tolist() == [8, 8] and summary["variant"].tolist() == ["plain", "residual"]
+
+
+def test_degradation_page_shows_a_missing_dataset_as_a_message(tmp_path, monkeypatch):
+    monkeypatch.setenv("RESNET_VIZ_DATA", str(tmp_path / "empty"))
+    at = app("pages/1_Degradation.py").run()
+    at.selectbox[1].set_value("mnist").run()
+    assert not at.exception
+    assert any("is not available offline" in e.value for e in at.error)

@@ -75,8 +75,9 @@ class Spec:
             raise ValueError(f"seeds must be 1 to {MAX_SEEDS} different whole numbers; got {self.seeds!r}")
         object.__setattr__(self, "depths", tuple(sorted(self.depths)))
         object.__setattr__(self, "variants", tuple(v for v in VARIANTS if v in self.variants))
-        for run in self.runs():  # validates width, block, shortcut, steps, lr, ... via the configs
-            run.net, run.train
+        if isinstance(self.width, bool) or not isinstance(self.width, int) or self.width < 1:
+            raise ValueError(f"width must be a whole number from 1 to 1024; got {self.width!r}")
+        self.runs()  # building the configs validates width, block, shortcut, steps, lr, ...
 
     def runs(self) -> list[training.Spec]:
         """One training spec per (seed, depth, variant), shallow and plain first."""

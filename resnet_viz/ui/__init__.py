@@ -32,6 +32,12 @@ PAGES = [
 ]
 
 
+def page_setup(title: str, icon: str) -> None:
+    """First call of every page: wide layout, title and icon. (Streamlit's pages/ folder gives the
+    navigation; st.navigation is not used because a page opened by its URL then skipped app.py.)"""
+    st.set_page_config(page_title=title, page_icon=icon, layout="wide")
+
+
 def available_pages() -> list[tuple[str, str, str, str]]:
     return [p for p in PAGES if (ROOT / p[0]).exists()]
 

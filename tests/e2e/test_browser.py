@@ -38,3 +38,12 @@ def test_parameters_page_updates_when_a_student_flips_the_shortcut_toggle(server
     page.get_by_text("22,780,456").first.wait_for(timeout=30_000)
     assert_no_exception(page)
     page.screenshot(path=str(ARTIFACTS / "parameters.png"), full_page=True)
+
+
+def test_degradation_page_paints_the_precomputed_curves_at_once(server, page):
+    page.goto(f"{server['url']}/Degradation")
+    page.get_by_text("Precomputed result of this lesson").wait_for(timeout=60_000)
+    page.locator(".js-plotly-plot").nth(1).wait_for(timeout=30_000)  # (a) curves and (b) error vs depth
+    assert page.get_by_role("button", name="Train").is_visible()
+    wait_for_app(page)
+    assert_no_exception(page)
