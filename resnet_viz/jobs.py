@@ -143,7 +143,7 @@ class JobManager:
             if len(waiting) >= self.max_queue:
                 raise QueueFull(
                     f"The job queue is full ({len(waiting)} experiments waiting, the most this server "
-                    f"allows). Expected wait: about {_minutes(self.expected_wait())}. Try again then, "
+                    f"allows). Expected wait: about {format_duration(self.expected_wait())}. Try again then, "
                     "or open an experiment that is already stored.")
             job = Job(key, kind, spec, estimate=estimate)
             self._jobs[key] = job
@@ -252,5 +252,12 @@ def _process_main(kind: str, spec: Any, store_root: str, messages, cancel, paren
         messages.put(("failed", f"{type(exc).__name__}: {exc}"))
 
 
-def _minutes(seconds: float) -> str:
-    return f"{max(1, round(seconds / 60))} min" if seconds >= 60 else f"{max(1, round(seconds))} s"
+def format_duration(seconds: float | None) -> str:
+    """"1 min 20 s" style text for estimates, ETAs and expected waits."""
+    if seconds is None:
+        return "unknown"
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, rest = divmod(seconds, 60)
+    return f"{minutes} min {rest:02d} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"

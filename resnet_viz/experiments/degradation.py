@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 
@@ -185,7 +185,7 @@ def _time_steps(model: torch.nn.Module, data, batch: int, device: torch.device, 
     return min(times[1:])
 
 
-__all__ = ["PRESET", "Spec", "VARIANTS", "estimate_seconds", "run", "replace"]
+__all__ = ["PRESET", "Spec", "VARIANTS", "estimate_seconds", "run"]
 
 
 # --- tidy tables: the contract between this experiment and the figures ---------------------------

@@ -11,6 +11,7 @@ import streamlit as st
 
 from ..paths import data_dir, home
 from ..jobs import Job, JobManager
+from ..jobs import format_duration as duration
 from ..store import RunStore, StoredRun
 from ..train import describe_device
 
@@ -91,17 +92,6 @@ def _manager_for(root: str) -> JobManager:
 def job_manager() -> JobManager:
     """The server's one JobManager (shared by every session, so identical requests train once)."""
     return _manager_for(str(home() / "runs"))
-
-
-def duration(seconds: float | None) -> str:
-    """"about 1 min 20 s" style text for estimates and ETAs."""
-    if seconds is None:
-        return "unknown"
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, rest = divmod(seconds, 60)
-    return f"{minutes} min {rest:02d} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 def job_progress(job: Job, describe) -> None:
