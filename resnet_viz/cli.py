@@ -178,6 +178,27 @@ def cmd_degradation(args: argparse.Namespace) -> int:
     return 0 if result["status"] == "completed" else 1
 
 
+PROBE_IMAGES = 128
+
+
+def cmd_gradients(args: argparse.Namespace) -> int:
+    from .experiments import gradients
+    from .probes import describe_ratio
+
+    if args.data_dir:
+        os.environ["RESNET_VIZ_DATA"] = args.data_dir
+    specs = [gradients.Spec(dataset=args.dataset, depth=depth, variants=args.variants, activation=args.activation,
+                            batchnorm=not args.no_batchnorm, block=args.block, init=args.init, width=args.width,
+                            seed=args.seed) for depth in args.depths]
+    runs = [r for spec in specs for r in gradients.at_init(spec)["runs"]]
+    print(f"gradient norms at initialization on {PROBE_IMAGES} {args.dataset} training images (float64)")
+    print(f"{'net':<36}{'first/last block':>18}  gradient")
+    for r in runs:
+        print(f"{r['name']:<36}{r['first_last_ratio']:>18.4g}  {describe_ratio(r['first_last_ratio'])}")
+    _write_out(args.out, {"runs": runs, "probe_images": PROBE_IMAGES, "dataset": args.dataset, "seed": args.seed})
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m resnet_viz",
                                      description="resnet-viz: the experiments of the ResNet papers, from a terminal.")
@@ -224,6 +245,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="write the JSON result to this file")
     p.add_argument("--rerun", action="store_true", help="train again even if the run store has this run")
     p.set_defaults(func=cmd_degradation)
+
+    p = sub.add_parser("gradients", help="gradient norm of every conv layer at initialization, plain vs residual",
+                       description="Measure the gradient norm of every conv layer's weights at initialization, "
+                                   "on one batch of real data, for plain and residual nets (float64).")
+    p.add_argument("--dataset", choices=DATASET_NAMES, default="digits")
+    p.add_argument("--depths", type=_int_list, default=(56,), help="comma-separated, e.g. 20,56,110 (6n+2)")
+    p.add_argument("--variants", type=_word_list, default=("plain", "residual"), help="plain,residual")
+    p.add_argument("--activation", choices=ACTIVATIONS, default="relu")
+    p.add_argument("--no-batchnorm", action="store_true", help="no BN layers (convs get biases)")
+    p.add_argument("--block", choices=("basic", "preact"), default="basic",
+                   help="basic: original (activation after the addition); preact: pre-activation")
+    p.add_argument("--init", choices=INITS, default="he")
+    p.add_argument("--width", type=int, default=8, help="first-stage channels (default 8)")
+    p.add_argument("--seed", type=int, default=0, help="seeds the initialization")
+    p.add_argument("--data-dir", help="directory of MNIST/Fashion-MNIST/CIFAR-10 files (RESNET_VIZ_DATA)")
+    p.add_argument("--out", help="write the JSON result to this file")
+    p.set_defaults(func=cmd_gradients)
     return parser
 
 

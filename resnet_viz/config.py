@@ -142,6 +142,12 @@ class NetConfig:
             extras.append(self.block)
         if self.residual and self.shortcut != ("A" if self.family == "cifar" else "B"):
             extras.append(f"option {self.shortcut}")
+        if not self.batchnorm:
+            extras.append("no BN")
+        if self.activation != "relu":
+            extras.append(self.activation)
+        if self.init != "he":
+            extras.append(f"{self.init} init")
         return base + (f" ({', '.join(extras)})" if extras else "")
 
 

@@ -28,6 +28,7 @@ def stage_cost_figure(df: pd.DataFrame) -> go.Figure:
 
 DEPTH_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
 VARIANT_DASH = {"plain": "dash", "residual": "solid"}
+VARIANT_COLORS = {"plain": "#7f7f7f", "residual": "#d62728"}
 
 
 def _depth_color(depths: list[int], depth: int) -> str:
@@ -78,13 +79,12 @@ def error_vs_depth_figure(summary: pd.DataFrame) -> go.Figure:
     from plotly.subplots import make_subplots
 
     fig = make_subplots(rows=1, cols=2, subplot_titles=("training error", "test error"), shared_yaxes=True)
-    colors = {"plain": "#7f7f7f", "residual": "#d62728"}
     for col, metric in enumerate(("final_train_error", "final_test_error"), start=1):
         for variant, group in summary.groupby("variant", sort=True):
             stats = group.groupby("depth")[metric].agg(["mean", "min", "max"]).sort_index()
             fig.add_scatter(
                 x=stats.index, y=stats["mean"], mode="lines+markers", name=variant, legendgroup=variant,
-                showlegend=col == 1, line=dict(color=colors[variant], dash=VARIANT_DASH[variant]),
+                showlegend=col == 1, line=dict(color=VARIANT_COLORS[variant], dash=VARIANT_DASH[variant]),
                 error_y=dict(type="data", symmetric=False, array=stats["max"] - stats["mean"],
                              arrayminus=stats["mean"] - stats["min"], visible=group["seed"].nunique() > 1),
                 hovertemplate=f"{variant}-%{{x}}: %{{y:.3f}}<extra></extra>", row=1, col=col)
@@ -92,4 +92,111 @@ def error_vs_depth_figure(summary: pd.DataFrame) -> go.Figure:
                          row=1, col=col)
     fig.update_yaxes(title_text="error", rangemode="tozero", row=1, col=1)
     fig.update_layout(legend_title="variant", margin=dict(t=40, b=10), height=360)
+    return fig
+
+
+# --- gradient flow ---------------------------------------------------------------------------------
+
+
+def _variant_line(variant: str) -> dict:
+    return dict(color=VARIANT_COLORS[variant], dash=VARIANT_DASH[variant], width=2.5 if variant == "residual" else 2)
+
+
+def gradient_norms_figure(layers: pd.DataFrame) -> go.Figure:
+    """(a) Gradient norm of every conv layer's weights, input side left, on a log axis.
+
+    Args:
+        layers: one row per (variant, layer) with variant, index, name, grad_norm.
+    """
+    fig = go.Figure()
+    for variant, group in layers.groupby("variant", sort=True):
+        group = group.sort_values("index")
+        fig.add_scatter(x=group["index"], y=group["grad_norm"].where(group["grad_norm"] > 0), mode="lines+markers",
+                        name=variant, line=_variant_line(variant), marker=dict(size=4), customdata=group[["name"]],
+                        hovertemplate="%{customdata[0]}<br>|dL/dW| = %{y:.3g}<extra>" + variant + "</extra>")
+    fig.update_layout(xaxis_title="conv layer (0 = input side)", yaxis_title="gradient norm |dL/dW| (log)",
+                      yaxis_type="log", yaxis_exponentformat="power", legend_title="net", margin=dict(t=30, b=10),
+                      height=380)
+    return fig
+
+
+def chain_rule_figure(blocks: pd.DataFrame) -> go.Figure:
+    """(d) Per-block gradient gain ||dL/dx_in|| / ||dL/dx_out|| and its running product from the top.
+
+    Args:
+        blocks: one row per (variant, block) with variant, block, gain, chain_product.
+    """
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
+                        subplot_titles=("gain of each block (1 = passes the gradient unchanged)",
+                                        "running product from the output back = gradient reaching the block"))
+    for variant, group in blocks.groupby("variant", sort=True):
+        group = group.sort_values("block")
+        for row, column in ((1, "gain"), (2, "chain_product")):
+            fig.add_scatter(x=group["block"], y=group[column].where(group[column] > 0), name=variant,
+                            legendgroup=variant, showlegend=row == 1, mode="lines+markers", marker=dict(size=4),
+                            line=_variant_line(variant), row=row, col=1,
+                            hovertemplate=f"block %{{x}}: %{{y:.3g}}<extra>{variant}</extra>")
+    fig.add_hline(y=1, line=dict(color="black", width=1, dash="dot"), row=1, col=1)
+    fig.add_hline(y=1, line=dict(color="black", width=1, dash="dot"), row=2, col=1)
+    fig.update_yaxes(type="log", exponentformat="power")
+    fig.update_xaxes(title_text="block (0 = input side)", row=2, col=1)
+    fig.update_layout(legend_title="net", margin=dict(t=40, b=10), height=520)
+    return fig
+
+
+def gradient_heatmap_figure(checkpoints: dict[str, dict]) -> go.Figure:
+    """(b) log10 of each conv layer's gradient norm (rows) at each probed training step (columns).
+
+    Args:
+        checkpoints: variant -> {"steps", "layer_names", "grad_norms": [[per layer] per step]}.
+            Exact zeros (float32 underflow) are left blank.
+    """
+    import numpy as np
+    from plotly.subplots import make_subplots
+
+    variants = [v for v in ("plain", "residual") if v in checkpoints]
+    logs = {}
+    for v in variants:
+        grid = np.asarray(checkpoints[v]["grad_norms"], dtype=float).T  # (layers, steps)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logs[v] = np.where(grid > 0, np.log10(np.where(grid > 0, grid, 1.0)), np.nan)
+    finite = np.concatenate([g[np.isfinite(g)] for g in logs.values()]) if logs else np.array([0.0])
+    zmin, zmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    fig = make_subplots(rows=1, cols=max(1, len(variants)), shared_yaxes=True, horizontal_spacing=0.04,
+                        subplot_titles=variants or None)
+    for col, v in enumerate(variants, start=1):
+        c = checkpoints[v]
+        fig.add_heatmap(z=logs[v], x=c["steps"], y=list(range(len(c["layer_names"]))), zmin=zmin, zmax=zmax,
+                        colorscale="Viridis", showscale=col == len(variants),
+                        colorbar=dict(title="log10 |dL/dW|"), customdata=[[n] * len(c["steps"]) for n in c["layer_names"]],
+                        hovertemplate="step %{x}<br>%{customdata}<br>log10 |dL/dW| = %{z:.2f}<extra>" + v + "</extra>",
+                        row=1, col=col)
+        fig.update_xaxes(title_text="training step", row=1, col=col)
+    fig.update_yaxes(title_text="conv layer (0 = input side)", row=1, col=1)
+    fig.update_layout(margin=dict(t=40, b=10), height=420)
+    return fig
+
+
+def response_std_figure(responses: pd.DataFrame) -> go.Figure:
+    """(c) Std of each 3x3 conv's response, in network order and sorted (He et al. 2016, Fig. 7).
+
+    Args:
+        responses: one row per (variant, layer) with variant, index, name, std, rank (0 = largest).
+    """
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=("in network order", "sorted by magnitude"))
+    for variant, group in responses.groupby("variant", sort=True):
+        for col, x in ((1, "index"), (2, "rank")):
+            g = group.sort_values(x)
+            fig.add_scatter(x=g[x], y=g["std"], mode="lines", name=variant, legendgroup=variant,
+                            showlegend=col == 1, line=_variant_line(variant), customdata=g[["name"]],
+                            hovertemplate="%{customdata[0]}<br>std %{y:.3f}<extra>" + variant + "</extra>",
+                            row=1, col=col)
+    fig.update_xaxes(title_text="3x3 layer (0 = input side)", row=1, col=1)
+    fig.update_xaxes(title_text="layer, largest response first", row=1, col=2)
+    fig.update_yaxes(title_text="std of response", rangemode="tozero", row=1, col=1)
+    fig.update_layout(legend_title="net", margin=dict(t=40, b=10), height=360)
     return fig

@@ -243,13 +243,21 @@ def _process_main(kind: str, spec: Any, store_root: str, messages, cancel, paren
     # with 2 threads and nothing else running). The host can set RESNET_VIZ_JOB_THREADS.
     import torch
 
-    torch.set_num_threads(int(os.environ.get("RESNET_VIZ_JOB_THREADS", 0)) or max(1, torch.get_num_threads() - 1))
+    torch.set_num_threads(job_threads())
     try:
         outcome = experiments.run_cached(kind, spec, RunStore(store_root),
                                          progress=lambda rec: messages.put(("progress", rec)), cancel=cancel)
         messages.put(("done", {"result": outcome.result, "from_store": outcome.from_store}))
     except BaseException as exc:  # noqa: BLE001 - everything is reported to the parent
         messages.put(("failed", f"{type(exc).__name__}: {exc}"))
+
+
+def job_threads() -> int:
+    """Torch threads of a job's process: RESNET_VIZ_JOB_THREADS, else torch's default (one per core)
+    minus one, left to the server and the browser."""
+    import torch
+
+    return int(os.environ.get("RESNET_VIZ_JOB_THREADS", 0)) or max(1, torch.get_num_threads() - 1)
 
 
 def format_duration(seconds: float | None) -> str:

@@ -86,6 +86,11 @@ class Block(nn.Module):
     def residual_branch(self, x: torch.Tensor) -> torch.Tensor:  # F(x)
         raise NotImplementedError
 
+    def responses(self) -> list[tuple[str, nn.Module]]:
+        """(conv name, module) for each 3x3 conv: the module whose output is that conv's response
+        after BN and before any nonlinearity or addition (He et al. 2016, Fig. 7)."""
+        raise NotImplementedError
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.dropped:
             if not self.droppable:
@@ -116,6 +121,9 @@ class BasicBlock(Block):
             out = out + self.shortcut(x)
         return self.act2(out)
 
+    def responses(self) -> list[tuple[str, nn.Module]]:
+        return [("conv1", self.bn1), ("conv2", self.bn2)]
+
 
 class Bottleneck(Block):
     """1x1 reduce, 3x3, 1x1 restore (x4). Stride in the 3x3 conv, as torchvision ("V1.5")."""
@@ -145,6 +153,9 @@ class Bottleneck(Block):
             out = out + self.shortcut(x)
         return self.act3(out)
 
+    def responses(self) -> list[tuple[str, nn.Module]]:
+        return [("conv2", self.bn2)]
+
 
 class PreActBlock(Block):
     """BN -> act -> conv, twice; nothing after the addition (He et al. 2016b, Fig. 4e)."""
@@ -170,6 +181,9 @@ class PreActBlock(Block):
         if self.shortcut is not None:
             out = out + self.shortcut(shortcut_in)
         return out
+
+    def responses(self) -> list[tuple[str, nn.Module]]:
+        return [("conv1", self.bn2), ("conv2", self.conv2)]  # conv2 meets the addition un-normalized
 
 
 _BLOCKS: dict[str, type[Block]] = {"basic": BasicBlock, "bottleneck": Bottleneck, "preact": PreActBlock}
@@ -239,6 +253,15 @@ class ResNet(nn.Module):
     def conv_layers(self) -> list[tuple[str, nn.Conv2d]]:
         """Named conv layers in network order (stem, blocks, shortcut projections inline)."""
         return [(name, m) for name, m in self.named_modules() if isinstance(m, nn.Conv2d)]
+
+    def response_modules(self) -> list[tuple[str, nn.Module]]:
+        """(conv name, module) for every 3x3 conv in order, the module's output being that conv's
+        response after BN, before the nonlinearity or addition (He et al. 2016, Fig. 7)."""
+        found = [("stem.0", self.stem[1] if len(self.stem) > 1 else self.stem[0])] if self.cfg.family == "cifar" else []
+        for stage_index, stage in enumerate(self.stages):
+            for block_index, block in enumerate(stage):
+                found += [(f"stages.{stage_index}.{block_index}.{name}", module) for name, module in block.responses()]
+        return found
 
     def stage_of_block(self) -> list[int]:
         """Stage index of every block, aligned with :attr:`blocks`."""

@@ -11,6 +11,13 @@ from resnet_viz.store import RunStore
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def wait_until_finished(job, seconds: float = 120) -> None:
+    deadline = time.time() + seconds
+    while job.state in ("queued", "running") and time.time() < deadline:
+        time.sleep(0.2)
+    assert job.state == "done", job.error
+
+
 def app(path: str) -> AppTest:
     return AppTest.from_file(str(ROOT / path), default_timeout=60)
 
@@ -85,10 +92,7 @@ def test_degradation_page_trains_a_tiny_spec_in_the_background_and_then_shows_it
 
     manager = job_manager()
     job = manager.jobs()[0]
-    deadline = time.time() + 120
-    while job.state in ("queued", "running") and time.time() < deadline:
-        time.sleep(0.2)
-    assert job.state == "done", job.error
+    wait_until_finished(job)
     at.run()
     assert not at.exception
     assert any("Measured on this server" in c.value for c in at.caption)
@@ -102,3 +106,45 @@ def test_degradation_page_shows_a_missing_dataset_as_a_message(tmp_path, monkeyp
     at.selectbox[1].set_value("mnist").run()
     assert not at.exception
     assert any("is not available offline" in e.value for e in at.error)
+
+
+def _by_label(widgets, label):
+    return next(w for w in widgets if w.label == label)
+
+
+def test_gradient_page_shows_each_effect_at_initialization():
+    at = app("pages/2_Gradient_flow.py").run()
+    assert not at.exception
+    metrics = {m.label.split(":")[0]: m for m in at.metric}
+    assert float(metrics["plain-56"].value) > 100 and "explodes" in metrics["plain-56"].delta
+    assert float(metrics["ResNet-56"].value) < 100
+    assert any("grow toward the input" in m.value for m in at.markdown)
+
+    at.selectbox(key="gf_lesson").set_value("No BN, sigmoid: gradients vanish").run()
+    assert at.toggle(key="gf_bn").value is False and at.radio(key="gf_act").value == "sigmoid"
+    deltas = [m.delta for m in at.metric]
+    assert deltas == ["vanishes toward the input"] * 2  # plain, and the original residual block
+
+    at.selectbox(key="gf_lesson").set_value("No BN, sigmoid, pre-activation: the fix").run()
+    ratio = {m.label.split(":")[0]: float(m.value) for m in at.metric}
+    assert ratio["plain-56 (preact, no BN, sigmoid)"] < 1e-20
+    assert ratio["ResNet-56 (preact, no BN, sigmoid)"] > 1e-2
+
+
+def test_gradient_page_trains_and_probes_in_the_background():
+    at = app("pages/2_Gradient_flow.py").run()
+    _by_label(at.select_slider, "Depth").set_value(8).run()
+    _by_label(at.select_slider, "Width").set_value(4).run()
+    _by_label(at.slider, "Steps").set_value(50).run()
+    assert any("Estimated duration here" in c.value for c in at.caption)
+    _by_label(at.button, "Train and probe").click().run()
+    from resnet_viz.ui import job_manager
+
+    job = job_manager().jobs()[0]
+    wait_until_finished(job)
+    at.run()
+    assert not at.exception
+    assert any("Measured on this server" in c.value for c in at.caption)
+    table = at.dataframe[0].value
+    assert table["net"].tolist() == ["plain-8", "ResNet-8"]
+    assert len(at.get("plotly_chart")) == 4  # (a), (d), (b), (c)

@@ -28,11 +28,26 @@ class Outcome:
     key: str = ""
 
 
+VARIANTS = ("plain", "residual")
+
+
+def check_variants(variants: tuple[str, ...]) -> tuple[str, ...]:
+    """Validate a variants setting; returns it in canonical order (plain first)."""
+    if not variants or not set(variants) <= set(VARIANTS) or len(set(variants)) != len(variants):
+        raise ValueError(f"variants must be plain, residual or both; got {tuple(variants)!r}")
+    return tuple(v for v in VARIANTS if v in variants)
+
+
+def check_width(width: int) -> None:
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise ValueError(f"width must be a whole number from 1 to 1024; got {width!r}")
+
+
 def registry() -> dict[str, ModuleType]:
     """Experiment name -> module (imported lazily so the CLI's --help stays quick)."""
-    from . import degradation, training
+    from . import degradation, gradients, training
 
-    return {"train": training, "degradation": degradation}
+    return {"train": training, "degradation": degradation, "gradients": gradients}
 
 
 def get(name: str) -> ModuleType:

@@ -17,9 +17,7 @@ from ..config import DATASET_NAMES, DataConfig, NetConfig, TrainConfig, cifar_bl
 from ..data import load_dataset
 from ..models import build_model
 from ..train import resolve_device
-from . import Outcome, Progress, training
-
-VARIANTS = ("plain", "residual")
+from . import VARIANTS, Outcome, Progress, check_variants, check_width, training
 MAX_DEPTHS = 6
 MAX_SEEDS = 5
 
@@ -69,14 +67,11 @@ class Spec:
             if not isinstance(depth, int) or isinstance(depth, bool):
                 raise ValueError(f"depths must be whole numbers; got {depth!r}")
             cifar_blocks_per_stage(depth, self.block)
-        if not self.variants or not set(self.variants) <= set(VARIANTS) or len(set(self.variants)) != len(self.variants):
-            raise ValueError(f"variants must be plain, residual or both; got {self.variants!r}")
         if not self.seeds or len(self.seeds) > MAX_SEEDS or len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds must be 1 to {MAX_SEEDS} different whole numbers; got {self.seeds!r}")
         object.__setattr__(self, "depths", tuple(sorted(self.depths)))
-        object.__setattr__(self, "variants", tuple(v for v in VARIANTS if v in self.variants))
-        if isinstance(self.width, bool) or not isinstance(self.width, int) or self.width < 1:
-            raise ValueError(f"width must be a whole number from 1 to 1024; got {self.width!r}")
+        object.__setattr__(self, "variants", check_variants(self.variants))
+        check_width(self.width)
         self.runs()  # building the configs validates width, block, shortcut, steps, lr, ...
 
     def runs(self) -> list[training.Spec]:
@@ -169,6 +164,18 @@ def estimate_seconds(spec: Spec) -> float:
 
 
 def _time_steps(model: torch.nn.Module, data, batch: int, device: torch.device, steps: int = 3) -> float:
+    """Seconds of one training step, timed with the torch threads a background job gets."""
+    from ..jobs import job_threads
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(job_threads())
+    try:
+        return _min_step_seconds(model, data, batch, device, steps)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _min_step_seconds(model: torch.nn.Module, data, batch: int, device: torch.device, steps: int) -> float:
     x = data.train_x[:batch].to(device)
     y = data.train_y[:batch].to(device)
     opt = torch.optim.SGD(model.parameters(), lr=0.0)
