@@ -98,6 +98,8 @@ def _write_out(path: str | None, payload: dict) -> None:
 def cmd_params(args: argparse.Namespace) -> int:
     from .counting import count
 
+    if args.compare_blocks or args.family_table or args.lineage or args.three_by_three:
+        return _params_extras(args)
     classes = args.classes or (1000 if args.family == "imagenet" else 10)
     net = _net(args, family=args.family, num_classes=classes, in_channels=args.in_channels)
     counted = count(net, args.image_size or None)
@@ -106,6 +108,11 @@ def cmd_params(args: argparse.Namespace) -> int:
                "image_size": counted["image_size"], "params": counted["params"], "macs": counted["macs"]}
     if args.stages:
         payload["stages"] = counted["stages"]
+    if args.diagram:
+        from .diagram import architecture_dot
+
+        print(architecture_dot(net))
+        return 0
     if args.json:
         print(json.dumps(payload, indent=1))
         return 0
@@ -135,6 +142,51 @@ def cmd_train(args: argparse.Namespace) -> int:
               f"({r['seconds']:.1f} s)")
     _write_out(args.out, {**r, "from_store": outcome.from_store, "key": outcome.key})
     return 0 if r["status"] == "completed" else 1
+
+
+def _params_extras(args: argparse.Namespace) -> int:
+    """params --compare-blocks C / --family-table / --lineage / --three-by-three C."""
+    from .counting import block_cost, family_rows, three_by_three
+    from .lineage import lineage_table
+
+    payload: dict = {}
+    if args.compare_blocks:
+        c = args.compare_blocks
+        payload["blocks"] = {
+            "basic": block_cost("basic", c, shortcut=args.shortcut if args.shortcut != "auto" else "B"),
+            "bottleneck": block_cost("bottleneck", c, bottleneck_width=args.bottleneck_width or None,
+                                     shortcut=args.shortcut if args.shortcut != "auto" else "B")}
+        if c % 4 == 0:
+            payload["blocks"]["basic_quarter_width"] = block_cost("basic", c // 4)
+    if args.family_table:
+        variants = ("plain", "A", "B", "C") if args.variant == "all" else (args.variant,)
+        payload["family_table"] = [r for v in variants for r in family_rows(args.family, v)]
+    if args.lineage:
+        payload["lineage"] = lineage_table()
+    if args.three_by_three:
+        payload["three_by_three"] = three_by_three(args.three_by_three)
+    if args.json:
+        print(json.dumps(payload, indent=1))
+        return 0
+    for kind, cost in payload.get("blocks", {}).items():
+        convs = " + ".join(f"{c['formula']}" for c in cost["convs"])
+        print(f"{kind:<20} {cost['channels']:>5} ch: {convs} = {cost['conv_weights']:,} conv weights "
+              f"(+ {cost['bn_params']:,} BN, {cost['shortcut_params']:,} shortcut)")
+    for r in payload.get("family_table", []):
+        ref = f"  published {r['published_params']:,} ({r['params_diff_pct']:+.2f}%)" if r["published_params"] else ""
+        if r["published_macs"]:
+            ref += f", {r['published_macs'] / 1e6:,.0f} M MACs ({r['macs_diff_pct']:+.2f}%)"
+        print(f"{r['net']:<26} {r['params']:>13,} params {r['macs'] / 1e6:>12,.1f} M MACs{ref}")
+    for r in payload.get("lineage", []):
+        err = f"top-1 error {r['top1_error']:.2f}% (torchvision)" if r["top1_error"] is not None else r["note"]
+        print(f"{r['net']:<11} {r['year']}  {r['depth']:>3} layers {r['params']:>13,} params "
+              f"{r['macs'] / 1e6:>10,.1f} M MACs  {err}")
+    if "three_by_three" in payload:
+        t = payload["three_by_three"]
+        print(f"three 3x3 convs: {t['stacked']['weights']:,} weights, field {t['stacked']['receptive_field']}x"
+              f"{t['stacked']['receptive_field']}; one 7x7 conv: {t['single']['weights']:,} weights, field "
+              f"{t['single']['receptive_field']}x{t['single']['receptive_field']} ({t['ratio']:.2f}x)")
+    return 0
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -212,6 +264,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--in-channels", type=int, default=3)
     p.add_argument("--image-size", type=int, default=0, help="input side (default 32 CIFAR, 224 ImageNet)")
     p.add_argument("--stages", action="store_true", help="add the per-stage breakdown")
+    p.add_argument("--diagram", action="store_true", help="print the architecture as Graphviz DOT text")
+    p.add_argument("--compare-blocks", type=int, metavar="C", help="basic vs bottleneck block at C channels")
+    p.add_argument("--bottleneck-width", type=int, default=0, help="3x3 channels of the bottleneck (default C/4)")
+    p.add_argument("--family-table", action="store_true",
+                   help="every depth of --family with the published counts and the difference")
+    p.add_argument("--variant", choices=("plain", "A", "B", "C", "all"), default="all",
+                   help="with --family-table: plain or a shortcut option (default all)")
+    p.add_argument("--lineage", action="store_true", help="LeNet-5, AlexNet, VGG, GoogLeNet, ResNet-18..152")
+    p.add_argument("--three-by-three", type=int, metavar="C", help="three 3x3 convs vs one 7x7 at C channels")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_params)
 

@@ -200,3 +200,73 @@ def response_std_figure(responses: pd.DataFrame) -> go.Figure:
     fig.update_yaxes(title_text="std of response", rangemode="tozero", row=1, col=1)
     fig.update_layout(legend_title="net", margin=dict(t=40, b=10), height=360)
     return fig
+
+
+# --- parameters and compute ------------------------------------------------------------------------
+
+def block_cost_figure(costs: list[dict]) -> go.Figure:
+    """Stacked bars of a block's weights: one segment per conv, then BN and shortcut.
+
+    Args:
+        costs: block_cost() results; each becomes one bar labelled by kind and channels.
+    """
+    fig = go.Figure()
+    names = [f"{c['kind']}, {c['channels']} channels" for c in costs]
+    segments: dict[str, list[int]] = {}
+    for i, c in enumerate(costs):
+        parts = [(f"conv {j + 1} ({conv['kernel']}x{conv['kernel']})", conv["weights"]) for j, conv in enumerate(c["convs"])]
+        parts += [("BN", c["bn_params"]), ("shortcut", c["shortcut_params"])]
+        for label, value in parts:
+            segments.setdefault(label, [0] * len(costs))[i] = value
+    for label, values in segments.items():
+        fig.add_bar(name=label, x=names, y=values, hovertemplate=f"{label}: %{{y:,}}<extra></extra>")
+    fig.update_layout(barmode="stack", yaxis_title="parameters", legend_title="part", margin=dict(t=30, b=10),
+                      height=340)
+    return fig
+
+
+def family_stages_figure(rows: pd.DataFrame, metric: str = "params") -> go.Figure:
+    """Per net, each stage's share of its parameters (or multiply-adds), as 100% stacked bars.
+
+    Shares rather than totals, because ResNet-1202 is 70x ResNet-20; totals are in the hover.
+
+    Args:
+        rows: one row per (net, stage) with net, stage, params, macs.
+        metric: "params" or "macs".
+    """
+    fig = go.Figure()
+    order = list(dict.fromkeys(rows["net"]))
+    totals = rows.groupby("net")[metric].sum()
+    for stage, group in rows.groupby("stage", sort=False):
+        group = group.set_index("net").reindex(order)
+        share = 100 * group[metric] / totals.reindex(order)
+        fig.add_bar(name=stage, x=order, y=share, customdata=group[metric],
+                    hovertemplate=f"{stage}: %{{customdata:,}} (%{{y:.1f}}%)<extra>%{{x}}</extra>")
+    what = "parameters" if metric == "params" else "multiply-adds"
+    fig.update_layout(barmode="stack", yaxis_title=f"share of the net's {what} (%)", legend_title="stage",
+                      margin=dict(t=30, b=10), height=380)
+    return fig
+
+
+def lineage_figure(table: pd.DataFrame) -> go.Figure:
+    """Parameters vs multiply-adds (both log), marker size = depth, colour = year.
+
+    Args:
+        table: lineage_table() rows (net, year, depth, params, macs, top1_error).
+    """
+    fig = go.Figure()
+    for family, group in table.assign(family=table["net"].str.startswith("ResNet").map(
+            {True: "ResNet (2015)", False: "before ResNet"})).groupby("family", sort=False):
+        error = group["top1_error"].map(lambda e: "n/a (MNIST net)" if pd.isna(e) else f"{e:.1f}%")
+        fig.add_scatter(x=group["macs"], y=group["params"], mode="markers+text", name=family, text=group["net"],
+                        textposition="middle right" if family.startswith("ResNet") else "top center",
+                        marker=dict(size=8 + group["depth"] ** 0.5 * 3, opacity=0.75,
+                                    color="#d62728" if family.startswith("ResNet") else "#1f77b4"),
+                        customdata=list(zip(group["year"], group["depth"], error)),
+                        hovertemplate="%{text} (%{customdata[0]}), %{customdata[1]} layers<br>%{y:,} parameters<br>"
+                                      "%{x:,} multiply-adds<br>top-1 error %{customdata[2]}<extra></extra>")
+    fig.update_layout(xaxis_type="log", yaxis_type="log", xaxis_exponentformat="power", yaxis_exponentformat="power",
+                      xaxis_dtick=1, yaxis_dtick=1,
+                      xaxis_title="multiply-adds per image (log)", yaxis_title="parameters (log)",
+                      legend_title="", margin=dict(t=30, b=10), height=460)
+    return fig

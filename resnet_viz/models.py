@@ -65,10 +65,10 @@ class Block(nn.Module):
 
     expansion = 1
 
-    def __init__(self, cfg: NetConfig, in_planes: int, planes: int, stride: int) -> None:
+    def __init__(self, cfg: NetConfig, in_planes: int, planes: int, stride: int, expansion: int | None = None) -> None:
         super().__init__()
         self.in_planes = in_planes
-        self.out_planes = planes * self.expansion
+        self.out_planes = planes * (expansion or self.expansion)
         self.stride = stride
         self.changes_shape = stride != 1 or in_planes != self.out_planes
         self.residual = cfg.residual
@@ -126,12 +126,15 @@ class BasicBlock(Block):
 
 
 class Bottleneck(Block):
-    """1x1 reduce, 3x3, 1x1 restore (x4). Stride in the 3x3 conv, as torchvision ("V1.5")."""
+    """1x1 reduce, 3x3, 1x1 restore (x4). Stride in the 3x3 conv, as torchvision ("V1.5").
+
+    ``expansion`` overrides the restore factor (the block calculator's other bottleneck widths).
+    """
 
     expansion = 4
 
-    def __init__(self, cfg: NetConfig, in_planes: int, planes: int, stride: int = 1) -> None:
-        super().__init__(cfg, in_planes, planes, stride)
+    def __init__(self, cfg: NetConfig, in_planes: int, planes: int, stride: int = 1, expansion: int | None = None) -> None:
+        super().__init__(cfg, in_planes, planes, stride, expansion)
         bias = not cfg.batchnorm
         act = _ACTIVATIONS[cfg.activation]
         self.conv1 = _conv(in_planes, planes, 1, 1, bias)
@@ -233,6 +236,8 @@ class ResNet(nn.Module):
         self._init_weights()
 
     def _init_weights(self) -> None:
+        if self.fc.weight.is_meta:  # counting on the meta device: there are no values to initialize
+            return
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 if self.cfg.init == "he":

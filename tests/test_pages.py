@@ -148,3 +148,25 @@ def test_gradient_page_trains_and_probes_in_the_background():
     table = at.dataframe[0].value
     assert table["net"].tolist() == ["plain-8", "ResNet-8"]
     assert len(at.get("plotly_chart")) == 4  # (a), (d), (b), (c)
+
+
+def test_parameters_page_tabs_show_the_block_calculator_family_lineage_and_3x3():
+    at = app("pages/3_Parameters_and_compute.py").run()
+    assert any("digraph resnet" in g.proto.spec for g in at.get("graphviz_chart"))
+    at.session_state["pc_tab"] = "Basic vs bottleneck"
+    at.run()
+    assert not at.exception
+    assert [(m.value, m.delta) for m in at.metric] == [("1,179,648", ""), ("69,632", "16.94x fewer"),
+                                                       ("73,728", "1.06x the bottleneck")]
+    at.session_state["pc_tab"] = "The family"
+    at.run()
+    table = at.dataframe[0].value
+    assert table["params"].tolist()[:6] == [269_722, 464_154, 658_586, 853_018, 1_727_962, 19_421_274]
+    assert any("Table 6" in c.value for c in at.caption)
+    at.session_state["pc_tab"] = "Lineage"
+    at.run()
+    assert at.dataframe[0].value["net"].tolist()[0] == "LeNet-5"
+    at.session_state["pc_tab"] = "Why 3x3"
+    at.run()
+    assert [m.value for m in at.metric] == ["110,592 weights", "200,704 weights"]
+    assert not at.exception

@@ -60,3 +60,16 @@ def test_gradient_page_switches_lessons_in_the_browser(server, page):
     assert page.get_by_text("vanishes toward the input").count() == 2
     assert_no_exception(page)
     page.screenshot(path=str(ARTIFACTS / "gradient_flow.png"), full_page=True)
+
+
+def test_parameters_page_draws_the_architecture_and_opens_every_tab(server, page):
+    page.goto(f"{server['url']}/Parameters_and_compute")
+    page.get_by_text("269,722").first.wait_for(timeout=60_000)
+    page.locator("svg g.node").first.wait_for(timeout=30_000)  # Graphviz rendered in the browser
+    assert page.locator("svg g.edge").count() == 29  # ResNet-20: 20 main-path edges + 9 shortcuts
+    for tab, text in [("Basic vs bottleneck", "16.94x fewer"), ("The family", "hence the small differences"),
+                      ("Lineage", "LeNet-5"), ("Why 3x3", "200,704 weights")]:
+        page.get_by_role("tab", name=tab).click()
+        page.get_by_text(text).first.wait_for(timeout=60_000)
+        wait_for_app(page)
+        assert_no_exception(page)
