@@ -78,8 +78,9 @@ class _StepPrinter:
         self.last_tenth = -1
 
     def __call__(self, rec: dict) -> None:
-        line = (f"{rec['run']}: step {rec['done']}/{rec['total']}  loss {rec['train_loss']:.3f}  "
-                f"batch error {rec['train_error']:.3f}")
+        line = f"{rec['run']}: step {rec['done']}/{rec['total']}"
+        if "train_loss" in rec:
+            line += f"  loss {rec['train_loss']:.3f}  batch error {rec['train_error']:.3f}"
         if self.tty:
             print("\r" + line, end="", file=sys.stderr, flush=True)
             if rec["done"] == rec["total"]:
@@ -251,6 +252,33 @@ def cmd_gradients(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lesion(args: argparse.Namespace) -> int:
+    from . import experiments
+    from .experiments.lesion import Spec
+    from .store import RunStore
+
+    if args.data_dir:
+        os.environ["RESNET_VIZ_DATA"] = args.data_dir
+    spec = Spec(dataset=args.dataset, depth=args.depth, width=args.width, steps=args.steps, batch_size=args.batch_size,
+                lr=args.lr, seed=args.seed, samples=args.samples, max_k=args.max_k, device=args.device)
+    printer = _StepPrinter()
+    outcome = experiments.run_cached("lesion", spec, RunStore(), rerun=args.rerun, progress=printer)
+    result = outcome.result
+    print(f"lesions on {spec.dataset}, depth {spec.depth}, {spec.steps} steps"
+          f"{' (from the run store)' if outcome.from_store else ''}: {result['status']}")
+    for r in result["runs"]:
+        accs = [b["test_accuracy"] for b in r["single_block"] if b["test_accuracy"] is not None]
+        accs.sort()
+        median = accs[len(accs) // 2] if accs else float("nan")
+        print(f"{r['variant']:<9} all blocks {r['base_test_accuracy']:.3f}   one block removed: median "
+              f"{median:.3f}, min {min(accs, default=float('nan')):.3f} over {len(accs)} removable blocks")
+        print("          k random blocks removed: " + "  ".join(
+            f"{k['k']}: {k['mean_test_accuracy']:.3f}" for k in r["random_k"]))
+    _write_out(args.out, {**result, "spec": dataclasses.asdict(spec), "from_store": outcome.from_store,
+                          "key": outcome.key})
+    return 0 if result["status"] == "completed" else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m resnet_viz",
                                      description="resnet-viz: the experiments of the ResNet papers, from a terminal.")
@@ -323,6 +351,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="directory of MNIST/Fashion-MNIST/CIFAR-10 files (RESNET_VIZ_DATA)")
     p.add_argument("--out", help="write the JSON result to this file")
     p.set_defaults(func=cmd_gradients)
+
+    p = sub.add_parser("lesion", help="remove blocks of trained plain and residual nets (Veit et al. 2016)",
+                       description="Train (or reuse from the run store) a plain and a residual net of one depth, "
+                                   "then measure test accuracy with single blocks removed, k random blocks "
+                                   "removed, and k random swaps of neighbouring blocks.")
+    p.add_argument("--dataset", choices=DATASET_NAMES, default="digits")
+    p.add_argument("--depth", type=int, default=56, help="6n+2 (default 56)")
+    p.add_argument("--width", type=int, default=8, help="first-stage channels (default 8)")
+    p.add_argument("--steps", type=int, default=400)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=0.1)
+    p.add_argument("--seed", type=int, default=0, help="init, batch order and the random lesions")
+    p.add_argument("--samples", type=int, default=8, help="random draws per k (default 8)")
+    p.add_argument("--max-k", type=int, default=8, help="largest number of removed blocks / swaps (default 8)")
+    p.add_argument("--device", choices=DEVICES, default="auto")
+    p.add_argument("--data-dir", help="directory of MNIST/Fashion-MNIST/CIFAR-10 files (RESNET_VIZ_DATA)")
+    p.add_argument("--out", help="write the JSON result to this file")
+    p.add_argument("--rerun", action="store_true", help="analyse again even if the run store has this result")
+    p.set_defaults(func=cmd_lesion)
     return parser
 
 

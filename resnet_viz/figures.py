@@ -59,7 +59,7 @@ def training_curves_figure(history: pd.DataFrame, smooth: int = 10) -> go.Figure
         name = f"{'ResNet' if variant == 'residual' else 'plain'}-{depth}"
         if group["seed"].nunique() > 1:
             fig.add_scatter(x=list(frame.index) + list(frame.index[::-1]),
-                            y=list(frame["max"]) + list(frame["min"][::-1]), fill="toself",
+                            y=list(frame["max"]) + list(frame["min"][::-1]), fill="toself", mode="lines",
                             fillcolor=_rgba(color, 0.15), line=dict(width=0), hoverinfo="skip",
                             showlegend=False, legendgroup=name)
         fig.add_scatter(x=frame.index, y=frame["mean"], mode="lines", name=name, legendgroup=name,
@@ -269,4 +269,80 @@ def lineage_figure(table: pd.DataFrame) -> go.Figure:
                       xaxis_dtick=1, yaxis_dtick=1,
                       xaxis_title="multiply-adds per image (log)", yaxis_title="parameters (log)",
                       legend_title="", margin=dict(t=30, b=10), height=460)
+    return fig
+
+
+# --- residual nets as ensembles ------------------------------------------------------------------
+
+def lesion_single_figure(rows: pd.DataFrame, chance: float) -> go.Figure:
+    """(a) Test accuracy after removing each single block, plain vs residual (Veit et al. Fig. 3).
+
+    Args:
+        rows: one row per (variant, block) with variant, block, stage, changes_shape, test_accuracy
+            (NaN where the block cannot be removed) and base_test_accuracy.
+        chance: accuracy of guessing (1 / classes), drawn as a dotted line.
+    """
+    fig = go.Figure()
+    for variant, group in rows.groupby("variant", sort=True):
+        group = group.sort_values("block")
+        fig.add_scatter(x=group["block"], y=group["test_accuracy"], mode="lines+markers", name=variant,
+                        line=_variant_line(variant), marker=dict(size=6),
+                        hovertemplate=f"{variant}: without block %{{x}}, accuracy %{{y:.3f}}<extra></extra>")
+        fig.add_hline(y=group["base_test_accuracy"].iloc[0], line=dict(color=VARIANT_COLORS[variant], width=1, dash="dot"),
+                      annotation_text=f"{variant}, all blocks", annotation_position="top left")
+        blocked = group[group["test_accuracy"].isna()]
+        if len(blocked):
+            fig.add_scatter(x=blocked["block"], y=[0.0] * len(blocked), mode="markers", name=f"{variant}: cannot remove",
+                            marker=dict(symbol="x", size=10, color=VARIANT_COLORS[variant]),
+                            hovertemplate="block %{x} changes the shape: a plain net cannot lose it<extra></extra>")
+    for b in rows.loc[rows["changes_shape"].astype(bool), "block"].unique():
+        fig.add_vline(x=b, line=dict(color="#bbbbbb", width=1, dash="dash"))
+    fig.add_hline(y=chance, line=dict(color="black", width=1, dash="dot"), annotation_text="chance",
+                  annotation_position="bottom right")
+    fig.update_layout(xaxis_title="block removed (0 = input side; dashed: downsampling blocks)",
+                      yaxis_title="test accuracy", yaxis_range=[0, 1.02], legend_title="net",
+                      margin=dict(t=30, b=10), height=400)
+    return fig
+
+
+def lesion_curve_figure(curves: pd.DataFrame, x_title: str, chance: float) -> go.Figure:
+    """(b)/(c) Mean test accuracy (band: +- 1 std over random draws) vs k removed blocks or swaps.
+
+    Args:
+        curves: one row per (variant, k) with variant, k, mean_test_accuracy, std.
+    """
+    fig = go.Figure()
+    for variant, group in curves.groupby("variant", sort=True):
+        group = group.sort_values("k")
+        color = VARIANT_COLORS[variant]
+        upper = (group["mean_test_accuracy"] + group["std"]).clip(upper=1)
+        lower = (group["mean_test_accuracy"] - group["std"]).clip(lower=0)
+        fig.add_scatter(x=list(group["k"]) + list(group["k"][::-1]), y=list(upper) + list(lower[::-1]),
+                        fill="toself", mode="lines", fillcolor=_rgba(color, 0.15), line=dict(width=0), hoverinfo="skip",
+                        showlegend=False, legendgroup=variant)
+        fig.add_scatter(x=group["k"], y=group["mean_test_accuracy"], mode="lines+markers", name=variant,
+                        legendgroup=variant, line=_variant_line(variant), customdata=group["std"],
+                        hovertemplate=f"{variant}: k = %{{x}}, accuracy %{{y:.3f}} ± %{{customdata:.3f}}<extra></extra>")
+    fig.add_hline(y=chance, line=dict(color="black", width=1, dash="dot"), annotation_text="chance",
+                  annotation_position="bottom right")
+    fig.update_layout(xaxis_title=x_title, yaxis_title="test accuracy", yaxis_range=[0, 1.02], legend_title="net",
+                      margin=dict(t=30, b=10), height=340)
+    return fig
+
+
+def path_length_figure(dist: pd.DataFrame, band: tuple[int, int] | None = None) -> go.Figure:
+    """(d) How many of the 2^n paths pass through k blocks: Binomial(n, 1/2) (Veit et al. Fig. 6a).
+
+    Args:
+        dist: one row per length with length, paths, share.
+        band: a range of lengths to shade (e.g. where 95% of the paths lie).
+    """
+    fig = go.Figure()
+    fig.add_bar(x=dist["length"], y=100 * dist["share"], customdata=dist["paths"].map(lambda p: f"{p:,}"),
+                marker_color="#d62728", name="paths",
+                hovertemplate="%{customdata} paths through %{x} blocks (%{y:.2f}% of all)<extra></extra>")
+    if band is not None:
+        fig.add_vrect(x0=band[0] - 0.5, x1=band[1] + 0.5, fillcolor="#d62728", opacity=0.08, line_width=0)
+    fig.update_layout(xaxis_title="path length (blocks a path goes through)", yaxis_title="share of all paths (%)",
+                      showlegend=False, margin=dict(t=30, b=10), height=320)
     return fig

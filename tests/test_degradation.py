@@ -101,7 +101,7 @@ RESULT = {"status": "completed", "runs": [
 
 def test_training_curves_figure_styles_and_spread():
     fig = training_curves_figure(deg.history_frame(deg.result_history(RESULT)))
-    lines = [t for t in fig.data if t.mode == "lines"]
+    lines = [t for t in fig.data if t.mode == "lines" and t.fill != "toself"]
     assert sorted(t.name for t in lines) == ["ResNet-20", "ResNet-56", "plain-20", "plain-56"]
     dash = {t.name: t.line.dash for t in lines}
     assert dash["plain-56"] == "dash" and dash["ResNet-56"] == "solid"

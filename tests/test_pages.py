@@ -170,3 +170,34 @@ def test_parameters_page_tabs_show_the_block_calculator_family_lineage_and_3x3()
     at.run()
     assert [m.value for m in at.metric] == ["110,592 weights", "200,704 weights"]
     assert not at.exception
+
+
+def test_ensembles_page_starts_from_the_shipped_nets_and_toggles_blocks():
+    at = app("pages/4_Ensembles.py").run()
+    assert not at.exception
+    assert any("Precomputed nets and lesions" in i.value for i in at.info)
+    base = {m.label: float(m.value) for m in at.metric}
+    at.button_group(key="lesion_blocks").set_value([13]).run()
+    after = {m.label: float(m.value) for m in at.metric}
+    assert after["ResNet-56: test accuracy"] > base["ResNet-56: test accuracy"] - 0.05
+    assert after["plain-56: test accuracy"] < 0.2
+    at.button_group(key="lesion_blocks").set_value([9]).run()  # a downsampling block
+    assert [m.value for m in at.metric][0] == "cannot run"
+    assert any("changes the shape" in c.value for c in at.caption)
+    assert len(at.get("plotly_chart")) == 4  # (a), (b), (c), (d)
+
+
+def test_ensembles_page_trains_a_small_pair_in_the_background():
+    at = app("pages/4_Ensembles.py").run()
+    _by_label(at.select_slider, "Depth (both nets)").set_value(8).run()
+    _by_label(at.select_slider, "Width").set_value(4).run()
+    _by_label(at.select_slider, "Training steps").set_value(100).run()
+    assert any("Not trained yet" in i.value for i in at.info)
+    _by_label(at.button, "Train and remove blocks").click().run()
+    from resnet_viz.ui import job_manager
+
+    wait_until_finished(job_manager().jobs()[0])
+    at.run()
+    assert not at.exception
+    assert any("Measured on this server" in c.value for c in at.caption)
+    assert [m.label for m in at.metric] == ["plain-8: test accuracy", "ResNet-8: test accuracy"]

@@ -45,9 +45,9 @@ def check_width(width: int) -> None:
 
 def registry() -> dict[str, ModuleType]:
     """Experiment name -> module (imported lazily so the CLI's --help stays quick)."""
-    from . import degradation, gradients, training
+    from . import degradation, gradients, lesion, training
 
-    return {"train": training, "degradation": degradation, "gradients": gradients}
+    return {"train": training, "degradation": degradation, "gradients": gradients, "lesion": lesion}
 
 
 def get(name: str) -> ModuleType:
@@ -70,7 +70,8 @@ def run_cached(name: str, spec: Any, store: RunStore | None = None, progress: Pr
             return Outcome(stored.result, from_store=True, key=stored.key)
     key = store.begin(name, spec) if store is not None else ""
     try:
-        outcome = module.run(spec, progress=progress, cancel=cancel)
+        extra = {"store": store} if getattr(module, "USES_STORE", False) else {}
+        outcome = module.run(spec, progress=progress, cancel=cancel, **extra)
     except BaseException as exc:
         if store is not None:
             store.fail(key, f"{type(exc).__name__}: {exc}")

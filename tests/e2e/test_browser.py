@@ -73,3 +73,16 @@ def test_parameters_page_draws_the_architecture_and_opens_every_tab(server, page
         page.get_by_text(text).first.wait_for(timeout=60_000)
         wait_for_app(page)
         assert_no_exception(page)
+
+
+def test_ensembles_page_removes_a_block_in_the_browser(server, page):
+    page.goto(f"{server['url']}/Ensembles")
+    page.get_by_text("Remove blocks yourself").wait_for(timeout=60_000)
+    wait_for_app(page)
+    page.get_by_role("button", name="13", exact=True).click()
+    page.get_by_text("1 of 27 blocks removed").wait_for(timeout=30_000)
+    page.get_by_role("button", name="9↓", exact=True).click()
+    page.get_by_text("cannot run").wait_for(timeout=30_000)
+    assert page.get_by_text("without a shortcut nothing carries its input across").is_visible()
+    assert_no_exception(page)
+    page.screenshot(path=str(ARTIFACTS / "ensembles.png"), full_page=True)
