@@ -279,6 +279,78 @@ def cmd_lesion(args: argparse.Namespace) -> int:
     return 0 if result["status"] == "completed" else 1
 
 
+def cmd_attribute(args: argparse.Namespace) -> int:
+    import torch
+
+    from . import attribution, experiments
+    from .data import load_dataset
+    from .experiments import lesion
+    from .store import RunStore
+
+    if args.data_dir:
+        os.environ["RESNET_VIZ_DATA"] = args.data_dir
+    if args.method not in attribution.METHODS:
+        raise ValueError(f"method must be one of {', '.join(attribution.METHODS)}; got {args.method!r}")
+    if not 1 <= args.n_images <= 1000:
+        raise ValueError(f"n-images must be from 1 to 1000; got {args.n_images}")
+    spec = lesion.Spec(dataset=args.dataset, depth=args.depth, width=args.width, steps=args.steps, seed=args.seed)
+    sub = spec.train_specs()[0 if args.variant == "plain" else 1]
+    store = RunStore()
+    trained = experiments.run_cached("train", sub, store, progress=_StepPrinter())
+    weights = store.load_weights(trained.key)
+    model = lesion.trained_model(sub, weights)
+    data = load_dataset(sub.data)
+    x, y = data.test_x[:args.n_images], data.test_y[:args.n_images]
+    predicted = attribution.predictions(model, x).argmax(1)
+    out_dir = Path(args.out).parent if args.out else None
+    images = []
+    for i in range(len(y)):
+        target = int(predicted[i]) if args.target == "predicted" else int(y[i])
+        xi = x[i:i + 1]
+        ig = attribution.integrated_gradients(model, xi, target)
+        result = ig if args.method == "integrated_gradients" else attribution.attribution_map(model, xi, target, args.method)
+        row = {"index": i, "label": int(y[i]), "prediction": int(predicted[i]), "target": target,
+               "convergence_delta": ig["convergence_delta"], "output_change": ig["output_change"],
+               "attribution_sum": ig["attribution_sum"]}
+        if out_dir is not None:
+            png = out_dir / f"{Path(args.out).stem}_{i}.png"
+            _save_map(xi[0], result["map"], png)
+            row["png"] = png.name
+        images.append(row)
+    importance = attribution.block_importance(model, x, y)
+    name = f"{'ResNet' if args.variant == 'residual' else 'plain'}-{args.depth}"
+    print(f"{name} on {args.dataset} ({'from the run store' if trained.from_store else 'trained now'}), "
+          f"{args.method}, {len(images)} test images")
+    for r in images:
+        print(f"  #{r['index']}: label {r['label']} predicted {r['prediction']}  f(x)-f(black) "
+              f"{r['output_change']:8.3f}  IG sum {r['attribution_sum']:8.3f}  delta {r['convergence_delta']:.2e}")
+    _write_out(args.out, {"model": name, "variant": args.variant, "method": args.method, "train_key": trained.key,
+                          "images": images, "block_importance": importance})
+    return 0
+
+
+def _save_map(image, attr_map, path: Path, scale: int = 8) -> None:
+    """Input (grey) and map side by side as a PNG: red where the map is positive, blue where negative."""
+    import torch
+    from torchvision.utils import save_image
+
+    img = image.float().mean(0)
+    img = (img - img.min()) / (img.max() - img.min() + 1e-8)
+    m = attr_map.float()
+    m = m / (m.abs().max() + 1e-12)
+    heat = torch.stack([1 - m.clamp(max=0).abs(), 1 - m.abs(), 1 - m.clamp(min=0)])  # white at 0
+    pair = torch.cat([img.expand(3, -1, -1), torch.ones(3, img.shape[0], 1), heat], dim=2)
+    save_image(torch.nn.functional.interpolate(pair[None], scale_factor=scale, mode="nearest")[0], str(path))
+
+
+def _add_output_options(p: argparse.ArgumentParser, rerun: str = "") -> None:
+    """--data-dir and --out (and --rerun with its help text) for the experiment subcommands."""
+    p.add_argument("--data-dir", help="directory of MNIST/Fashion-MNIST/CIFAR-10 files (RESNET_VIZ_DATA)")
+    p.add_argument("--out", help="write the JSON result to this file")
+    if rerun:
+        p.add_argument("--rerun", action="store_true", help=rerun)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m resnet_viz",
                                      description="resnet-viz: the experiments of the ResNet papers, from a terminal.")
@@ -330,9 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="one seed")
     p.add_argument("--seeds", type=_int_list, default=None, help="several seeds, e.g. 0,1,2 (overrides --seed)")
     p.add_argument("--device", choices=DEVICES, default="auto")
-    p.add_argument("--data-dir", help="directory of MNIST/Fashion-MNIST/CIFAR-10 files (RESNET_VIZ_DATA)")
-    p.add_argument("--out", help="write the JSON result to this file")
-    p.add_argument("--rerun", action="store_true", help="train again even if the run store has this run")
+    _add_output_options(p, rerun="train again even if the run store has this run")
     p.set_defaults(func=cmd_degradation)
 
     p = sub.add_parser("gradients", help="gradient norm of every conv layer at initialization, plain vs residual",
@@ -348,8 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init", choices=INITS, default="he")
     p.add_argument("--width", type=int, default=8, help="first-stage channels (default 8)")
     p.add_argument("--seed", type=int, default=0, help="seeds the initialization")
-    p.add_argument("--data-dir", help="directory of MNIST/Fashion-MNIST/CIFAR-10 files (RESNET_VIZ_DATA)")
-    p.add_argument("--out", help="write the JSON result to this file")
+    _add_output_options(p)
     p.set_defaults(func=cmd_gradients)
 
     p = sub.add_parser("lesion", help="remove blocks of trained plain and residual nets (Veit et al. 2016)",
@@ -366,10 +435,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, default=8, help="random draws per k (default 8)")
     p.add_argument("--max-k", type=int, default=8, help="largest number of removed blocks / swaps (default 8)")
     p.add_argument("--device", choices=DEVICES, default="auto")
-    p.add_argument("--data-dir", help="directory of MNIST/Fashion-MNIST/CIFAR-10 files (RESNET_VIZ_DATA)")
-    p.add_argument("--out", help="write the JSON result to this file")
-    p.add_argument("--rerun", action="store_true", help="analyse again even if the run store has this result")
+    _add_output_options(p, rerun="analyse again even if the run store has this result")
     p.set_defaults(func=cmd_lesion)
+
+    p = sub.add_parser("attribute", help="Captum attributions of a trained net, with PNG maps",
+                       description="Train (or reuse from the run store) a net, then attribute its predictions on "
+                                   "the first test images (Integrated Gradients, saliency or GradCAM) and score "
+                                   "every block by gradient x activation of its branch output.")
+    p.add_argument("--dataset", choices=DATASET_NAMES, default="digits")
+    p.add_argument("--depth", type=int, default=20, help="6n+2 (default 20)")
+    p.add_argument("--variant", choices=("residual", "plain"), default="residual")
+    p.add_argument("--width", type=int, default=8)
+    p.add_argument("--steps", type=int, default=400)
+    p.add_argument("--method", default="integrated_gradients", help="integrated_gradients, saliency or gradcam")
+    p.add_argument("--target", choices=("label", "predicted"), default="label", help="which class to explain")
+    p.add_argument("--n-images", type=int, default=8)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-dir", help="directory of MNIST/Fashion-MNIST/CIFAR-10 files (RESNET_VIZ_DATA)")
+    p.add_argument("--out", help="write the JSON here and one PNG per image next to it")
+    p.set_defaults(func=cmd_attribute)
     return parser
 
 

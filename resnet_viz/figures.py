@@ -346,3 +346,55 @@ def path_length_figure(dist: pd.DataFrame, band: tuple[int, int] | None = None) 
     fig.update_layout(xaxis_title="path length (blocks a path goes through)", yaxis_title="share of all paths (%)",
                       showlegend=False, margin=dict(t=30, b=10), height=320)
     return fig
+
+
+# --- attributions --------------------------------------------------------------------------------
+
+def attribution_figure(image, maps: list[tuple[str, object, bool]]) -> go.Figure:
+    """The input image, then one heatmap per (title, 2-D map, signed) side by side.
+
+    Signed maps (Integrated Gradients) use a red-blue scale centred on 0 (red: evidence for the
+    target class); unsigned ones (saliency, GradCAM) go from white to red.
+    """
+    import numpy as np
+    from plotly.subplots import make_subplots
+
+    titles = ["input"] + [t for t, _, _ in maps]
+    fig = make_subplots(rows=1, cols=len(titles), subplot_titles=titles, horizontal_spacing=0.03)
+    fig.add_heatmap(z=np.asarray(image), colorscale="gray", showscale=False, row=1, col=1,
+                    hovertemplate="x %{x}, y %{y}: %{z:.2f}<extra>input</extra>")
+    for col, (title, m, signed) in enumerate(maps, start=2):
+        m = np.asarray(m, dtype=float)
+        top = float(np.abs(m).max()) or 1.0
+        fig.add_heatmap(z=m, colorscale="RdBu_r" if signed else "Reds", zmin=-top if signed else 0, zmax=top,
+                        showscale=False, row=1, col=col, hovertemplate="x %{x}, y %{y}: %{z:.3g}<extra>" + title + "</extra>")
+    for col in range(1, len(titles) + 1):
+        fig.update_yaxes(autorange="reversed", scaleanchor=f"x{col if col > 1 else ''}", showticklabels=False,
+                         row=1, col=col)
+        fig.update_xaxes(showticklabels=False, row=1, col=col)
+    fig.update_layout(margin=dict(t=40, b=10, l=10, r=10), height=300)
+    return fig
+
+
+def block_importance_figure(df: pd.DataFrame) -> go.Figure:
+    """Per block, plain vs residual: gradient x activation importance (top) and the accuracy lost
+    when the block is removed (bottom, from the lesion measurements).
+
+    Args:
+        df: one row per (variant, block) with variant, block, importance, accuracy_drop (NaN where
+            the block cannot be removed).
+    """
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.1,
+                        subplot_titles=("what the gradient says: |gradient x branch output|",
+                                        "what deleting says: test accuracy lost without the block"))
+    for variant, group in df.groupby("variant", sort=True):
+        group = group.sort_values("block")
+        for row, column in ((1, "importance"), (2, "accuracy_drop")):
+            fig.add_bar(x=group["block"], y=group[column], name=variant, legendgroup=variant, showlegend=row == 1,
+                        marker_color=VARIANT_COLORS[variant], row=row, col=1,
+                        hovertemplate=f"{variant}, block %{{x}}: %{{y:.3f}}<extra></extra>")
+    fig.update_xaxes(title_text="block (0 = input side)", row=2, col=1)
+    fig.update_layout(barmode="group", legend_title="net", margin=dict(t=40, b=10), height=480)
+    return fig

@@ -201,3 +201,21 @@ def test_ensembles_page_trains_a_small_pair_in_the_background():
     assert not at.exception
     assert any("Measured on this server" in c.value for c in at.caption)
     assert [m.label for m in at.metric] == ["plain-8: test accuracy", "ResNet-8: test accuracy"]
+
+
+def test_attributions_page_compares_the_shipped_nets_with_each_method():
+    at = app("pages/5_Attributions.py").run()
+    assert not at.exception
+    assert at.selectbox[0].value.startswith("Lesson nets (shipped)")
+    assert any("Wrong among these 32" in c.value for c in at.caption)
+    table = at.dataframe[0].value
+    assert table["net"].tolist() == ["plain", "residual"]
+    at.radio[0].set_value("integrated_gradients").run()
+    table = at.dataframe[0].value
+    assert (table["convergence delta"] < 0.05 * table["output change f(x) - f(black)"].abs()).all()
+    at.radio[0].set_value("gradcam").run()
+    at.selectbox[2].set_value(0).run()  # GradCAM on stage 1
+    assert not at.exception
+    assert any("Rank correlation" in c.value for c in at.caption)
+    at.number_input[0].set_value(5).run()
+    assert any("test image #5" in c.value for c in at.caption)

@@ -1,0 +1,117 @@
+"""What do the nets look at? Captum attributions of trained plain and residual nets.
+
+Maps for one image: Saliency (|d logit / d pixel|), Integrated Gradients with its convergence
+delta, GradCAM on any stage upsampled to the input. One number per block: gradient x activation
+of the block's residual-branch output, the first-order estimate of how much the target logit would
+change if the branch's output were zero, i.e. if a residual block were deleted (to compare with the
+lesion measurements).
+"""
+
+from __future__ import annotations
+
+import torch
+from captum.attr import IntegratedGradients, LayerAttribution, LayerGradCam, LayerGradientXActivation, Saliency
+from torch import nn
+
+from .models import BasicBlock, Block, Bottleneck, PreActBlock, ResNet
+
+METHODS = ("saliency", "integrated_gradients", "gradcam")
+
+
+def _check(model: ResNet, x: torch.Tensor, target: int) -> torch.Tensor:
+    """Validate one image and a target class; returns a copy of the image that requires grad."""
+    if x.dim() != 4 or x.shape[0] != 1:
+        raise ValueError(f"expected one image of shape (1, C, H, W); got {tuple(x.shape)}")
+    classes = model.fc.out_features
+    if not 0 <= target < classes:
+        raise ValueError(f"target class must be from 0 to {classes - 1}; got {target}")
+    return x.detach().clone().requires_grad_()
+
+
+def saliency(model: ResNet, x: torch.Tensor, target: int) -> torch.Tensor:
+    """|d logit_target / d x|, max over channels: (H, W)."""
+    x = _check(model, x, target)
+    model.eval()
+    return Saliency(model).attribute(x, target=target, abs=True)[0].amax(0).detach()
+
+
+def integrated_gradients(model: ResNet, x: torch.Tensor, target: int, baseline: torch.Tensor | None = None,
+                         steps: int = 64) -> dict:
+    """Integrated Gradients from a black baseline (Sundararajan et al. 2017), summed over channels.
+
+    Returns:
+        ``{"map": (H, W), "convergence_delta": float, "output_change": float, "attribution_sum": float}``:
+        completeness says attribution_sum = f(x) - f(baseline) = output_change, for the target
+        logit; the convergence delta is Captum's measure of how far the Riemann sum is from it.
+    """
+    x = _check(model, x, target)
+    model.eval()
+    baseline = torch.zeros_like(x) if baseline is None else baseline
+    attr, delta = IntegratedGradients(model).attribute(x, baselines=baseline, target=target, n_steps=steps,
+                                                       method="gausslegendre", return_convergence_delta=True)
+    with torch.no_grad():
+        change = (model(x)[0, target] - model(baseline)[0, target]).item()
+    return {"map": attr[0].sum(0).detach(), "convergence_delta": float(delta.abs().item()),
+            "output_change": change, "attribution_sum": attr.sum().item()}
+
+
+def gradcam(model: ResNet, x: torch.Tensor, target: int, stage: int = -1) -> torch.Tensor:
+    """GradCAM (Selvaraju et al. 2017) on a stage's output, ReLU'd and upsampled to the input: (H, W)."""
+    x = _check(model, x, target)
+    stages = len(model.stages)
+    if not -stages <= stage < stages:
+        raise ValueError(f"stage must be from 0 to {stages - 1}; got {stage}")
+    model.eval()
+    cam = LayerGradCam(model, model.stages[stage]).attribute(x, target=target, relu_attributions=True)  # (1, 1, h, w)
+    return LayerAttribution.interpolate(cam, tuple(x.shape[-2:]), interpolate_mode="bilinear")[0, 0].detach()
+
+
+def branch_output(block: Block) -> nn.Module:
+    """The module whose output is the block's residual branch F(x), before the addition."""
+    if isinstance(block, Bottleneck):
+        return block.bn3
+    if isinstance(block, PreActBlock):
+        return block.conv2
+    if isinstance(block, BasicBlock):
+        return block.bn2
+    raise ValueError(f"unknown block type {type(block).__name__}")
+
+
+def block_importance(model: ResNet, x: torch.Tensor, targets: torch.Tensor) -> list[dict]:
+    """Gradient x activation of every block's branch output, summed per image, |mean| over images.
+
+    Args:
+        x: (N, C, H, W) images; targets: (N,) the class whose logit is explained (e.g. the label).
+
+    Returns:
+        ``[{"block", "stage", "importance"}]``: importance ~ |change of the target logit| if the
+        block's branch output were zero (first order). For a residual block that is deleting it.
+    """
+    model.eval()
+    out = []
+    for b, (block, stage) in enumerate(zip(model.blocks, model.stage_of_block())):
+        attr = LayerGradientXActivation(model, branch_output(block)).attribute(x, target=targets)  # (N, C, h, w)
+        out.append({"block": b, "stage": stage, "importance": attr.flatten(1).sum(1).abs().mean().item()})
+    return out
+
+
+@torch.no_grad()
+def predictions(model: ResNet, x: torch.Tensor) -> torch.Tensor:
+    """Softmax probabilities, eval mode: (N, classes)."""
+    model.eval()
+    return model(x).softmax(1)
+
+
+def attribution_map(model: ResNet, x: torch.Tensor, target: int, method: str, stage: int = -1) -> dict:
+    """One map by method name; integrated_gradients also returns its delta and output change."""
+    if method == "saliency":
+        return {"map": saliency(model, x, target)}
+    if method == "integrated_gradients":
+        return integrated_gradients(model, x, target)
+    if method == "gradcam":
+        return {"map": gradcam(model, x, target, stage)}
+    raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+
+
+__all__ = ["METHODS", "attribution_map", "block_importance", "branch_output", "gradcam", "integrated_gradients",
+           "predictions", "saliency"]
