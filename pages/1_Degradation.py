@@ -49,6 +49,8 @@ with right:
 
 with left:
     job = manager.get(key)
+    if stored is None:
+        ui.stored_state_notice(manager.store, key, job)
     if job is not None and job.state in ACTIVE:
         @st.fragment(run_every=1.0)
         def progress() -> None:

@@ -55,6 +55,8 @@ manager = ui.job_manager()
 key = manager.store.key("gradients", spec)
 stored = manager.store.get("gradients", spec)
 job = manager.get(key)
+if stored is None:
+    ui.stored_state_notice(manager.store, key, job)
 left, right = st.columns([3, 2])
 with right:
     st.markdown(view.EXPLANATION_TRAINING)

@@ -25,6 +25,8 @@ manager = ui.job_manager()
 key = manager.store.key("lesion", spec)
 stored = manager.store.get("lesion", spec)
 job = manager.get(key)
+if stored is None:
+    ui.stored_state_notice(manager.store, key, job)
 preset = view.load_preset(spec) if stored is None else None
 result = stored.result if stored is not None else preset
 

@@ -27,12 +27,15 @@ def _add_net_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--plain", action="store_true", help="no shortcuts: the plain counterpart")
     g.add_argument("--shortcut", choices=SHORTCUTS, default="auto",
                    help="A zero-pad identity, B projection where the shape changes, C projection everywhere")
-    g.add_argument("--width", type=int, default=0, help="first-stage channels (default 16 CIFAR, 64 ImageNet)")
+    g.add_argument("--width", type=int, default=None, help="first-stage channels, 1 to 1024 (default 16 CIFAR, 64 ImageNet)")
 
 
 def _net(args: argparse.Namespace, **extra) -> NetConfig:
+    if args.width is not None and args.width < 1:  # NetConfig's width 0 means "the default"; a typed 0 is a mistake
+        raise ValueError(f"width must be a whole number from 1 to 1024 (leave --width out for the default); "
+                         f"got {args.width}")
     return NetConfig(depth=args.depth, block=args.block, residual=not args.plain, shortcut=args.shortcut,
-                     width=args.width, **extra)
+                     width=args.width or 0, **extra)
 
 
 def _add_run_options(p: argparse.ArgumentParser, steps: int = 300) -> None:
@@ -99,7 +102,7 @@ def _write_out(path: str | None, payload: dict) -> None:
 def cmd_params(args: argparse.Namespace) -> int:
     from .counting import count
 
-    if args.compare_blocks or args.family_table or args.lineage or args.three_by_three:
+    if args.compare_blocks is not None or args.family_table or args.lineage or args.three_by_three is not None:
         return _params_extras(args)
     classes = args.classes or (1000 if args.family == "imagenet" else 10)
     net = _net(args, family=args.family, num_classes=classes, in_channels=args.in_channels)
@@ -151,7 +154,7 @@ def _params_extras(args: argparse.Namespace) -> int:
     from .lineage import lineage_table
 
     payload: dict = {}
-    if args.compare_blocks:
+    if args.compare_blocks is not None:
         c = args.compare_blocks
         payload["blocks"] = {
             "basic": block_cost("basic", c, shortcut=args.shortcut if args.shortcut != "auto" else "B"),
@@ -164,7 +167,7 @@ def _params_extras(args: argparse.Namespace) -> int:
         payload["family_table"] = [r for v in variants for r in family_rows(args.family, v)]
     if args.lineage:
         payload["lineage"] = lineage_table()
-    if args.three_by_three:
+    if args.three_by_three is not None:
         payload["three_by_three"] = three_by_three(args.three_by_three)
     if args.json:
         print(json.dumps(payload, indent=1))

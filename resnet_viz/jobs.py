@@ -129,6 +129,7 @@ class JobManager:
         """
         experiments.get(kind)
         key = self.store.key(kind, spec)
+        check_caps(spec)
         with self._lock:
             job = self._jobs.get(key)
             if job is not None and job.state in ACTIVE:
@@ -145,6 +146,7 @@ class JobManager:
                     f"The job queue is full ({len(waiting)} experiments waiting, the most this server "
                     f"allows). Expected wait: about {format_duration(self.expected_wait())}. Try again then, "
                     "or open an experiment that is already stored.")
+            self.store.check_writable()
             job = Job(key, kind, spec, estimate=estimate)
             self._jobs[key] = job
         self._queue.put(job)
@@ -250,6 +252,48 @@ def _process_main(kind: str, spec: Any, store_root: str, messages, cancel, paren
         messages.put(("done", {"result": outcome.result, "from_store": outcome.from_store}))
     except BaseException as exc:  # noqa: BLE001 - everything is reported to the parent
         messages.put(("failed", f"{type(exc).__name__}: {exc}"))
+
+
+# Per-job caps a host sets so that one student cannot stall the class (CPU only; a GPU host can raise them).
+CAPS = {"depth": ("RESNET_VIZ_MAX_DEPTH", 110), "width": ("RESNET_VIZ_MAX_WIDTH", 32),
+        "steps": ("RESNET_VIZ_MAX_STEPS", 2000)}
+
+
+def caps() -> dict[str, int]:
+    """The per-job limits in force: {"depth", "width", "steps"}; RESNET_VIZ_MAX_* override them."""
+    out = {}
+    for name, (variable, default) in CAPS.items():
+        raw = os.environ.get(variable, "")
+        try:
+            out[name] = int(raw) if raw else default
+        except ValueError:
+            raise ValueError(f"{variable} must be a whole number; the host set {raw!r}") from None
+    return out
+
+
+def check_caps(spec: Any) -> None:
+    """Refuse a background job beyond the host's per-job caps when it would train on a CPU.
+
+    Reads ``depth``/``depths``, ``width`` and ``steps`` (or ``net.depth``, ``train.steps``) from the spec.
+    """
+    device = getattr(spec, "device", None) or getattr(getattr(spec, "train", None), "device", "auto")
+    from .train import resolve_device
+
+    try:
+        if resolve_device(device).type != "cpu":
+            return
+    except ValueError:
+        return  # the experiment itself reports an unavailable device
+    net, train = getattr(spec, "net", None), getattr(spec, "train", None)
+    values = {"depth": max(getattr(spec, "depths", None) or [getattr(spec, "depth", None) or getattr(net, "depth", 0)]),
+              "width": getattr(spec, "width", None) or getattr(net, "width", 0),
+              "steps": getattr(spec, "steps", None) or getattr(train, "steps", 0)}
+    for name, limit in caps().items():
+        if values[name] and values[name] > limit:
+            variable = CAPS[name][0]
+            raise ValueError(f"{name} {values[name]} is above this server's limit of {limit} per job on a CPU "
+                             f"(set by the host with {variable}), so that one run cannot stall the class. "
+                             f"Pick {name} {limit} or less.")
 
 
 def job_threads() -> int:

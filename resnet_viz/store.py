@@ -75,6 +75,18 @@ class StoredRun:
     path: Path
 
 
+def _alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
 class RunStore:
     """Results and weights on disk, keyed by (kind, spec)."""
 
@@ -133,7 +145,32 @@ class RunStore:
     def delete(self, key: str) -> None:
         shutil.rmtree(self._dir(key), ignore_errors=True)
 
+    def check_writable(self) -> None:
+        """Raise ValueError with a clear message when results cannot be saved here (read-only, full)."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(dir=self.root, prefix=".write-check.")
+            try:
+                os.write(fd, b"ok" * 2048)
+            finally:
+                os.close(fd)
+                Path(probe).unlink(missing_ok=True)
+        except OSError as exc:
+            raise ValueError(f"the run store {self.root} cannot be written ({exc.strerror or exc}): results could "
+                             "not be saved, so nothing can be trained. The host can point RESNET_VIZ_HOME at a "
+                             "writable folder with free space; stored results can still be viewed.") from None
+
     # --- reading ----------------------------------------------------------------------------------
+    def state(self, key: str) -> dict | None:
+        """The run's status, with "running" turned into "interrupted" when the process that was
+        running it is gone (the server was killed or the machine restarted). None if absent."""
+        status = self.status(key)
+        if status is None:
+            return None
+        if status.get("status") == "running" and not _alive(status.get("pid")):
+            return {**status, "status": "interrupted"}
+        return status
+
     def status(self, key: str) -> dict | None:
         try:
             return json.loads((self._dir(key) / "status.json").read_text())

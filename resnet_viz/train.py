@@ -7,8 +7,10 @@ The dataset lives on the device as whole tensors and batches are index slices (a
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from typing import Callable
@@ -38,11 +40,23 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+def cpu_has_fast_bf16() -> bool:
+    """Does this CPU do bf16 math in hardware (AVX512-BF16 or AMX)? Then bf16 autocast pays off."""
+    checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
+
+
 def resolve_precision(name: str, device: torch.device) -> str:
-    """"auto" -> bf16 autocast on a CUDA GPU that supports it, fp32 elsewhere."""
+    """"auto" -> bf16 autocast on a CUDA GPU that supports it and on a CPU with bf16 hardware
+    (measured on the development CPU, AVX512-BF16: 1.5x per step at width 16), fp32 elsewhere.
+    RESNET_VIZ_PRECISION=fp32 forces plain fp32 everywhere."""
+    if os.environ.get("RESNET_VIZ_PRECISION") == "fp32":
+        return "fp32"
     if name != "auto":
         return name
-    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    if device.type == "cpu" and cpu_has_fast_bf16():
         return "bf16"
     return "fp32"
 
@@ -93,6 +107,39 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, precision: str 
     return total_loss / len(y), wrong / len(y)
 
 
+def _step(model: nn.Module, optimizer: torch.optim.Optimizer, xb: torch.Tensor, yb: torch.Tensor,
+          device: torch.device, precision: str) -> tuple[float, torch.Tensor]:
+    """One SGD step; returns the loss (a NaN/inf loss skips the update) and the logits."""
+    with _autocast(device, precision):
+        logits = model(xb).float()  # (B, classes)
+    loss = F.cross_entropy(logits, yb)
+    loss_value = loss.item()
+    if math.isfinite(loss_value):
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return loss_value, logits
+
+
+def time_steps(model: nn.Module, data: Dataset, batch_size: int, device: torch.device, precision: str = "auto",
+               steps: int = 3) -> float:
+    """Seconds of one training step as :func:`fit` takes it (same precision, memory format and
+    optimizer; learning rate 0), the fastest of ``steps`` after a warm-up step."""
+    precision = resolve_precision(precision, device)
+    model.to(device).to(memory_format=torch.channels_last).train()
+    x, y = data.train_x[:batch_size].to(device), data.train_y[:batch_size].to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0, foreach=True)
+    times = []
+    for _ in range(steps + 1):
+        start = time.perf_counter()
+        _step(model, optimizer, x, y, device, precision)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    model.to(memory_format=torch.contiguous_format)
+    return min(times[1:])
+
+
 @dataclass
 class FitResult:
     """What a training run did.
@@ -135,13 +182,14 @@ def fit(model: nn.Module, data: Dataset, cfg: TrainConfig, callback: Callback | 
     start = time.perf_counter()
     device = resolve_device(cfg.device)
     precision = resolve_precision(cfg.precision, device)
-    model.to(device).train()
+    # channels_last: 1.16x (fp32) and 1.1x (bf16) per step on the development CPU; convs only.
+    model.to(device).to(memory_format=torch.channels_last).train()
     data = data.to(device)
     n = len(data.train_y)
     batch_size = min(cfg.batch_size, n)
     gen = torch.Generator().manual_seed(cfg.seed)
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                                weight_decay=cfg.weight_decay)
+                                weight_decay=cfg.weight_decay, foreach=True)
     history: list[dict] = []
     status, message = "completed", ""
     order, pos = torch.randperm(n, generator=gen), 0
@@ -159,18 +207,12 @@ def fit(model: nn.Module, data: Dataset, cfg: TrainConfig, callback: Callback | 
             group["lr"] = lr
 
         xb, yb = data.train_x[idx], data.train_y[idx]
-        with _autocast(device, precision):
-            logits = model(xb).float()  # (B, classes)
-        loss = F.cross_entropy(logits, yb)
-        loss_value = loss.item()
+        loss_value, logits = _step(model, optimizer, xb, yb, device, precision)
         if not math.isfinite(loss_value):
             status = "diverged"
             message = (f"training diverged at step {step}: the loss became {loss_value}. "
                        f"Try a lower learning rate than {cfg.lr:g} (e.g. {cfg.lr / 10:g}).")
             break
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
 
         record = {"step": step, "lr": lr, "train_loss": loss_value,
                   "train_error": (logits.argmax(1) != yb).float().mean().item()}
@@ -180,6 +222,7 @@ def fit(model: nn.Module, data: Dataset, cfg: TrainConfig, callback: Callback | 
         if callback is not None:
             callback(record)
 
+    model.to(memory_format=torch.contiguous_format)  # stored weights must be contiguous (safetensors)
     result = FitResult(status=status, steps_done=len(history), seconds=0.0, device=str(device),
                        precision=precision, history=history, message=message)
     if status != "cancelled":
@@ -187,3 +230,42 @@ def fit(model: nn.Module, data: Dataset, cfg: TrainConfig, callback: Callback | 
         result.final_test_error = evaluate(model, data.test_x, data.test_y, precision)[1]
     result.seconds = time.perf_counter() - start
     return result
+
+
+def parallel_workers(n_jobs: int, device: torch.device) -> int:
+    """How many models to train at once: on a CPU, one per torch thread (each then uses one core),
+    which beat one model at a time on all cores by 1.25x on the 2-core development machine."""
+    if device.type != "cpu" or n_jobs < 2:
+        return 1
+    return max(1, min(n_jobs, torch.get_num_threads()))
+
+
+def fit_many(jobs: list[tuple[nn.Module, Dataset, TrainConfig, Callback | None]],
+             cancel: threading.Event | None = None, workers: int | None = None) -> list[FitResult]:
+    """Train several models, in parallel threads on a multi-core CPU (one core each), else in turn.
+
+    Args:
+        jobs: (model, data, config, callback) per model. Build the models beforehand: building
+            draws from the global random generator, which threads would share.
+        cancel: stops every model before its next step.
+        workers: threads (default :func:`parallel_workers`).
+
+    Returns:
+        One FitResult per job, in the order given. Each model's training is the same as alone with
+        one thread, so results do not depend on which models share the machine.
+    """
+    if not jobs:
+        return []
+    workers = workers or parallel_workers(len(jobs), resolve_device(jobs[0][2].device))
+    if workers <= 1:
+        return [fit(m, d, c, cb, cancel) for m, d, c, cb in jobs]
+    cost = [c.steps * sum(1 for _ in m.modules()) for m, _, c, _ in jobs]
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # intra-op threads are global: each worker thread then uses its own core
+    try:
+        with ThreadPoolExecutor(workers, thread_name_prefix="fit") as pool:
+            order = sorted(range(len(jobs)), key=lambda i: -cost[i])  # longest first balances the cores
+            futures = {i: pool.submit(fit, *jobs[i], cancel) for i in order}
+            return [futures[i].result() for i in range(len(jobs))]
+    finally:
+        torch.set_num_threads(before)

@@ -43,3 +43,11 @@ def test_importing_the_core_loads_neither_streamlit_nor_plotly():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=PACKAGE.parent)
     assert out.stdout.strip() == "[]"
+
+
+def test_weights_are_never_loaded_through_pickle():
+    """Stored weights are safetensors; nothing in the library calls torch.load or pickle."""
+    for path in PACKAGE.rglob("*.py"):
+        text = path.read_text()
+        assert "torch.load(" not in text and "import pickle" not in text, path
+        assert "pickle" not in imported_roots(path), path

@@ -8,6 +8,7 @@ from resnet_viz.cli import main
 from resnet_viz.experiments import degradation as deg
 from resnet_viz.figures import error_vs_depth_figure, training_curves_figure
 from resnet_viz.store import RunStore
+from resnet_viz.train import cpu_has_fast_bf16, fit_many
 
 
 def test_the_effect_plain_degrades_with_depth_residual_does_not():
@@ -20,10 +21,11 @@ def test_the_effect_plain_degrades_with_depth_residual_does_not():
     assert err[("residual", 32)] < 0.15
 
 
-def test_run_reports_tidy_history_and_progress_weighted_by_depth():
+def test_run_reports_tidy_history_and_progress_weighted_by_depth(monkeypatch):
     seen = []
     spec = deg.Spec(depths=(8, 14), variants=("residual",), width=4, steps=4, batch_size=16, eval_every=2,
                     seeds=(0, 1))
+    monkeypatch.setattr(deg, "fit_many", lambda jobs, cancel: fit_many(jobs, cancel, workers=1))  # in turn
     outcome = deg.run(spec, progress=seen.append)
     runs = outcome.result["runs"]
     assert [(r["seed"], r["depth"]) for r in runs] == [(0, 8), (0, 14), (1, 8), (1, 14)]
@@ -37,6 +39,17 @@ def test_run_reports_tidy_history_and_progress_weighted_by_depth():
     frame = deg.history_frame(deg.result_history(outcome.result))
     assert list(frame.columns) == ["variant", "depth", "seed", "step", "train_loss", "train_error", "test_error"]
     assert len(frame) == 16 and frame["test_error"].notna().sum() == 8
+
+
+def test_runs_trained_in_parallel_report_monotone_progress_and_the_fast_path():
+    seen = []
+    spec = deg.Spec(depths=(8, 14), width=4, steps=6, batch_size=16, eval_every=0)
+    result = deg.run(spec, progress=seen.append).result
+    fractions = [rec["fraction"] for rec in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
+    assert len(seen) == 4 * 6
+    assert {rec["run"] for rec in seen} == {"plain-8", "ResNet-8", "plain-14", "ResNet-14"}
+    assert {r["precision"] for r in result["runs"]} == {"bf16" if cpu_has_fast_bf16() else "fp32"}
 
 
 @pytest.mark.parametrize("kwargs,message", [

@@ -90,7 +90,7 @@ def test_unknown_experiment_is_a_clear_error(tmp_path):
 def test_cancel_a_real_run_in_a_thread_stores_nothing(tmp_path):
     store = RunStore(tmp_path)
     manager = JobManager(store, mode="thread")
-    job = manager.submit("degradation", deg.Spec(depths=(8,), width=4, steps=5000, batch_size=16))
+    job = manager.submit("degradation", deg.Spec(depths=(8,), width=4, steps=2000, batch_size=16))
     while len(job.records) < 3:
         time.sleep(0.01)
     assert manager.cancel(job.key)
@@ -122,7 +122,7 @@ def test_a_process_job_failure_shows_the_message_not_a_traceback(tmp_path, monke
 def test_cancel_reaches_a_process_job(tmp_path):
     store = RunStore(tmp_path)
     manager = JobManager(store)
-    job = manager.submit("degradation", deg.Spec(depths=(8,), width=4, steps=5000, batch_size=16))
+    job = manager.submit("degradation", deg.Spec(depths=(8,), width=4, steps=2000, batch_size=16))
     while len(job.records) < 3:
         time.sleep(0.05)
     manager.cancel(job.key)

@@ -8,7 +8,7 @@ import torch
 from resnet_viz.config import DataConfig, NetConfig, TrainConfig
 from resnet_viz.data import load_dataset
 from resnet_viz.models import build_model
-from resnet_viz.train import fit, lr_factor, resolve_device
+from resnet_viz.train import cpu_has_fast_bf16, fit, lr_factor, resolve_device
 
 SMALL = NetConfig(depth=8, width=8, in_channels=1)
 
@@ -25,7 +25,8 @@ def test_loss_falls_on_digits_within_a_few_dozen_steps(digits):
     assert sum(losses[-5:]) / 5 < 0.5 * losses[0]
     assert result.final_test_error < 0.5  # chance is 0.9
     assert [h["step"] for h in result.history if "test_error" in h] == [20, 40]
-    assert result.device == "cpu" and result.precision == "fp32"
+    assert result.device == "cpu"
+    assert result.precision == ("bf16" if cpu_has_fast_bf16() else "fp32")  # the auto policy on a CPU
 
 
 def test_training_is_deterministic_on_cpu_for_a_seed(digits):
@@ -62,7 +63,7 @@ def test_a_nan_loss_stops_with_the_step_and_a_hint(digits):
 
 def test_a_huge_learning_rate_diverges_and_says_so(digits):
     net = replace(SMALL, batchnorm=False)
-    result = fit(build_model(net, seed=0), digits, TrainConfig(steps=60, batch_size=64, lr=5.0, eval_every=0))
+    result = fit(build_model(net, seed=0), digits, TrainConfig(steps=60, batch_size=64, lr=5.0, eval_every=0, precision="fp32"))
     assert result.status == "diverged" and result.steps_done < 60
     assert f"diverged at step {result.steps_done + 1}" in result.message
     assert "Try a lower learning rate than 5 (e.g. 0.5)" in result.message
@@ -95,3 +96,32 @@ def test_forcing_an_absent_gpu_is_a_clear_error():
 def test_bad_train_configs(kwargs, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(**kwargs)
+
+
+def test_fp32_can_be_forced_per_run_and_for_the_whole_server(monkeypatch):
+    data = load_dataset(DataConfig("digits"))
+    cfg = TrainConfig(steps=2, batch_size=32, eval_every=0, precision="fp32")
+    assert fit(build_model(NetConfig(depth=8, width=4, in_channels=1), seed=0), data, cfg).precision == "fp32"
+    monkeypatch.setenv("RESNET_VIZ_PRECISION", "fp32")
+    auto = TrainConfig(steps=2, batch_size=32, eval_every=0)
+    assert fit(build_model(NetConfig(depth=8, width=4, in_channels=1), seed=0), data, auto).precision == "fp32"
+
+
+def test_training_several_models_at_once_gives_each_the_result_it_gets_alone():
+    import torch
+
+    from resnet_viz.train import fit_many
+
+    data = load_dataset(DataConfig("digits"))
+    cfg = TrainConfig(steps=5, batch_size=32, eval_every=0)
+    nets = [NetConfig(depth=8, width=4, in_channels=1, residual=r) for r in (False, True)]
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        alone = [fit(build_model(n, seed=0), data, cfg) for n in nets]
+    finally:
+        torch.set_num_threads(before)
+    together = fit_many([(build_model(n, seed=0), data, cfg, None) for n in nets], workers=2)
+    assert [r.final_train_loss for r in together] == [r.final_train_loss for r in alone]
+    assert [[h["train_loss"] for h in r.history] for r in together] == [[h["train_loss"] for h in r.history] for r in alone]
+    assert torch.get_num_threads() == before  # restored

@@ -16,7 +16,7 @@ import torch
 from ..config import DATASET_NAMES, DataConfig, NetConfig, TrainConfig, cifar_blocks_per_stage
 from ..data import load_dataset
 from ..models import build_model
-from ..train import resolve_device
+from ..train import fit_many, resolve_device, time_steps
 from . import VARIANTS, Outcome, Progress, check_variants, check_width, training
 MAX_DEPTHS = 6
 MAX_SEEDS = 5
@@ -98,7 +98,8 @@ def _variant(run: training.Spec) -> str:
 
 
 def run(spec: Spec, progress: Progress | None = None, cancel: threading.Event | None = None) -> Outcome:
-    """Train every (seed, depth, variant) of ``spec``.
+    """Train every (seed, depth, variant) of ``spec``; on a multi-core CPU several at once
+    (:func:`resnet_viz.train.fit_many`), each exactly as it would train alone.
 
     Progress records carry the run's variant, depth and seed, its step metrics, and ``fraction``:
     the share of the whole experiment done, weighting each run by its depth (time per step grows
@@ -106,37 +107,42 @@ def run(spec: Spec, progress: Progress | None = None, cancel: threading.Event | 
 
     Returns:
         Outcome with result ``{"runs": [{"variant", "depth", "seed", "status", "message",
-        "final_train_error", "final_test_error", "final_train_loss", "seconds", "device", "history":
-        [{"step", "train_loss", "train_error"[, "test_error"]}, ...]}, ...], "status"}`` and the
-        weights of every run, named like ``plain_56_s0``.
+        "final_train_error", "final_test_error", "final_train_loss", "seconds", "device",
+        "precision", "history": [{"step", "train_loss", "train_error"[, "test_error"]}, ...]}, ...],
+        "status"}`` and the weights of every run, named like ``plain_56_s0``.
     """
     runs = spec.runs()
     weights_of = [r.net.depth * r.train.steps for r in runs]
     total_weight = sum(weights_of)
-    done_weight = 0
-    results, weights, status = [], {}, "completed"
-    for i, sub in enumerate(runs):
-        variant, depth, seed = _variant(sub), sub.net.depth, sub.init_seed
-
-        def report(rec: dict, i=i, variant=variant, depth=depth, seed=seed, before=done_weight) -> None:
-            if progress is not None:
-                fraction = (before + weights_of[i] * rec["step"] / rec["total"]) / total_weight
-                progress({**rec, "variant": variant, "depth": depth, "seed": seed, "run_index": i,
-                          "runs": len(runs), "fraction": fraction})
-
-        outcome = training.run(sub, progress=report, cancel=cancel)
-        r = outcome.result
-        done_weight += weights_of[i]
-        if r["status"] == "cancelled":
-            status = "cancelled"
+    done = [0.0] * len(runs)
+    lock = threading.Lock()
+    prepared = [training.prepare(sub) for sub in runs]  # built in order: the init seeds use the global RNG
+    jobs = []
+    for i, (sub, (model, data, net)) in enumerate(zip(runs, prepared)):
+        def report(rec: dict, i=i, sub=sub, name=net.name) -> None:
+            with lock:  # runs may train in parallel threads: keep the reported fraction monotone
+                done[i] = weights_of[i] * rec["step"] / sub.train.steps
+                if progress is not None:
+                    progress({**rec, "run": name, "done": rec["step"], "total": sub.train.steps,
+                              "variant": _variant(sub), "depth": sub.net.depth, "seed": sub.init_seed,
+                              "run_index": i, "runs": len(runs), "fraction": sum(done) / total_weight})
+        jobs.append((model, data, sub.train, report))
+    fitted = fit_many(jobs, cancel)
+    results, weights = [], {}
+    status = "cancelled" if any(f.status == "cancelled" for f in fitted) else "completed"
+    for sub, (model, _, net), f in zip(runs, prepared, fitted):
+        if status == "cancelled":
             break
+        r = training.package(net, model, f).result
+        variant, depth, seed = _variant(sub), sub.net.depth, sub.init_seed
         history = [{k: h[k] for k in ("step", "train_loss", "train_error", "test_error") if k in h}
                    for h in r["history"]]
         results.append({"variant": variant, "depth": depth, "seed": seed, "status": r["status"],
                         "message": r["message"], "final_train_error": r["final_train_error"],
                         "final_test_error": r["final_test_error"], "final_train_loss": r["final_train_loss"],
-                        "seconds": r["seconds"], "device": r["device"], "history": history})
-        weights[f"{variant}_{depth}_s{seed}"] = outcome.weights["model"]
+                        "seconds": r["seconds"], "device": r["device"], "precision": r["precision"],
+                        "history": history})
+        weights[f"{variant}_{depth}_s{seed}"] = model.state_dict()
     return Outcome({"status": status, "runs": results}, weights=weights)
 
 
@@ -170,26 +176,9 @@ def _time_steps(model: torch.nn.Module, data, batch: int, device: torch.device, 
     before = torch.get_num_threads()
     torch.set_num_threads(job_threads())
     try:
-        return _min_step_seconds(model, data, batch, device, steps)
+        return time_steps(model, data, batch, device, steps=steps)
     finally:
         torch.set_num_threads(before)
-
-
-def _min_step_seconds(model: torch.nn.Module, data, batch: int, device: torch.device, steps: int) -> float:
-    x = data.train_x[:batch].to(device)
-    y = data.train_y[:batch].to(device)
-    opt = torch.optim.SGD(model.parameters(), lr=0.0)
-    times = []
-    for _ in range(steps + 1):  # the first step warms up
-        t = time.perf_counter()
-        loss = torch.nn.functional.cross_entropy(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t)
-    return min(times[1:])
 
 
 __all__ = ["PRESET", "Spec", "VARIANTS", "estimate_seconds", "run"]

@@ -26,6 +26,26 @@ class Spec:
             raise ValueError(f"init_seed must be a whole number >= 0; got {self.init_seed!r}")
 
 
+def prepare(spec: Spec):
+    """Load the data and build the initialized net of a training spec: (model, data, net config)."""
+    data = load_dataset(spec.data)
+    net = replace(spec.net, in_channels=data.in_channels, num_classes=data.num_classes)
+    return build_model(net, seed=spec.init_seed), data, net
+
+
+def package(net, model, fitted) -> Outcome:
+    """A fitted run as the experiment's Outcome (see :func:`run`)."""
+    return Outcome({"net": to_dict(net), "name": net.name, **fitted.to_dict()}, weights={"model": model.state_dict()})
+
+
+def reporter(net, total: int, progress: Progress | None):
+    """The fit callback that turns step records into progress records with run, done and total."""
+    def report(record: dict) -> None:
+        if progress is not None:
+            progress({"run": net.name, "done": record["step"], "total": total, **record})
+    return report
+
+
 def run(spec: Spec, progress: Progress | None = None, cancel: threading.Event | None = None) -> Outcome:
     """Train ``spec.net`` and return its history, final errors and weights.
 
@@ -34,15 +54,6 @@ def run(spec: Spec, progress: Progress | None = None, cancel: threading.Event | 
         "final_train_loss", "seconds", "steps_done", "device", "precision", "history"}`` and weights
         ``{"model": state_dict}``.
     """
-    data = load_dataset(spec.data)
-    net = replace(spec.net, in_channels=data.in_channels, num_classes=data.num_classes)
-    model = build_model(net, seed=spec.init_seed)
-    total = spec.train.steps
-
-    def report(record: dict) -> None:
-        if progress is not None:
-            progress({"run": net.name, "done": record["step"], "total": total, **record})
-
-    fitted = fit(model, data, spec.train, callback=report, cancel=cancel)
-    result = {"net": to_dict(net), "name": net.name, **fitted.to_dict()}
-    return Outcome(result, weights={"model": model.state_dict()})
+    model, data, net = prepare(spec)
+    fitted = fit(model, data, spec.train, callback=reporter(net, spec.train.steps, progress), cancel=cancel)
+    return package(net, model, fitted)

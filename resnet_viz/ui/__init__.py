@@ -72,7 +72,38 @@ def sidebar() -> list[StoredRun]:
         st.caption(f"**Datasets:** `{data_dir()}`")
         for problem in store.problems:
             st.warning(problem, icon=":material/warning:")
+        if (problem := _store_problem(str(store.root))) is not None:
+            st.warning(problem, icon=":material/warning:")
     return runs
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def _store_problem(root: str) -> str | None:
+    """Checked once a minute: a read-only or full store is shown in the sidebar, not a traceback."""
+    try:
+        RunStore(root).check_writable()
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def stored_state_notice(store: RunStore, key: str, job: Job | None) -> None:
+    """When this server has no job for ``key``, say what the store remembers: a run interrupted by a
+    server stop (it can be restarted with the page's button) or one that failed."""
+    if job is not None:
+        return
+    state = store.state(key)
+    if state is None:
+        return
+    if state["status"] == "interrupted":
+        import time
+
+        st.warning(f"A run with these settings was interrupted {duration(time.time() - state.get('time', time.time()))} "
+                   "ago: the server stopped while it trained, and nothing of it was kept. Press the button to "
+                   "train it again.", icon=":material/restart_alt:")
+    elif state["status"] == "failed":
+        st.error(f"The last run with these settings failed: {state.get('error', 'unknown error')}",
+                 icon=":material/error:")
 
 
 def guard(fn, *args, **kwargs):

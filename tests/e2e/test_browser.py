@@ -86,3 +86,48 @@ def test_ensembles_page_removes_a_block_in_the_browser(server, page):
     assert page.get_by_text("without a shortcut nothing carries its input across").is_visible()
     assert_no_exception(page)
     page.screenshot(path=str(ARTIFACTS / "ensembles.png"), full_page=True)
+
+
+def _small_degradation_spec(page) -> None:
+    """Depth 20 only, width 4: the smallest preset a student would pick."""
+    page.locator('[data-testid="stMultiSelect"] input').click()
+    page.keyboard.press("Backspace")  # removes the last depth, 56
+    page.keyboard.press("Escape")
+    page.locator('[data-baseweb="tag"]').filter(has_text="56").wait_for(state="detached")
+    width = page.locator('[data-testid="stSlider"]').filter(has_text="Width").get_by_role("slider")
+    width.focus()
+    page.keyboard.press("Home")
+    page.get_by_text("Not trained yet with these settings").wait_for(timeout=30_000)
+    wait_for_app(page)
+
+
+def test_a_student_trains_cancels_retrains_and_reloads_the_stored_result(server, page):
+    page.goto(f"{server['url']}/Degradation")
+    page.get_by_text("Precomputed result of this lesson").wait_for(timeout=60_000)
+    wait_for_app(page)
+    _small_degradation_spec(page)
+    page.get_by_role("button", name="Train").click()
+    page.get_by_text("Run 1/2").wait_for(timeout=60_000)  # progress with the run and step
+    assert page.locator('[data-testid="stProgress"]').count() == 1
+    page.get_by_role("button", name="Cancel").click()
+    page.get_by_text("The run was cancelled").wait_for(timeout=60_000)
+    assert_no_exception(page)
+
+    page.get_by_role("button", name="Train").click()
+    page.get_by_text("Measured on this server").wait_for(timeout=180_000)
+    wait_for_app(page)
+    assert_no_exception(page)
+
+    page.reload()  # a new session: the same settings answer from the run store, no training
+    page.get_by_text("Precomputed result of this lesson").wait_for(timeout=60_000)
+    wait_for_app(page)
+    page.locator('[data-testid="stMultiSelect"] input').click()
+    page.keyboard.press("Backspace")
+    page.keyboard.press("Escape")
+    width = page.locator('[data-testid="stSlider"]').filter(has_text="Width").get_by_role("slider")
+    width.focus()
+    page.keyboard.press("Home")
+    page.get_by_text("Measured on this server").wait_for(timeout=30_000)
+    assert page.get_by_role("button", name="Show stored result").is_visible()
+    assert page.locator('[data-testid="stProgress"]').count() == 0
+    assert_no_exception(page)
