@@ -49,7 +49,10 @@ async def open_page(browser, url: str, press_train: bool) -> dict:
         await page.locator(".js-plotly-plot, [data-testid='stMetric'], [data-testid='stImage']").first.wait_for(
             timeout=180_000)  # the page's first result (a plot, a number or the image grid)
         result["content_s"] = time.perf_counter() - start
-        result["exceptions"] = await page.locator('[data-testid="stException"]').count()
+        boxes = page.locator('[data-testid="stException"]')
+        result["exceptions"] = await boxes.count()
+        if result["exceptions"]:
+            result["exception_text"] = (await boxes.first.inner_text())[:300]
         if press_train:
             await page.get_by_role("button", name="Train").click(timeout=120_000)
             await page.get_by_text("Run 1/").first.wait_for(timeout=60_000)
@@ -94,6 +97,7 @@ async def run(url: str, sessions: int, chromium: str, home: Path) -> dict:
     return {"sessions": sessions, "wall_s": round(wall, 1), "job_started": "error" not in first,
             "train_presses_on_the_same_settings": 1 + len(train_clicks),
             "train_press_errors": [r.get("error") for r in results[sessions:] if "error" in r],
+            "exception_texts": [r["exception_text"] for r in results if "exception_text" in r],
             "runs_in_store": len(runs), "pages": report}
 
 

@@ -34,23 +34,19 @@ dataset = c5.selectbox("Dataset", DATASET_NAMES, help="digits and synthetic work
 variants = {"both": ("plain", "residual"), "plain only": ("plain",), "residual only": ("residual",)}[which]
 spec = ui.guard(deg.Spec, dataset=dataset, depths=tuple(depths), variants=variants, width=width, steps=steps,
                 batch_size=batch_size, lr=lr, seeds=tuple(range(seeds)), block=block, shortcut=shortcut)
-manager = ui.job_manager()
-key = manager.store.key("degradation", spec)
-stored = manager.store.get("degradation", spec)
+manager, key, stored, job = ui.experiment_state("degradation", spec)
 
 left, right = st.columns([3, 1])
 with right:
     if st.button("Show stored result" if stored else "Train", type="primary", icon=":material/play_arrow:",
                  width="stretch"):
         ui.guard(manager.submit, "degradation", spec, None if stored else ui.guard(deg.estimate_seconds, spec))
+        st.rerun()  # show the job's progress at once
     estimate_slot = st.empty()
     st.markdown(view.EXPLANATION)
     view.published_table()
 
 with left:
-    job = manager.get(key)
-    if stored is None:
-        ui.stored_state_notice(manager.store, key, job)
     if job is not None and job.state in ACTIVE:
         @st.fragment(run_every=1.0)
         def progress() -> None:

@@ -51,12 +51,7 @@ with right:
     st.markdown(view.EXPLANATION_CHAIN)
 
 st.subheader("2. During training")
-manager = ui.job_manager()
-key = manager.store.key("gradients", spec)
-stored = manager.store.get("gradients", spec)
-job = manager.get(key)
-if stored is None:
-    ui.stored_state_notice(manager.store, key, job)
+manager, key, stored, job = ui.experiment_state("gradients", spec)
 left, right = st.columns([3, 2])
 with right:
     st.markdown(view.EXPLANATION_TRAINING)

@@ -21,12 +21,7 @@ width = c2.select_slider("Width", [4, 8, 16], value=8, help="channels of the fir
 steps = c3.select_slider("Training steps", [100, 200, 400, 800], value=400)
 spec = ui.guard(les.Spec, depth=depth, width=width, steps=steps)
 dataset = view.dataset_of(spec)
-manager = ui.job_manager()
-key = manager.store.key("lesion", spec)
-stored = manager.store.get("lesion", spec)
-job = manager.get(key)
-if stored is None:
-    ui.stored_state_notice(manager.store, key, job)
+manager, key, stored, job = ui.experiment_state("lesion", spec)
 preset = view.load_preset(spec) if stored is None else None
 result = stored.result if stored is not None else preset
 

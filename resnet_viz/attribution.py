@@ -19,20 +19,25 @@ METHODS = ("saliency", "integrated_gradients", "gradcam")
 
 
 def _check(model: ResNet, x: torch.Tensor, target: int) -> torch.Tensor:
-    """Validate one image and a target class; returns a copy of the image that requires grad."""
+    """Validate one image and a target class; returns a copy of the image on the model's device
+    (a net trained on a GPU stays there) that requires grad. Maps come back on the CPU."""
     if x.dim() != 4 or x.shape[0] != 1:
         raise ValueError(f"expected one image of shape (1, C, H, W); got {tuple(x.shape)}")
     classes = model.fc.out_features
     if not 0 <= target < classes:
         raise ValueError(f"target class must be from 0 to {classes - 1}; got {target}")
-    return x.detach().clone().requires_grad_()
+    return x.detach().to(_device(model)).clone().requires_grad_()
+
+
+def _device(model: ResNet) -> torch.device:
+    return next(model.parameters()).device
 
 
 def saliency(model: ResNet, x: torch.Tensor, target: int) -> torch.Tensor:
     """|d logit_target / d x|, max over channels: (H, W)."""
     x = _check(model, x, target)
     model.eval()
-    return Saliency(model).attribute(x, target=target, abs=True)[0].amax(0).detach()
+    return Saliency(model).attribute(x, target=target, abs=True)[0].amax(0).detach().cpu()
 
 
 def integrated_gradients(model: ResNet, x: torch.Tensor, target: int, baseline: torch.Tensor | None = None,
@@ -46,12 +51,12 @@ def integrated_gradients(model: ResNet, x: torch.Tensor, target: int, baseline: 
     """
     x = _check(model, x, target)
     model.eval()
-    baseline = torch.zeros_like(x) if baseline is None else baseline
+    baseline = torch.zeros_like(x) if baseline is None else baseline.to(x.device)
     attr, delta = IntegratedGradients(model).attribute(x, baselines=baseline, target=target, n_steps=steps,
                                                        method="gausslegendre", return_convergence_delta=True)
     with torch.no_grad():
         change = (model(x)[0, target] - model(baseline)[0, target]).item()
-    return {"map": attr[0].sum(0).detach(), "convergence_delta": float(delta.abs().item()),
+    return {"map": attr[0].sum(0).detach().cpu(), "convergence_delta": float(delta.abs().item()),
             "output_change": change, "attribution_sum": attr.sum().item()}
 
 
@@ -63,7 +68,7 @@ def gradcam(model: ResNet, x: torch.Tensor, target: int, stage: int = -1) -> tor
         raise ValueError(f"stage must be from 0 to {stages - 1}; got {stage}")
     model.eval()
     cam = LayerGradCam(model, model.stages[stage]).attribute(x, target=target, relu_attributions=True)  # (1, 1, h, w)
-    return LayerAttribution.interpolate(cam, tuple(x.shape[-2:]), interpolate_mode="bilinear")[0, 0].detach()
+    return LayerAttribution.interpolate(cam, tuple(x.shape[-2:]), interpolate_mode="bilinear")[0, 0].detach().cpu()
 
 
 def branch_output(block: Block) -> nn.Module:
@@ -88,6 +93,7 @@ def block_importance(model: ResNet, x: torch.Tensor, targets: torch.Tensor) -> l
         block's branch output were zero (first order). For a residual block that is deleting it.
     """
     model.eval()
+    x, targets = x.to(_device(model)), targets.to(_device(model))
     out = []
     for b, (block, stage) in enumerate(zip(model.blocks, model.stage_of_block())):
         attr = LayerGradientXActivation(model, branch_output(block)).attribute(x, target=targets)  # (N, C, h, w)
@@ -99,7 +105,7 @@ def block_importance(model: ResNet, x: torch.Tensor, targets: torch.Tensor) -> l
 def predictions(model: ResNet, x: torch.Tensor) -> torch.Tensor:
     """Softmax probabilities, eval mode: (N, classes)."""
     model.eval()
-    return model(x).softmax(1)
+    return model(x.to(_device(model))).softmax(1).cpu()
 
 
 def attribution_map(model: ResNet, x: torch.Tensor, target: int, method: str, stage: int = -1) -> dict:

@@ -71,10 +71,18 @@ def describe_device(name: str = "auto") -> str:
     return f"CPU ({torch.get_num_threads()} threads)"
 
 
-def _autocast(device: torch.device, precision: str):
-    if precision == "bf16":
-        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+def _autocast(device: torch.device, precision: str, cache: bool = True):
+    if precision == "bf16":  # a CUDA graph capture needs the cast cache off
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16, cache_enabled=cache)
     return nullcontext()
+
+
+def use_cuda_graphs(device: torch.device, steps: int) -> bool:
+    """Replay each training step as one CUDA graph? On a GPU the lab's small nets are bound by kernel
+    launches (hundreds per step, each shorter than its launch), so capturing forward and backward
+    once and replaying them pays for the capture (a few warm-up steps) within tens of steps.
+    RESNET_VIZ_CUDA_GRAPHS=0 turns this off."""
+    return device.type == "cuda" and steps >= 20 and os.environ.get("RESNET_VIZ_CUDA_GRAPHS") != "0"
 
 
 def lr_factor(schedule: str, step: int, steps: int) -> float:
@@ -121,6 +129,68 @@ def _step(model: nn.Module, optimizer: torch.optim.Optimizer, xb: torch.Tensor, 
     return loss_value, logits
 
 
+_CAPTURE_LOCK = threading.Lock()
+
+
+class _GraphedStep:
+    """Forward, loss and backward of one training batch captured as a CUDA graph and replayed.
+
+    The batch is copied into static input tensors, the replay rewrites the logits, the loss and every
+    parameter's ``.grad`` in place; the optimizer step stays eager (a few foreach kernels) so that the
+    learning rate can change. Warm-up passes run before the capture and their effect on the batch-norm
+    running statistics is undone, so training matches the eager loop step for step.
+    """
+
+    def __init__(self, model: nn.Module, xb: torch.Tensor, yb: torch.Tensor, precision: str, warmup: int = 3):
+        device = xb.device
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.x, self.y = xb.clone(), yb.clone()
+        buffers = [(b, b.clone()) for b in model.buffers()]
+        side = torch.cuda.Stream(device)
+        side.wait_stream(torch.cuda.current_stream(device))
+        with torch.cuda.stream(side):
+            for _ in range(warmup):
+                model.zero_grad(set_to_none=True)
+                with _autocast(device, precision, cache=False):
+                    loss = F.cross_entropy(model(self.x).float(), self.y)
+                loss.backward()
+            del loss  # frees the warm-up's autograd nodes, which the capture must not reuse
+        torch.cuda.current_stream(device).wait_stream(side)
+        model.zero_grad(set_to_none=True)
+        self.graph = torch.cuda.CUDAGraph()
+        # Own capture stream, errors only for this thread's work, one capture at a time: other
+        # models may be training on other threads (fit_many).
+        with _CAPTURE_LOCK, torch.cuda.graph(self.graph, stream=torch.cuda.Stream(device),
+                                             capture_error_mode="thread_local"):
+            with _autocast(device, precision, cache=False):
+                self.logits = model(self.x).float()
+            self.loss = F.cross_entropy(self.logits, self.y)
+            self.loss.backward()
+        self.grads = [p.grad for p in self.params]
+        for buffer, saved in buffers:
+            buffer.copy_(saved)
+
+    def __call__(self, optimizer: torch.optim.Optimizer, xb: torch.Tensor, yb: torch.Tensor) -> tuple[float, torch.Tensor]:
+        self.x.copy_(xb)
+        self.y.copy_(yb)
+        self.graph.replay()
+        loss_value = self.loss.item()
+        if math.isfinite(loss_value):
+            for p, g in zip(self.params, self.grads):
+                p.grad = g  # whatever ran in between (a probe), the step uses this batch's gradients
+            optimizer.step()
+        return loss_value, self.logits
+
+
+def _stepper(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor, device: torch.device, precision: str,
+             graphs: bool) -> Callable:
+    """``step(optimizer, xb, yb) -> (loss, logits)`` for batches shaped like ``xb``: a replayed CUDA
+    graph when ``graphs``, else :func:`_step`."""
+    if graphs:
+        return _GraphedStep(model, xb, yb, precision)
+    return lambda optimizer, x, y: _step(model, optimizer, x, y, device, precision)
+
+
 def time_steps(model: nn.Module, data: Dataset, batch_size: int, device: torch.device, precision: str = "auto",
                steps: int = 3) -> float:
     """Seconds of one training step as :func:`fit` takes it (same precision, memory format and
@@ -129,10 +199,11 @@ def time_steps(model: nn.Module, data: Dataset, batch_size: int, device: torch.d
     model.to(device).to(memory_format=torch.channels_last).train()
     x, y = data.train_x[:batch_size].to(device), data.train_y[:batch_size].to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0, foreach=True)
+    step = _stepper(model, x, y, device, precision, use_cuda_graphs(device, 1000))
     times = []
     for _ in range(steps + 1):
         start = time.perf_counter()
-        _step(model, optimizer, x, y, device, precision)
+        step(optimizer, x, y)
         if device.type == "cuda":
             torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
@@ -145,6 +216,7 @@ class FitResult:
     """What a training run did.
 
     ``status`` is "completed", "cancelled" or "diverged"; ``message`` explains the last two.
+    ``cuda_graphs`` says whether the steps were replayed as a CUDA graph (:func:`use_cuda_graphs`).
     ``history`` holds one record per step: step, lr, train_loss, train_error (on the batch, in train
     mode) and, at checkpoints, test_error (whole test split, eval mode).
     """
@@ -154,6 +226,7 @@ class FitResult:
     seconds: float
     device: str
     precision: str
+    cuda_graphs: bool = False
     history: list[dict] = field(default_factory=list)
     final_train_loss: float | None = None
     final_train_error: float | None = None
@@ -193,6 +266,8 @@ def fit(model: nn.Module, data: Dataset, cfg: TrainConfig, callback: Callback | 
     history: list[dict] = []
     status, message = "completed", ""
     order, pos = torch.randperm(n, generator=gen), 0
+    graphs = use_cuda_graphs(device, cfg.steps)
+    step_fn = None
 
     for step in range(1, cfg.steps + 1):
         if cancel is not None and cancel.is_set():
@@ -207,7 +282,9 @@ def fit(model: nn.Module, data: Dataset, cfg: TrainConfig, callback: Callback | 
             group["lr"] = lr
 
         xb, yb = data.train_x[idx], data.train_y[idx]
-        loss_value, logits = _step(model, optimizer, xb, yb, device, precision)
+        if step_fn is None:
+            step_fn = _stepper(model, xb, yb, device, precision, graphs)
+        loss_value, logits = step_fn(optimizer, xb, yb)
         if not math.isfinite(loss_value):
             status = "diverged"
             message = (f"training diverged at step {step}: the loss became {loss_value}. "
@@ -224,7 +301,7 @@ def fit(model: nn.Module, data: Dataset, cfg: TrainConfig, callback: Callback | 
 
     model.to(memory_format=torch.contiguous_format)  # stored weights must be contiguous (safetensors)
     result = FitResult(status=status, steps_done=len(history), seconds=0.0, device=str(device),
-                       precision=precision, history=history, message=message)
+                       precision=precision, cuda_graphs=graphs, history=history, message=message)
     if status != "cancelled":
         result.final_train_loss, result.final_train_error = evaluate(model, data.train_x, data.train_y, precision)
         result.final_test_error = evaluate(model, data.test_x, data.test_y, precision)[1]
@@ -233,16 +310,33 @@ def fit(model: nn.Module, data: Dataset, cfg: TrainConfig, callback: Callback | 
 
 
 def parallel_workers(n_jobs: int, device: torch.device) -> int:
-    """How many models to train at once: on a CPU, one per torch thread (each then uses one core),
-    which beat one model at a time on all cores by 1.25x on the 2-core development machine."""
-    if device.type != "cpu" or n_jobs < 2:
+    """How many models to train at once. On a CPU, one per torch thread (each then uses one core),
+    which beat one model at a time on all cores by 1.25x on the 2-core development machine. On a
+    CUDA GPU, all of them (up to 8), each on its own stream: a small net's kernels leave most of the
+    GPU idle, and the streams fill it."""
+    if n_jobs < 2:
+        return 1
+    if device.type == "cuda":
+        return min(n_jobs, 8)
+    if device.type != "cpu":
         return 1
     return max(1, min(n_jobs, torch.get_num_threads()))
 
 
+def _fit_on_own_stream(model, data, cfg, callback, cancel) -> FitResult:
+    device = resolve_device(cfg.device)
+    if device.type != "cuda":
+        return fit(model, data, cfg, callback, cancel)
+    with torch.cuda.stream(torch.cuda.Stream(device)):
+        result = fit(model, data, cfg, callback, cancel)
+        torch.cuda.current_stream(device).synchronize()
+    return result
+
+
 def fit_many(jobs: list[tuple[nn.Module, Dataset, TrainConfig, Callback | None]],
              cancel: threading.Event | None = None, workers: int | None = None) -> list[FitResult]:
-    """Train several models, in parallel threads on a multi-core CPU (one core each), else in turn.
+    """Train several models at once: in threads on a multi-core CPU (one core each) or on a CUDA GPU
+    (one stream each), else in turn.
 
     Args:
         jobs: (model, data, config, callback) per model. Build the models beforehand: building
@@ -261,11 +355,12 @@ def fit_many(jobs: list[tuple[nn.Module, Dataset, TrainConfig, Callback | None]]
         return [fit(m, d, c, cb, cancel) for m, d, c, cb in jobs]
     cost = [c.steps * sum(1 for _ in m.modules()) for m, _, c, _ in jobs]
     before = torch.get_num_threads()
-    torch.set_num_threads(1)  # intra-op threads are global: each worker thread then uses its own core
+    if resolve_device(jobs[0][2].device).type == "cpu":
+        torch.set_num_threads(1)  # intra-op threads are global: each worker thread then uses its own core
     try:
         with ThreadPoolExecutor(workers, thread_name_prefix="fit") as pool:
             order = sorted(range(len(jobs)), key=lambda i: -cost[i])  # longest first balances the cores
-            futures = {i: pool.submit(fit, *jobs[i], cancel) for i in order}
+            futures = {i: pool.submit(_fit_on_own_stream, *jobs[i], cancel) for i in order}
             return [futures[i].result() for i in range(len(jobs))]
     finally:
         torch.set_num_threads(before)

@@ -5,6 +5,7 @@ import sys
 import pytest
 
 from resnet_viz.cli import main
+from resnet_viz.train import resolve_device
 
 
 def run_cli(capsys, *argv):
@@ -67,7 +68,7 @@ def test_train_writes_json_and_reuses_the_store(capsys, tmp_path):
     argv = ["train", "--depth", "8", "--width", "4", "--steps", "6", "--batch-size", "32", "--image-size", "8",
             "--train-limit", "300", "--eval-every", "3", "--out", str(out_file)]
     code, out, err = run_cli(capsys, *argv)
-    assert code == 0 and "ResNet-8 on digits, 6 steps, trained on cpu" in out
+    assert code == 0 and f"ResNet-8 on digits, 6 steps, trained on {resolve_device('auto').type}" in out
     data = json.loads(out_file.read_text())
     assert data["status"] == "completed" and data["from_store"] is False
     assert [h["step"] for h in data["history"]] == [1, 2, 3, 4, 5, 6]

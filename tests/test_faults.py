@@ -98,15 +98,16 @@ def test_a_corrupt_result_is_skipped_with_a_warning(tmp_path):
 
 
 def test_host_caps_refuse_a_job_that_would_stall_the_class(monkeypatch):
-    check_caps(deg.Spec(depths=(20, 110), width=32, steps=2000))  # the defaults allow these
+    # the caps hold for CPU jobs (a GPU host is not limited by them)
+    check_caps(deg.Spec(depths=(20, 110), width=32, steps=2000, device="cpu"))  # the defaults allow these
     with pytest.raises(ValueError, match="depth 1202 is above this server's limit of 110 .*RESNET_VIZ_MAX_DEPTH"):
-        check_caps(deg.Spec(depths=(20, 1202)))
+        check_caps(deg.Spec(depths=(20, 1202), device="cpu"))
     monkeypatch.setenv("RESNET_VIZ_MAX_STEPS", "100")
     with pytest.raises(ValueError, match="steps 300 is above this server's limit of 100"):
-        JobManager(RunStore(), mode="thread").submit("degradation", deg.Spec())
+        JobManager(RunStore(), mode="thread").submit("degradation", deg.Spec(device="cpu"))
     monkeypatch.setenv("RESNET_VIZ_MAX_WIDTH", "lots")
     with pytest.raises(ValueError, match="RESNET_VIZ_MAX_WIDTH must be a whole number"):
-        check_caps(deg.Spec())
+        check_caps(deg.Spec(device="cpu"))
 
 
 specs = st.fixed_dictionaries({

@@ -87,6 +87,18 @@ def _store_problem(root: str) -> str | None:
     return None
 
 
+def experiment_state(kind: str, spec) -> tuple[JobManager, str, StoredRun | None, Job | None]:
+    """(manager, key, stored run or None, this server's job or None) for an experiment spec; when
+    nothing is stored, also says what the store remembers of an interrupted or failed run."""
+    manager = job_manager()
+    key = manager.store.key(kind, spec)
+    stored = manager.store.get(kind, spec)
+    job = manager.get(key)
+    if stored is None:
+        stored_state_notice(manager.store, key, job)
+    return manager, key, stored, job
+
+
 def stored_state_notice(store: RunStore, key: str, job: Job | None) -> None:
     """When this server has no job for ``key``, say what the store remembers: a run interrupted by a
     server stop (it can be restarted with the page's button) or one that failed."""
