@@ -246,6 +246,7 @@ def _process_main(kind: str, spec: Any, store_root: str, messages, cancel, paren
     import torch
 
     torch.set_num_threads(job_threads())
+    _lower_priority()
     try:
         outcome = experiments.run_cached(kind, spec, RunStore(store_root),
                                          progress=lambda rec: messages.put(("progress", rec)), cancel=cancel)
@@ -294,6 +295,15 @@ def check_caps(spec: Any) -> None:
             raise ValueError(f"{name} {values[name]} is above this server's limit of {limit} per job on a CPU "
                              f"(set by the host with {variable}), so that one run cannot stall the class. "
                              f"Pick {name} {limit} or less.")
+
+
+def _lower_priority() -> None:
+    """Run the job at a lower CPU priority (``nice`` RESNET_VIZ_JOB_NICE, default 10) so that the
+    server answering the students always comes first; training takes the cycles the pages leave."""
+    try:
+        os.nice(int(os.environ.get("RESNET_VIZ_JOB_NICE", "10")))
+    except (AttributeError, OSError, ValueError):  # no nice on this OS, or not allowed: train as is
+        pass
 
 
 def job_threads() -> int:

@@ -128,3 +128,15 @@ def test_cancel_reaches_a_process_job(tmp_path):
     manager.cancel(job.key)
     wait(job, timeout=60)
     assert job.state == "cancelled" and job.records[-1]["done"] < 5000 and store.runs() == []
+
+
+def test_a_job_process_lowers_its_cpu_priority_so_pages_come_first():
+    import subprocess
+    import sys
+
+    code = ("import os; from resnet_viz.jobs import _lower_priority; before = os.nice(0); _lower_priority(); "
+            "print(os.nice(0) - before)")
+    for env, expected in (({}, "10"), ({"RESNET_VIZ_JOB_NICE": "3"}, "3"), ({"RESNET_VIZ_JOB_NICE": "lots"}, "0")):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                             env={**__import__("os").environ, **env})
+        assert out.stdout.strip() == expected

@@ -183,3 +183,38 @@ def test_lesion_figures():
     assert fig.data[0].fill == "toself" and list(fig.data[1].y) == pytest.approx([0.9, 0.8, 0.7])
     fig = path_length_figure(pd.DataFrame(path_lengths(4)), (1, 3))
     assert list(fig.data[0].y) == pytest.approx([6.25, 25, 37.5, 25, 6.25])
+
+
+def test_the_preset_nets_are_shared_by_sessions_with_one_lock_and_lesions_under_it_stay_exact():
+    """Every session gets the same nets (st.cache_resource), so they carry one lock; two threads
+    removing different blocks under it each get the accuracy a lone evaluation gives."""
+    import threading
+
+    from resnet_viz.ui import lesion as view
+
+    result = json.loads(view.PRESET_RESULT.read_text())
+    spec = les.PRESET
+    a, b = view.models_for(spec, result, None), view.models_for(spec, result, None)
+    assert a is b and isinstance(a.lock, type(threading.RLock()))
+    data = view.dataset_of(spec)
+    x, y = data.test_x[:200], data.test_y[:200]
+    model = a["residual"]
+    from resnet_viz.lesion import accuracy_without
+
+    expected = {blocks: accuracy_without(model, x, y, blocks) for blocks in [(1,), (5, 6)]}
+    got, errors = {}, []
+
+    def worker(blocks):
+        try:
+            for _ in range(5):
+                with a.lock:
+                    got.setdefault(blocks, set()).add(accuracy_without(model, x, y, blocks))
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(blocks,)) for blocks in expected]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and got == {blocks: {acc} for blocks, acc in expected.items()}

@@ -45,7 +45,8 @@ def sources(store: RunStore) -> dict[str, tuple[les.Spec, dict, RunStore | None]
 def image_grid(models: dict, dataset) -> None:
     """The first test images with each net's prediction; wrong ones marked."""
     x, y = dataset.test_x[:GRID], dataset.test_y[:GRID]
-    preds = {v: attr.predictions(m, x).argmax(1) for v, m in models.items()}
+    with models.lock:  # shared by every session (ui.lesion.SharedNets)
+        preds = {v: attr.predictions(m, x).argmax(1) for v, m in models.items()}
     images, captions = [], []
     for i in range(GRID):
         marks = " ".join(f"{v[0]}:{int(p[i])}{'' if p[i] == y[i] else '✗'}" for v, p in preds.items())
@@ -68,10 +69,11 @@ def maps_for_image(models: dict, dataset, index: int, method: str, target_mode: 
     label = int(dataset.test_y[index])
     maps, rows = [], []
     for variant, model in models.items():
-        probs = attr.predictions(model, x)[0]
-        predicted = int(probs.argmax())
-        target = predicted if target_mode == "predicted" else label if target_mode == "label" else int(target_mode)
-        out = attr.attribution_map(model, x, target, method, stage)
+        with models.lock:  # Captum hooks the shared net while it runs
+            probs = attr.predictions(model, x)[0]
+            predicted = int(probs.argmax())
+            target = predicted if target_mode == "predicted" else label if target_mode == "label" else int(target_mode)
+            out = attr.attribution_map(model, x, target, method, stage)
         name = f"{'ResNet' if variant == 'residual' else 'plain'}, class {target}"
         maps.append((name, out["map"].numpy(), method == "integrated_gradients"))
         row = {"net": variant, "prediction": predicted, "probability": float(probs[predicted]),
@@ -98,7 +100,8 @@ def _importance(source: str, variant: str, n: int, _model, _x, _y) -> list[dict]
 def importance_vs_lesion(models: dict, result: dict, dataset, source: str, n: int = 128) -> None:
     rows = []
     for r in result["runs"]:
-        importance = _importance(source, r["variant"], n, models[r["variant"]], dataset.test_x, dataset.test_y)
+        with models.lock:
+            importance = _importance(source, r["variant"], n, models[r["variant"]], dataset.test_x, dataset.test_y)
         for imp, les_row in zip(importance, r["single_block"]):
             drop = None if les_row["test_accuracy"] is None else r["base_test_accuracy"] - les_row["test_accuracy"]
             rows.append({"variant": r["variant"], "block": imp["block"], "importance": imp["importance"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -50,19 +51,32 @@ def load_preset(spec: les.Spec) -> dict | None:
     return data if data.get("spec") == json.loads(json.dumps(asdict(spec))) else None
 
 
+class SharedNets(dict):
+    """variant -> trained net, shared by every session of the server (``st.cache_resource``).
+
+    Removing blocks and Captum's hooks change a net while they run, so every use holds ``lock``:
+    without it, under a class's load, one session's lesion or attribution broke another's
+    ("The differentiated Tensor ... appears to not have been used in the graph", seen in bench/load.py).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.RLock()
+
+
 @st.cache_resource(max_entries=8)
-def _models(source: str, keys: tuple[str, ...], spec_items: tuple) -> dict:
+def _models(source: str, keys: tuple[str, ...], spec_items: tuple) -> SharedNets:
     """Trained nets for the toggles: the preset's from assets/, or the run store's (by train key)."""
     subs = les.Spec(**dict(spec_items)).train_specs()
     store = None if source == "preset" else RunStore(source)
-    models = {}
+    models = SharedNets()
     for variant, key, sub in zip(("plain", "residual"), keys, subs):
         weights = load_file(PRESET_WEIGHTS / f"{variant}.safetensors") if store is None else store.load_weights(key)
         models[variant] = les.trained_model(sub, weights)
     return models
 
 
-def models_for(spec: les.Spec, result: dict, store: RunStore | None) -> dict:
+def models_for(spec: les.Spec, result: dict, store: RunStore | None) -> SharedNets:
     """The two trained nets of a lesion result; ``store`` None means the shipped preset."""
     items = tuple(asdict(spec).items())
     if store is None:
@@ -87,7 +101,8 @@ def block_toggles(models: dict, result: dict, dataset) -> None:
             col.metric(name, "cannot run", border=True)
             col.caption(cannot_drop_reason(model, blocked[0]))
             continue
-        acc = accuracy_without(model, dataset.test_x, dataset.test_y, chosen)
+        with models.lock:
+            acc = accuracy_without(model, dataset.test_x, dataset.test_y, chosen)
         col.metric(f"{name}: test accuracy", f"{acc:.3f}", f"{acc - base:+.3f} vs all blocks", border=True)
     cols[-1].caption(f"{len(chosen)} of {n} blocks removed · both nets re-evaluated on the {len(dataset.test_y)} "
                      f"test images in {time.perf_counter() - start:.2f} s")
