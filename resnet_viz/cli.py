@@ -60,8 +60,6 @@ def _add_run_options(p: argparse.ArgumentParser, steps: int = 300) -> None:
 
 
 def _data(args: argparse.Namespace) -> DataConfig:
-    if args.data_dir:
-        os.environ["RESNET_VIZ_DATA"] = args.data_dir
     if args.download:
         os.environ["RESNET_VIZ_DOWNLOAD"] = "1"
     return DataConfig(args.dataset, image_size=args.image_size, train_limit=args.train_limit, seed=args.seed)
@@ -209,8 +207,6 @@ def cmd_degradation(args: argparse.Namespace) -> int:
     from .experiments.degradation import Spec
     from .store import RunStore
 
-    if args.data_dir:
-        os.environ["RESNET_VIZ_DATA"] = args.data_dir
     seeds = args.seeds if args.seeds else (args.seed,)
     spec = Spec(dataset=args.dataset, depths=args.depths, variants=args.variants, width=args.width,
                 steps=args.steps, batch_size=args.batch_size, lr=args.lr, seeds=seeds, block=args.block,
@@ -241,8 +237,6 @@ def cmd_gradients(args: argparse.Namespace) -> int:
     from .experiments import gradients
     from .probes import describe_ratio
 
-    if args.data_dir:
-        os.environ["RESNET_VIZ_DATA"] = args.data_dir
     specs = [gradients.Spec(dataset=args.dataset, depth=depth, variants=args.variants, activation=args.activation,
                             batchnorm=not args.no_batchnorm, block=args.block, init=args.init, width=args.width,
                             seed=args.seed) for depth in args.depths]
@@ -260,8 +254,6 @@ def cmd_lesion(args: argparse.Namespace) -> int:
     from .experiments.lesion import Spec
     from .store import RunStore
 
-    if args.data_dir:
-        os.environ["RESNET_VIZ_DATA"] = args.data_dir
     spec = Spec(dataset=args.dataset, depth=args.depth, width=args.width, steps=args.steps, batch_size=args.batch_size,
                 lr=args.lr, seed=args.seed, samples=args.samples, max_k=args.max_k, device=args.device)
     printer = _StepPrinter()
@@ -290,8 +282,6 @@ def cmd_attribute(args: argparse.Namespace) -> int:
     from .experiments import lesion
     from .store import RunStore
 
-    if args.data_dir:
-        os.environ["RESNET_VIZ_DATA"] = args.data_dir
     if args.method not in attribution.METHODS:
         raise ValueError(f"method must be one of {', '.join(attribution.METHODS)}; got {args.method!r}")
     if not 1 <= args.n_images <= 1000:
@@ -346,10 +336,11 @@ def _save_map(image, attr_map, path: Path, scale: int = 8) -> None:
     save_image(torch.nn.functional.interpolate(pair[None], scale_factor=scale, mode="nearest")[0], str(path))
 
 
-def _add_output_options(p: argparse.ArgumentParser, rerun: str = "") -> None:
+def _add_output_options(p: argparse.ArgumentParser, rerun: str = "",
+                        out: str = "write the JSON result to this file") -> None:
     """--data-dir and --out (and --rerun with its help text) for the experiment subcommands."""
     p.add_argument("--data-dir", help="directory of MNIST/Fashion-MNIST/CIFAR-10 files (RESNET_VIZ_DATA)")
-    p.add_argument("--out", help="write the JSON result to this file")
+    p.add_argument("--out", help=out)
     if rerun:
         p.add_argument("--rerun", action="store_true", help=rerun)
 
@@ -454,8 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", choices=("label", "predicted"), default="label", help="which class to explain")
     p.add_argument("--n-images", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data-dir", help="directory of MNIST/Fashion-MNIST/CIFAR-10 files (RESNET_VIZ_DATA)")
-    p.add_argument("--out", help="write the JSON here and one PNG per image next to it")
+    _add_output_options(p, out="write the JSON here and one PNG per image next to it")
     p.set_defaults(func=cmd_attribute)
     return parser
 
@@ -463,6 +453,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "data_dir", None):  # every subcommand that loads data has --data-dir
+        os.environ["RESNET_VIZ_DATA"] = args.data_dir
     try:
         return args.func(args)
     except ValueError as exc:  # every invalid setting and missing dataset ends here, with its message

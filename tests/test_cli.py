@@ -50,6 +50,8 @@ def test_params_stages_and_human_summary(capsys):
     (["train", "--lr", "nan"], "learning rate must be a finite number > 0"),
     (["train", "--steps", "0"], "steps must be a whole number >= 1"),
     (["train", "--dataset", "mnist", "--data-dir", "/nonexistent/x"], "put train-images-idx3-ubyte"),
+    (["gradients", "--dataset", "mnist", "--data-dir", "/nonexistent/y"], "/nonexistent/y"),
+    (["attribute", "--dataset", "mnist", "--data-dir", "/nonexistent/z"], "/nonexistent/z"),
 ])
 def test_bad_input_is_a_message_and_exit_2_not_a_traceback(capsys, argv, message):
     code, _, err = run_cli(capsys, *argv)

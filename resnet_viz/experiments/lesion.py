@@ -7,7 +7,7 @@ run store and are reused (by this experiment, the page's block toggles and the a
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 
@@ -71,9 +71,7 @@ PRESET = Spec()
 
 def trained_model(sub: training.Spec, weights: dict[str, torch.Tensor]) -> ResNet:
     """Rebuild a trained net of a training spec from its stored weights (CPU, eval mode)."""
-    data = load_dataset(sub.data)
-    net = replace(sub.net, in_channels=data.in_channels, num_classes=data.num_classes)
-    model = build_model(net)
+    model = training.prepare(sub)[0]
     model.load_state_dict(weights)
     return model.eval()
 
