@@ -6,9 +6,11 @@ the run store and the job queue. Invalid values raise ``ValueError`` naming what
 
 from __future__ import annotations
 
+import functools
 import math
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+import typing
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Callable
 
 FAMILIES = ("cifar", "imagenet")
 BLOCKS = ("basic", "preact", "bottleneck")
@@ -22,27 +24,136 @@ IMAGENET_DEPTHS = {18: "basic", 34: "basic", 50: "bottleneck", 101: "bottleneck"
 IMAGENET_LAYERS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3),
                    152: (3, 8, 36, 3)}
 MAX_WIDTH = 1024
+MAX_CIFAR_DEPTH = 1202  # ResNet-1202, the deepest net of the paper; deeper ones do not fit a class's machine
 
 
-def _choice(name: str, value: Any, allowed: tuple) -> None:
+def _check_choice(name: str, value: Any, allowed: tuple) -> None:
     if value not in allowed:
         raise ValueError(f"{name} must be one of {', '.join(map(str, allowed))}; got {value!r}")
 
 
-def _positive_int(name: str, value: Any, maximum: int | None = None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a whole number >= 1; got {value!r}")
-    if maximum is not None and value > maximum:
-        raise ValueError(f"{name} must be at most {maximum}; got {value}")
+def setting(default: Any, help: str, *, choices: tuple | None = None, low: float | None = None,
+            high: float | None = None, option: str | None = None, flag: str | None = None,
+            aliases: tuple[str, ...] = (), low_open: bool = False, label: str | None = None) -> Any:
+    """A config field declared once: its default, a one-line help text and its allowed values.
+
+    Everything else is read from this declaration: validation (:func:`validate`), the CLI options
+    (:mod:`resnet_viz.cli`), the catalog (``python -m resnet_viz experiments --json``) and the
+    pages' widgets (``resnet_viz.ui.widgets``).
+
+    Args:
+        default: the default value (tuples for lists).
+        help: one line for people.
+        choices: the allowed values, when they are a fixed set.
+        low, high: bounds of a number, or of each element of a tuple (inclusive unless ``low_open``).
+        option: the CLI option's name without dashes when it differs from the field's (``dataset``).
+        flag: for a bool, the one CLI flag that sets the opposite of the default (``--plain``).
+        aliases: further CLI option strings for the same field (``--seed`` for ``--seeds``).
+        label: a widget's label (default: the field name, capitalized).
+    """
+    meta = {"help": help, "choices": choices, "low": low, "high": high, "option": option, "flag": flag,
+            "aliases": aliases, "low_open": low_open, "label": label}
+    return field(default=default, metadata=meta)
 
 
-def _finite(name: str, value: Any, low: float, high: float, low_open: bool = False) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+def nested(default_factory: Callable[[], Any], expose: tuple[str, ...]) -> Any:
+    """A shared config (``NetConfig``, ``TrainConfig``, ``DataConfig``) inside an experiment's Spec.
+
+    Args:
+        default_factory: makes the experiment's defaults (e.g. ``lambda: NetConfig(width=8)``).
+        expose: the sub-fields a user sets for this experiment (the rest stay at their defaults);
+            their help, bounds and choices are those declared on the shared config.
+    """
+    return field(default_factory=default_factory, metadata={"expose": expose})
+
+
+def _type_name(tp: Any) -> str:
+    if typing.get_origin(tp) is tuple:
+        return f"list[{typing.get_args(tp)[0].__name__}]"
+    return tp.__name__
+
+
+@functools.lru_cache(maxsize=None)
+def hints(cls: type) -> dict[str, Any]:
+    """Field name -> resolved type of a dataclass (annotations are strings here)."""
+    return typing.get_type_hints(cls)
+
+
+def _num(v: float) -> str:
+    return (f"{v:,.0f}" if abs(v) >= 10_000 else f"{v:.0f}") if float(v).is_integer() else f"{v:g}"
+
+
+def _number_text(low: float | None, high: float | None, whole: bool, low_open: bool) -> str:
+    kind = "a whole number" if whole else "a finite number"
+    if low is not None and high is not None:
+        if low_open:
+            return f"{kind} > {_num(low)} and <= {_num(high)}"
+        return f"{kind} from {_num(low)} to {_num(high)}"
+    if low is not None:
+        return f"{kind} {'>' if low_open else '>='} {_num(low)}"
+    if high is not None:
+        return f"{kind} <= {_num(high)}"
+    return kind
+
+
+def check_value(name: str, value: Any, tp: Any, meta: dict) -> Any:
+    """Check one value against its declaration; returns it normalized (lists become tuples).
+
+    Raises:
+        ValueError: naming the field and what is allowed.
+    """
+    if typing.get_origin(tp) is tuple:
+        if isinstance(value, (str, bytes)) or not isinstance(value, (tuple, list)):
+            raise ValueError(f"{name} must be a list; got {value!r}")
+        if not value:
+            raise ValueError(f"{name} must not be empty")
+        item = typing.get_args(tp)[0]
+        return tuple(check_value(name, v, item, meta) for v in value)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be true or false; got {value!r}")
+        return value
+    if meta.get("choices") is not None:
+        if value not in meta["choices"]:
+            raise ValueError(f"{name} must be one of {', '.join(map(str, meta['choices']))}; got {value!r}")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise ValueError(f"{name} must be text; got {value!r}")
+        return value
+    whole = tp is int
+    low, high, low_open = meta.get("low"), meta.get("high"), meta.get("low_open", False)
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if ok and whole:
+        ok = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+        value = int(value) if ok else value
     if ok:
-        ok = (value > low if low_open else value >= low) and value <= high
+        ok = math.isfinite(value)
+    if ok and low is not None:
+        ok = value > low if low_open else value >= low
+    if ok and high is not None:
+        ok = value <= high
     if not ok:
-        bound = f"{'>' if low_open else '>='} {low:g} and <= {high:g}"
-        raise ValueError(f"{name} must be a finite number {bound}; got {value!r}")
+        raise ValueError(f"{name} must be {_number_text(low, high, whole, low_open)}; got {value!r}")
+    return value
+
+
+def validate(obj: Any) -> None:
+    """Check every declared field of a frozen config against its :func:`setting` (in place)."""
+    types = hints(type(obj))
+    for f in fields(obj):
+        if "help" not in f.metadata:
+            continue
+        value = check_value(f.metadata.get("label") or f.name, getattr(obj, f.name), types[f.name], f.metadata)
+        object.__setattr__(obj, f.name, value)
+
+
+def describe_field(f: Any, tp: Any, default: Any, name: str | None = None) -> dict:
+    """One catalog entry: {"name", "type", "default", "choices", "help", "min", "max"}."""
+    meta = f.metadata
+    return {"name": name or f.name, "type": _type_name(tp), "default": list(default) if isinstance(default, tuple) else default,
+            "choices": list(meta["choices"]) if meta.get("choices") is not None else None,
+            "help": meta["help"], "min": meta.get("low"), "max": meta.get("high")}
 
 
 def cifar_depths(block: str, up_to: int = 1202) -> list[int]:
@@ -83,49 +194,48 @@ class NetConfig:
         num_classes: classes (from the dataset).
     """
 
-    family: str = "cifar"
-    depth: int = 20
-    block: str = "auto"
-    residual: bool = True
-    shortcut: str = "auto"
-    width: int = 0
-    batchnorm: bool = True
-    activation: str = "relu"
-    init: str = "he"
-    in_channels: int = 3
-    num_classes: int = 10
+    family: str = setting("cifar", "cifar: 3 stages for small images; imagenet: 7x7 stem + 4 stages",
+                          choices=FAMILIES)
+    depth: int = setting(20, "weighted layers: CIFAR 6n+2 (9n+2 bottleneck) up to 1202; ImageNet 18/34/50/101/152",
+                         low=1, high=MAX_CIFAR_DEPTH)
+    block: str = setting("auto", "basic, preact (pre-activation) or bottleneck; auto: basic (CIFAR), the paper's "
+                                 "block (ImageNet)", choices=BLOCKS + ("auto",))
+    residual: bool = setting(True, "shortcuts on (residual net); --plain turns them off: the plain counterpart",
+                             flag="--plain", label="shortcuts")
+    shortcut: str = setting("auto", "A zero-pad identity, B projection where the shape changes, C projection "
+                                    "everywhere; auto: A (CIFAR), B (ImageNet)", choices=SHORTCUTS + ("auto",))
+    width: int = setting(0, f"first-stage channels, 1 to {MAX_WIDTH}",
+                         low=1, high=MAX_WIDTH)
+    batchnorm: bool = setting(True, "batch norm after every conv; --no-batchnorm leaves it out (convs get biases)",
+                              flag="--no-batchnorm", label="batch norm")
+    activation: str = setting("relu", "the nonlinearity", choices=ACTIVATIONS)
+    init: str = setting("he", "conv initialization: he (Kaiming normal) or xavier (Glorot normal)", choices=INITS)
+    in_channels: int = setting(3, "image channels (from the dataset)", low=1, high=64)
+    num_classes: int = setting(10, "classes (from the dataset)", low=2, high=100_000)
 
     def __post_init__(self) -> None:
-        _choice("family", self.family, FAMILIES)
-        _positive_int("depth", self.depth)
-        _choice("block", self.block, BLOCKS + ("auto",))
-        _choice("shortcut", self.shortcut, SHORTCUTS + ("auto",))
-        _choice("activation", self.activation, ACTIVATIONS)
-        _choice("init", self.init, INITS)
-        if isinstance(self.width, bool) or not isinstance(self.width, int) or not 0 <= self.width <= MAX_WIDTH:
-            raise ValueError(f"width must be a whole number from 1 to {MAX_WIDTH} (0 = default); got {self.width!r}")
-        _positive_int("in_channels", self.in_channels, maximum=64)
-        _positive_int("num_classes", self.num_classes, maximum=100_000)
-        if self.num_classes < 2:
-            raise ValueError(f"num_classes must be at least 2; got {self.num_classes}")
+        _check_choice("family", self.family, FAMILIES)
         if self.family == "cifar":
             block = "basic" if self.block == "auto" else self.block
-            cifar_blocks_per_stage(self.depth, block)
             defaults = {"block": block, "shortcut": "A", "width": 16}
+        else:
+            block = IMAGENET_DEPTHS.get(self.depth, "basic") if isinstance(self.depth, int) else "basic"
+            defaults = {"block": block, "shortcut": "B", "width": 64}
+        # Resolve "auto"/0 so that equal nets have equal (hashable) configs.
+        for name, value in defaults.items():
+            if getattr(self, name) in ("auto", 0) and not isinstance(getattr(self, name), bool):
+                object.__setattr__(self, name, value)
+        validate(self)
+        if self.family == "cifar":
+            cifar_blocks_per_stage(self.depth, self.block)
         else:
             if self.depth not in IMAGENET_DEPTHS:
                 allowed = ", ".join(map(str, IMAGENET_DEPTHS))
                 raise ValueError(f"ImageNet depth must be one of {allowed}; got {self.depth}")
-            block = IMAGENET_DEPTHS[self.depth]
-            if self.block not in ("auto", block):
+            if self.block != IMAGENET_DEPTHS[self.depth]:
                 raise ValueError(
-                    f"ImageNet ResNet-{self.depth} uses {block} blocks; got block={self.block!r} "
+                    f"ImageNet ResNet-{self.depth} uses {IMAGENET_DEPTHS[self.depth]} blocks; got block={self.block!r} "
                     "(pre-activation blocks are available in the CIFAR family)")
-            defaults = {"block": block, "shortcut": "B", "width": 64}
-        # Resolve "auto"/0 so that equal nets have equal (hashable) configs.
-        for name, value in defaults.items():
-            if getattr(self, name) in ("auto", 0):
-                object.__setattr__(self, name, value)
 
     @property
     def blocks_per_stage(self) -> tuple[int, ...]:
@@ -184,21 +294,18 @@ class DataConfig:
         seed: seeds the synthetic generator and the subsets.
     """
 
-    name: str = "digits"
-    image_size: int = 0
-    train_limit: int = 0
-    test_limit: int = 0
-    seed: int = 0
+    name: str = setting("digits", "digits and synthetic work offline; mnist, fashion_mnist and cifar10 need their "
+                                  "files in RESNET_VIZ_DATA", choices=DATASET_NAMES, option="dataset", label="dataset")
+    image_size: int = setting(0, f"resize images to this side, 8 to {MAX_IMAGE_SIZE} (0 = the dataset's own)",
+                              low=0, high=MAX_IMAGE_SIZE)
+    train_limit: int = setting(0, "use at most this many training images (0 = all)", low=0, high=10_000_000)
+    test_limit: int = setting(0, "use at most this many test images (0 = all)", low=0, high=10_000_000)
+    seed: int = setting(0, "seeds the synthetic images and the subsets", low=0, high=2**31 - 1, option="data_seed")
 
     def __post_init__(self) -> None:
-        _choice("dataset", self.name, DATASET_NAMES)
-        for field_name in ("image_size", "train_limit", "test_limit", "seed"):
-            value = getattr(self, field_name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{field_name} must be a whole number >= 0; got {value!r}")
-        if self.image_size and not 8 <= self.image_size <= MAX_IMAGE_SIZE:
-            raise ValueError(f"image_size must be 0 (native) or from 8 to {MAX_IMAGE_SIZE}; "
-                             f"got {self.image_size}")
+        validate(self)
+        if self.image_size and self.image_size < 8:
+            raise ValueError(f"image_size must be 0 (native) or from 8 to {MAX_IMAGE_SIZE}; got {self.image_size}")
 
 
 MAX_STEPS = 1_000_000
@@ -218,33 +325,25 @@ class TrainConfig:
         schedule: "constant", "step" (/10 at 50% and 75% of the steps, like the paper's 32k/48k of
             64k) or "cosine".
         eval_every: measure test error every this many steps (0 = only at the end).
-        seed: seeds the batch order (the net's init is seeded by the experiment).
+        seed: seeds the net's initialization and the batch order.
         device: "auto" (CUDA, then MPS, then CPU), "cpu", "cuda" or "mps".
         precision: "auto" (bf16 autocast on CUDA when supported, fp32 elsewhere), "fp32" or
             "bf16" (autocast; weights stay fp32).
     """
 
-    steps: int = 300
-    batch_size: int = 128
-    lr: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    schedule: str = "constant"
-    eval_every: int = 50
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "auto"
+    steps: int = setting(300, "SGD steps (mini-batches)", low=1, high=MAX_STEPS)
+    batch_size: int = setting(128, "images per step", low=1, high=MAX_BATCH)
+    lr: float = setting(0.1, "peak learning rate", low=0.0, high=10.0, low_open=True, label="learning rate")
+    momentum: float = setting(0.9, "SGD momentum", low=0.0, high=0.999)
+    weight_decay: float = setting(1e-4, "L2 penalty (the paper: 1e-4)", low=0.0, high=1.0)
+    schedule: str = setting("constant", "learning-rate schedule: constant, step (/10 at 50% and 75%) or cosine",
+                            choices=SCHEDULES)
+    eval_every: int = setting(50, "test-error checkpoint interval in steps (0 = only at the end)", low=0,
+                              high=MAX_STEPS)
+    seed: int = setting(0, "seeds the init and the batch order", low=0, high=2**31 - 1)
+    device: str = setting("auto", "auto (CUDA, then MPS, then CPU), cpu, cuda or mps", choices=DEVICES)
+    precision: str = setting("auto", "auto (bf16 autocast where the hardware has it), fp32 or bf16",
+                             choices=PRECISIONS)
 
     def __post_init__(self) -> None:
-        _positive_int("steps", self.steps, maximum=MAX_STEPS)
-        _positive_int("batch_size", self.batch_size, maximum=MAX_BATCH)
-        _finite("learning rate", self.lr, 0.0, 10.0, low_open=True)
-        _finite("momentum", self.momentum, 0.0, 0.999)
-        _finite("weight_decay", self.weight_decay, 0.0, 1.0)
-        _choice("schedule", self.schedule, SCHEDULES)
-        if isinstance(self.eval_every, bool) or not isinstance(self.eval_every, int) or self.eval_every < 0:
-            raise ValueError(f"eval_every must be a whole number >= 0; got {self.eval_every!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be a whole number >= 0; got {self.seed!r}")
-        _choice("device", self.device, DEVICES)
-        _choice("precision", self.precision, PRECISIONS)
+        validate(self)

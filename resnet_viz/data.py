@@ -56,6 +56,14 @@ class Dataset:
 Raw = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple[str, ...]]
 
 NATIVE_SIZE = {"digits": 16, "synthetic": 16, "mnist": 28, "fashion_mnist": 28, "cifar10": 32}
+CHANNELS = {"digits": 1, "synthetic": 3, "mnist": 1, "fashion_mnist": 1, "cifar10": 3}
+CLASSES = {"digits": 10, "synthetic": 10, "mnist": 10, "fashion_mnist": 10, "cifar10": 10}
+TRAIN_SIZE = {"digits": 1347, "synthetic": 2000, "mnist": 60000, "fashion_mnist": 60000, "cifar10": 50000}
+
+
+def shape_of(cfg: DataConfig) -> tuple[int, int, int]:
+    """(channels, image side, classes) of a dataset, known without loading it."""
+    return CHANNELS[cfg.name], cfg.image_size or NATIVE_SIZE[cfg.name], CLASSES[cfg.name]
 DIGIT_CLASSES = tuple(str(i) for i in range(10))
 
 

@@ -24,7 +24,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from . import experiments
+from .host import check_caps, job_threads, lower_priority
+from .protocol import Context, Outcome, run_cached
 from .store import RunStore
+from .units import format_duration
 
 log = logging.getLogger(__name__)
 ACTIVE = ("queued", "running")
@@ -98,22 +101,31 @@ class JobManager:
         max_queue: jobs waiting (not running) at most; more raise :class:`QueueFull`.
         mode: "process" (each job in a spawned process, the default) or "thread" (in the worker
             thread itself; for tests and debugging).
-        runner: runs one job in "thread" mode; default :func:`resnet_viz.experiments.run_cached`.
+        runner: runs one job in "thread" mode: ``runner(kind, spec, store, progress, cancel)``;
+            default: the experiment through the store.
+        keep_seconds: finished jobs (and their per-step records) leave memory this long after they
+            end (RESNET_VIZ_JOB_KEEP, default 600 s); the store keeps their results.
+        calibrate: before the first job, measure this host's training throughput in a worker
+            process when it is not known yet (:func:`resnet_viz.cost.calibrate`), for the estimates.
     """
 
     def __init__(self, store: RunStore, workers: int = 1, max_queue: int | None = None, mode: str = "process",
-                 runner: Callable[..., experiments.Outcome] = experiments.run_cached) -> None:
+                 runner: Callable[..., Outcome] | None = None, keep_seconds: float | None = None,
+                 calibrate: bool = False) -> None:
         if mode not in ("process", "thread"):
             raise ValueError(f"mode must be process or thread; got {mode!r}")
         self.store = store
         self.mode = mode
         self.max_queue = max_queue if max_queue is not None else int(os.environ.get("RESNET_VIZ_MAX_QUEUE", "8"))
-        self._runner = runner
+        self._runner = runner or _run_in_thread
+        self.keep_seconds = keep_seconds if keep_seconds is not None else float(os.environ.get("RESNET_VIZ_JOB_KEEP", "600"))
         self._jobs: dict[str, Job] = {}
         self._queue: queue.Queue[Job] = queue.Queue()
         self._lock = threading.Lock()
         self._threads = [threading.Thread(target=self._work, name=f"resnet-viz-worker-{i}", daemon=True)
                          for i in range(workers)]
+        if calibrate:
+            self._queue.put(None)  # the first thing a worker does: measure the throughput (see _work)
         for t in self._threads:
             t.start()
 
@@ -125,11 +137,23 @@ class JobManager:
 
         Raises:
             QueueFull: with the number waiting and the expected wait.
-            ValueError: unknown experiment kind.
+            ValueError: unknown experiment kind, or a spec beyond the host's caps or this machine's memory.
         """
-        experiments.get(kind)
+        module = experiments.get(kind)
         key = self.store.key(kind, spec)
-        check_caps(spec)
+        self._evict()
+        with self._lock:
+            job = self._jobs.get(key)
+            if job is not None and job.state in ACTIVE:
+                return job
+        runs = module.training_runs(spec)
+        check_caps(runs, runs[0].train.device if runs else "auto")
+        if self.store.get(kind, spec) is None:
+            from .cost import check_memory, parallel_runs
+
+            check_memory([(r.net, r.data, r.train) for r in runs], parallel=parallel_runs(runs))
+        if estimate is None:
+            estimate = module.cost(spec)
         with self._lock:
             job = self._jobs.get(key)
             if job is not None and job.state in ACTIVE:
@@ -161,10 +185,25 @@ class JobManager:
         return total
 
     def get(self, key: str) -> Job | None:
+        self._evict()
         return self._jobs.get(key)
 
     def jobs(self) -> list[Job]:
+        self._evict()
         return sorted(self._jobs.values(), key=lambda j: j.submitted, reverse=True)
+
+    def position(self, key: str) -> int | None:
+        """1 for the next job to start, 2 for the one after, ...; None when ``key`` is not waiting."""
+        waiting = sorted((j for j in list(self._jobs.values()) if j.state == "queued"), key=lambda j: j.submitted)
+        return next((i + 1 for i, j in enumerate(waiting) if j.key == key), None)
+
+    def _evict(self) -> None:
+        """Forget jobs that finished more than ``keep_seconds`` ago (the store keeps their results)."""
+        now = time.time()
+        with self._lock:
+            for key in [k for k, j in self._jobs.items()
+                        if j.state not in ACTIVE and j.finished is not None and now - j.finished > self.keep_seconds]:
+                del self._jobs[key]
 
     def cancel(self, key: str) -> bool:
         """Ask a queued or running job to stop; returns whether there was one to stop."""
@@ -177,6 +216,9 @@ class JobManager:
     def _work(self) -> None:
         while True:
             job = self._queue.get()
+            if job is None:
+                self._calibrate()
+                continue
             if job.cancel_event.is_set():
                 job.state, job.finished = "cancelled", time.time()
                 continue
@@ -196,6 +238,21 @@ class JobManager:
                 job.state = "failed"
             finally:
                 job.finished = time.time()
+
+    def _calibrate(self) -> None:
+        """Measure the training throughput in a worker process (as jobs train), unless known."""
+        from .cost import throughput
+
+        if throughput() is not None:
+            return
+        ctx = mp.get_context("spawn")
+        proc = ctx.Process(target=_calibrate_main, name="resnet-viz-calibrate", daemon=True)
+        proc.start()
+        proc.join(timeout=300)
+        if proc.is_alive():
+            proc.kill()
+        if throughput() is None:
+            log.warning("measuring the training throughput failed; estimates stay unknown")
 
     def _run_in_process(self, job: Job) -> tuple[dict, bool]:
         ctx = mp.get_context("spawn")  # never fork a process that has threads
@@ -230,6 +287,10 @@ class WorkerError(RuntimeError):
     """A job failed inside its worker process; the message is the original error's."""
 
 
+def _run_in_thread(kind: str, spec: Any, store: RunStore, progress, cancel) -> Outcome:
+    return run_cached(experiments.get(kind), spec, Context(progress=progress, cancel=cancel, store=store))
+
+
 def _process_main(kind: str, spec: Any, store_root: str, messages, cancel, parent_pid: int) -> None:
     """Entry point of a job's process: run the experiment, report progress, then the outcome."""
 
@@ -240,86 +301,24 @@ def _process_main(kind: str, spec: Any, store_root: str, messages, cancel, paren
             time.sleep(1.0)
 
     threading.Thread(target=watch_parent, daemon=True).start()
-    # Leave one core to the server (and, on a laptop, the browser): on the 2-core development machine
-    # the default preset trained live from the page in 176 s with 1 thread and 218 s with 2 (87 s
-    # with 2 threads and nothing else running). The host can set RESNET_VIZ_JOB_THREADS.
     import torch
 
-    torch.set_num_threads(job_threads())
-    _lower_priority()
+    torch.set_num_threads(job_threads())  # leave the rest to the server (resnet_viz.host)
+    lower_priority()
     try:
-        outcome = experiments.run_cached(kind, spec, RunStore(store_root),
-                                         progress=lambda rec: messages.put(("progress", rec)), cancel=cancel)
+        outcome = run_cached(experiments.get(kind), spec,
+                             Context(progress=lambda rec: messages.put(("progress", rec)), cancel=cancel,
+                                     store=RunStore(store_root)))
         messages.put(("done", {"result": outcome.result, "from_store": outcome.from_store}))
     except BaseException as exc:  # noqa: BLE001 - everything is reported to the parent
         messages.put(("failed", f"{type(exc).__name__}: {exc}"))
 
 
-# Per-job caps a host sets so that one student cannot stall the class (CPU only; a GPU host can raise them).
-CAPS = {"depth": ("RESNET_VIZ_MAX_DEPTH", 110), "width": ("RESNET_VIZ_MAX_WIDTH", 32),
-        "steps": ("RESNET_VIZ_MAX_STEPS", 2000)}
+def _calibrate_main() -> None:
+    from .cost import calibrate
+
+    lower_priority()
+    calibrate()
 
 
-def caps() -> dict[str, int]:
-    """The per-job limits in force: {"depth", "width", "steps"}; RESNET_VIZ_MAX_* override them."""
-    out = {}
-    for name, (variable, default) in CAPS.items():
-        raw = os.environ.get(variable, "")
-        try:
-            out[name] = int(raw) if raw else default
-        except ValueError:
-            raise ValueError(f"{variable} must be a whole number; the host set {raw!r}") from None
-    return out
-
-
-def check_caps(spec: Any) -> None:
-    """Refuse a background job beyond the host's per-job caps when it would train on a CPU.
-
-    Reads ``depth``/``depths``, ``width`` and ``steps`` (or ``net.depth``, ``train.steps``) from the spec.
-    """
-    device = getattr(spec, "device", None) or getattr(getattr(spec, "train", None), "device", "auto")
-    from .train import resolve_device
-
-    try:
-        if resolve_device(device).type != "cpu":
-            return
-    except ValueError:
-        return  # the experiment itself reports an unavailable device
-    net, train = getattr(spec, "net", None), getattr(spec, "train", None)
-    values = {"depth": max(getattr(spec, "depths", None) or [getattr(spec, "depth", None) or getattr(net, "depth", 0)]),
-              "width": getattr(spec, "width", None) or getattr(net, "width", 0),
-              "steps": getattr(spec, "steps", None) or getattr(train, "steps", 0)}
-    for name, limit in caps().items():
-        if values[name] and values[name] > limit:
-            variable = CAPS[name][0]
-            raise ValueError(f"{name} {values[name]} is above this server's limit of {limit} per job on a CPU "
-                             f"(set by the host with {variable}), so that one run cannot stall the class. "
-                             f"Pick {name} {limit} or less.")
-
-
-def _lower_priority() -> None:
-    """Run the job at a lower CPU priority (``nice`` RESNET_VIZ_JOB_NICE, default 10) so that the
-    server answering the students always comes first; training takes the cycles the pages leave."""
-    try:
-        os.nice(int(os.environ.get("RESNET_VIZ_JOB_NICE", "10")))
-    except (AttributeError, OSError, ValueError):  # no nice on this OS, or not allowed: train as is
-        pass
-
-
-def job_threads() -> int:
-    """Torch threads of a job's process: RESNET_VIZ_JOB_THREADS, else torch's default (one per core)
-    minus one, left to the server and the browser."""
-    import torch
-
-    return int(os.environ.get("RESNET_VIZ_JOB_THREADS", 0)) or max(1, torch.get_num_threads() - 1)
-
-
-def format_duration(seconds: float | None) -> str:
-    """"1 min 20 s" style text for estimates, ETAs and expected waits."""
-    if seconds is None:
-        return "unknown"
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, rest = divmod(seconds, 60)
-    return f"{minutes} min {rest:02d} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+__all__ = ["ACTIVE", "Job", "JobManager", "QueueFull", "WorkerError", "format_duration"]

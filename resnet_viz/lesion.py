@@ -1,44 +1,37 @@
 """Lesion probes (Veit, Wilber and Belongie 2016): delete or reorder blocks of a trained net.
 
 A dropped residual block passes its input through its shortcut alone; a dropped plain block is
-the identity, which only works where the block keeps the shape. Everything here restores the
-model afterwards, so the same trained net can be probed many times.
+the identity, which only works where the block keeps the shape. Nothing here changes the
+model: removal and reordering are arguments of its forward pass, so one trained net can be probed
+by many sessions at once without a lock.
 """
 
 from __future__ import annotations
 
 import math
 import random
-from contextlib import contextmanager
-from typing import Iterable, Iterator
+from typing import Iterable
 
 import torch
 
 from .models import ResNet
 
 
-@contextmanager
-def dropped(model: ResNet, blocks: Iterable[int]) -> Iterator[None]:
-    """Remove the given blocks (network-order indices) for the duration of the ``with``.
+def check_removable(model: ResNet, blocks: Iterable[int]) -> frozenset[int]:
+    """The blocks as a set, after checking each exists and can be removed.
 
     Raises:
         ValueError: a block index is out of range, or a plain block that changes the shape is asked
             for (the message says why it cannot be removed).
     """
     all_blocks = model.blocks
-    chosen = sorted(set(blocks))
-    for b in chosen:
-        if not 0 <= b < len(all_blocks):
+    chosen = frozenset(blocks)
+    for b in sorted(chosen):
+        if not isinstance(b, int) or not 0 <= b < len(all_blocks):
             raise ValueError(f"block {b} does not exist: this net has blocks 0 to {len(all_blocks) - 1}")
         if not all_blocks[b].droppable:
             raise ValueError(cannot_drop_reason(model, b))
-    try:
-        for b in chosen:
-            all_blocks[b].dropped = True
-        yield
-    finally:
-        for b in chosen:
-            all_blocks[b].dropped = False
+    return chosen
 
 
 def cannot_drop_reason(model: ResNet, b: int) -> str:
@@ -48,22 +41,25 @@ def cannot_drop_reason(model: ResNet, b: int) -> str:
 
 
 @torch.no_grad()
-def accuracy(model: ResNet, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> float:
-    """Accuracy in eval mode (the model's mode is restored)."""
-    was_training = model.training
-    model.eval()
+def accuracy(model: ResNet, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000, skip: frozenset[int] = frozenset(),
+             order: list[int] | None = None) -> float:
+    """Accuracy of a net in eval mode, optionally with blocks removed (``skip``) or reordered (``order``).
+
+    The net must be in eval mode already (trained nets shared by sessions are never switched).
+    """
+    if model.training:
+        raise ValueError("accuracy() needs a model in eval mode (call model.eval() once, where it is built)")
     device = next(model.parameters()).device
     correct = 0
     for i in range(0, len(y), batch_size):
-        correct += (model(x[i:i + batch_size].to(device)).argmax(1).cpu() == y[i:i + batch_size].cpu()).sum().item()
-    model.train(was_training)
+        logits = model(x[i:i + batch_size].to(device), skip=skip, order=order)
+        correct += (logits.argmax(1).cpu() == y[i:i + batch_size].cpu()).sum().item()
     return correct / len(y)
 
 
 def accuracy_without(model: ResNet, x: torch.Tensor, y: torch.Tensor, blocks: Iterable[int]) -> float:
-    """Accuracy with ``blocks`` removed."""
-    with dropped(model, blocks):
-        return accuracy(model, x, y)
+    """Accuracy with ``blocks`` removed (the model itself is not changed)."""
+    return accuracy(model, x, y, skip=check_removable(model, blocks))
 
 
 def single_block(model: ResNet, x: torch.Tensor, y: torch.Tensor) -> list[dict]:
@@ -125,30 +121,13 @@ def adjacent_pairs(model: ResNet) -> list[tuple[int, int]]:
     return [(b, b + 1) for b in range(len(stages) - 1) if stages[b] == stages[b + 1] and {b, b + 1} <= keep]
 
 
-@contextmanager
-def swapped(model: ResNet, pairs: Iterable[tuple[int, int]]) -> Iterator[None]:
-    """Swap neighbouring blocks (network-order index pairs) for the duration of the ``with``."""
-    offsets, start = [], 0
-    for stage in model.stages:
-        offsets.append(start)
-        start += len(stage)
-    saved = [dict(stage._modules) for stage in model.stages]
-    stage_of = model.stage_of_block()
-    try:
-        for a, b in pairs:
-            s = stage_of[a]
-            mods = model.stages[s]._modules
-            keys = list(mods)
-            i, j = a - offsets[s], b - offsets[s]
-            keys[i], keys[j] = keys[j], keys[i]
-            values = {k: mods[k] for k in keys}
-            mods.clear()
-            mods.update(values)
-        yield
-    finally:
-        for stage, modules in zip(model.stages, saved):
-            stage._modules.clear()
-            stage._modules.update(modules)
+def swapped_order(model: ResNet, pairs: Iterable[tuple[int, int]]) -> list[int]:
+    """The order of the blocks after swapping the blocks at the given neighbouring positions, one pair
+    after another."""
+    order = list(range(len(model.blocks)))
+    for a, b in pairs:
+        order[a], order[b] = order[b], order[a]
+    return order
 
 
 def random_swaps(model: ResNet, x: torch.Tensor, y: torch.Tensor, ks: Iterable[int], samples: int = 10,
@@ -165,8 +144,7 @@ def random_swaps(model: ResNet, x: torch.Tensor, y: torch.Tensor, ks: Iterable[i
     rng = random.Random(seed)
 
     def trial(k: int) -> float:
-        with swapped(model, [rng.choice(pairs) for _ in range(k)]):
-            return accuracy(model, x, y)
+        return accuracy(model, x, y, order=swapped_order(model, [rng.choice(pairs) for _ in range(k)]))
 
     return _curve(ks, samples, trial)
 
@@ -193,5 +171,5 @@ def central_range(dist: list[dict], mass: float = 0.95) -> tuple[int, int]:
     return 0, n
 
 
-__all__ = ["accuracy", "accuracy_without", "adjacent_pairs", "cannot_drop_reason", "central_range", "dropped",
-           "path_lengths", "random_drops", "random_swaps", "shape_keeping_blocks", "single_block", "swapped"]
+__all__ = ["accuracy", "accuracy_without", "adjacent_pairs", "cannot_drop_reason", "central_range", "check_removable",
+           "path_lengths", "random_drops", "random_swaps", "shape_keeping_blocks", "single_block", "swapped_order"]

@@ -8,7 +8,7 @@ every activation is its own module, and the residual add is out-of-place (Captum
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Callable
+from typing import Callable, Collection, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -59,8 +59,10 @@ def _shortcut(cfg: NetConfig, in_planes: int, out_planes: int, stride: int) -> n
 class Block(nn.Module):
     """What every block shares: its shortcut (None when plain) and whether it changes shape.
 
-    ``dropped`` removes the block at run time (Veit et al. 2016): a residual block then passes its
-    input through the shortcut alone; a plain block can only be dropped where it keeps the shape.
+    :meth:`bypass` is the block removed (Veit et al. 2016): a residual block then passes its input
+    through the shortcut alone; a plain block can only be removed where it keeps the shape. Removal
+    is a forward-pass argument (:meth:`ResNet.forward`), never a change to the module, so one trained
+    net can serve many sessions at once.
     """
 
     expansion = 1
@@ -73,7 +75,6 @@ class Block(nn.Module):
         self.changes_shape = stride != 1 or in_planes != self.out_planes
         self.residual = cfg.residual
         self.shortcut: nn.Module | None = None  # set by _add_shortcut, last, so convs come first in order
-        self.dropped = False
 
     def _add_shortcut(self, cfg: NetConfig) -> None:
         self.shortcut = _shortcut(cfg, self.in_planes, self.out_planes, self.stride)
@@ -91,11 +92,13 @@ class Block(nn.Module):
         after BN and before any nonlinearity or addition (He et al. 2016, Fig. 7)."""
         raise NotImplementedError
 
+    def bypass(self, x: torch.Tensor) -> torch.Tensor:
+        """The block removed: its shortcut alone (identity for a plain block that keeps the shape)."""
+        if not self.droppable:
+            raise ValueError("a plain block that changes the shape cannot be removed")
+        return x if self.shortcut is None else self.shortcut(x)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.dropped:
-            if not self.droppable:
-                raise ValueError("a plain block that changes the shape cannot be dropped")
-            return x if self.shortcut is None else self.shortcut(x)
         return self.residual_branch(x)
 
 
@@ -272,11 +275,18 @@ class ResNet(nn.Module):
         """Stage index of every block, aligned with :attr:`blocks`."""
         return [i for i, stage in enumerate(self.stages) for _ in stage]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, skip: Collection[int] = (), order: Sequence[int] | None = None) -> torch.Tensor:
+        """Logits; ``skip`` removes blocks (network-order indices) and ``order`` runs the blocks in
+        another order (lesion studies, Veit et al. 2016) for this call only."""
         x = self.stem(x)  # (B, w, H, W)
 
-        for stage in self.stages:
-            x = stage(x)
+        if not skip and order is None:
+            for stage in self.stages:
+                x = stage(x)
+        else:
+            blocks = self.blocks
+            for b in order if order is not None else range(len(blocks)):
+                x = blocks[b].bypass(x) if b in skip else blocks[b](x)
 
         x = self.final(x)
         x = self.pool(x).flatten(1)  # (B, C)
@@ -299,8 +309,8 @@ def register_model(name: str, cfg: NetConfig) -> None:
 for _d in (20, 32, 44, 56, 110, 1202):
     register_model(f"resnet{_d}", NetConfig("cifar", _d))
     register_model(f"plain{_d}", NetConfig("cifar", _d, residual=False))
-for _d in (164, 1001):
-    register_model(f"preact_resnet{_d}", NetConfig("cifar", _d, block="bottleneck"))
+for _d in (164, 1001):  # the original (post-activation) bottleneck unit; pre-activation ones come with their block
+    register_model(f"resnet{_d}", NetConfig("cifar", _d, block="bottleneck"))
 for _d in (18, 34, 50, 101, 152):
     register_model(f"imagenet_resnet{_d}", NetConfig("imagenet", _d, in_channels=3, num_classes=1000))
     register_model(f"imagenet_plain{_d}", NetConfig("imagenet", _d, residual=False, in_channels=3,

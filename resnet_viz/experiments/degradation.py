@@ -8,96 +8,70 @@ the shortcut itself.
 from __future__ import annotations
 
 import threading
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-import torch
+from .. import cost as costs
+from ..config import DataConfig, NetConfig, TrainConfig, nested, setting
+from ..protocol import VARIANTS, Context, Outcome, check_spec, check_variants
+from ..train import fit_many
+from . import training
 
-from ..config import DATASET_NAMES, DataConfig, NetConfig, TrainConfig, cifar_blocks_per_stage
-from ..data import load_dataset
-from ..models import build_model
-from ..train import fit_many, resolve_device, time_steps
-from . import VARIANTS, Outcome, Progress, check_variants, check_width, training
+NAME = "degradation"
+HELP = "training error vs depth, plain vs residual (He et al. Fig. 6)"
+DESCRIPTION = ("Train plain and residual nets of several depths with one recipe and compare their training error "
+               "(He et al. 2016, Fig. 1 and 6).")
 MAX_DEPTHS = 6
 MAX_SEEDS = 5
 
 
 @dataclass(frozen=True)
 class Spec:
-    """A degradation experiment.
+    """A degradation experiment: every (seed x depth x variant) with the same recipe.
 
-    Args:
-        dataset: a dataset name (default "digits", offline).
-        depths: CIFAR-family depths to compare (6n+2 for basic/preact blocks, 9n+2 for bottleneck).
-        variants: "plain" and/or "residual".
-        width: first-stage channels.
-        steps: SGD steps per run.
-        batch_size: images per step.
-        lr: learning rate (constant; momentum 0.9 and weight decay 1e-4 as in the paper).
-        seeds: one run per seed for every depth and variant (init and batch order).
-        block: "basic", "preact" or "bottleneck".
-        shortcut: "A", "B" or "C" (residual runs only).
-        eval_every: test-error checkpoint interval in steps.
-        device: "auto", "cpu", "cuda" or "mps" (part of the spec: CPU and GPU results are kept apart).
+    ``net`` is the template of every net (its depth and shortcut switch are set per run); ``train.seed``
+    is replaced by each of ``seeds``.
     """
 
-    dataset: str = "digits"
-    depths: tuple[int, ...] = (20, 56)
-    variants: tuple[str, ...] = VARIANTS
-    width: int = 8
-    steps: int = 300
-    batch_size: int = 128
-    lr: float = 0.1
-    seeds: tuple[int, ...] = (0,)
-    block: str = "basic"
-    shortcut: str = "A"
-    eval_every: int = 50
-    device: str = "auto"
+    depths: tuple[int, ...] = setting((20, 56), "CIFAR-family depths to compare, e.g. 20,56 (6n+2; 9n+2 "
+                                                "for bottleneck blocks)", low=8, high=1202)
+    variants: tuple[str, ...] = setting(VARIANTS, "plain and/or residual, e.g. plain,residual", choices=VARIANTS)
+    seeds: tuple[int, ...] = setting((0,), "one run per seed (init and batch order), e.g. 0,1,2", low=0,
+                                     high=2**31 - 1, aliases=("--seed",))
+    net: NetConfig = nested(lambda: NetConfig(width=8), expose=("width", "block", "shortcut"))
+    data: DataConfig = nested(DataConfig, expose=("name",))
+    train: TrainConfig = nested(TrainConfig, expose=("steps", "batch_size", "lr", "eval_every", "device"))
 
     def __post_init__(self) -> None:
-        for name in ("depths", "variants", "seeds"):
-            value = getattr(self, name)
-            if isinstance(value, list):
-                object.__setattr__(self, name, tuple(value))
-        if self.dataset not in DATASET_NAMES:
-            raise ValueError(f"dataset must be one of {', '.join(DATASET_NAMES)}; got {self.dataset!r}")
-        if not self.depths or len(self.depths) > MAX_DEPTHS or len(set(self.depths)) != len(self.depths):
+        check_spec(self)
+        if len(self.depths) > MAX_DEPTHS or len(set(self.depths)) != len(self.depths):
             raise ValueError(f"depths must be 1 to {MAX_DEPTHS} different depths; got {self.depths!r}")
-        for depth in self.depths:
-            if not isinstance(depth, int) or isinstance(depth, bool):
-                raise ValueError(f"depths must be whole numbers; got {depth!r}")
-            cifar_blocks_per_stage(depth, self.block)
-        if not self.seeds or len(self.seeds) > MAX_SEEDS or len(set(self.seeds)) != len(self.seeds):
+        if len(self.seeds) > MAX_SEEDS or len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds must be 1 to {MAX_SEEDS} different whole numbers; got {self.seeds!r}")
         object.__setattr__(self, "depths", tuple(sorted(self.depths)))
         object.__setattr__(self, "variants", check_variants(self.variants))
-        check_width(self.width)
-        self.runs()  # building the configs validates width, block, shortcut, steps, lr, ...
+        training_runs(self)  # building the nets validates each depth with the block
 
-    def runs(self) -> list[training.Spec]:
-        """One training spec per (seed, depth, variant), shallow and plain first."""
-        data = DataConfig(self.dataset)
-        return [
-            training.Spec(
-                net=NetConfig(depth=depth, block=self.block, residual=variant == "residual",
-                              shortcut=self.shortcut, width=self.width),
-                data=data,
-                train=TrainConfig(steps=self.steps, batch_size=self.batch_size, lr=self.lr,
-                                  eval_every=self.eval_every, seed=seed, device=self.device),
-                init_seed=seed,
-            )
-            for seed in self.seeds for depth in self.depths for variant in self.variants
-        ]
+
+def training_runs(spec: Spec) -> list[training.Spec]:
+    """One training spec per (seed, depth, variant), shallow and plain first."""
+    return [training.Spec(net=replace(spec.net, depth=depth, residual=variant == "residual"), data=spec.data,
+                          train=replace(spec.train, seed=seed))
+            for seed in spec.seeds for depth in spec.depths for variant in spec.variants]
 
 
 PRESET = Spec()  # the lesson: digits, plain and residual 20 vs 56, 300 steps (about a minute or two on a laptop CPU)
+
+
+def cost(spec: Spec) -> float | None:
+    """Predicted seconds: the runs one after another (a job with one thread trains them in turn)."""
+    return costs.training_seconds((r.net, r.data, r.train) for r in training_runs(spec))
 
 
 def _variant(run: training.Spec) -> str:
     return "residual" if run.net.residual else "plain"
 
 
-def run(spec: Spec, progress: Progress | None = None, cancel: threading.Event | None = None) -> Outcome:
+def run(spec: Spec, ctx: Context | None = None) -> Outcome:
     """Train every (seed, depth, variant) of ``spec``; on a multi-core CPU several at once
     (:func:`resnet_viz.train.fit_many`), each exactly as it would train alone.
 
@@ -111,7 +85,8 @@ def run(spec: Spec, progress: Progress | None = None, cancel: threading.Event | 
         "precision", "history": [{"step", "train_loss", "train_error"[, "test_error"]}, ...]}, ...],
         "status"}`` and the weights of every run, named like ``plain_56_s0``.
     """
-    runs = spec.runs()
+    ctx = ctx or Context()
+    runs = training_runs(spec)
     weights_of = [r.net.depth * r.train.steps for r in runs]
     total_weight = sum(weights_of)
     done = [0.0] * len(runs)
@@ -122,19 +97,18 @@ def run(spec: Spec, progress: Progress | None = None, cancel: threading.Event | 
         def report(rec: dict, i=i, sub=sub, name=net.name) -> None:
             with lock:  # runs may train in parallel threads: keep the reported fraction monotone
                 done[i] = weights_of[i] * rec["step"] / sub.train.steps
-                if progress is not None:
-                    progress({**rec, "run": name, "done": rec["step"], "total": sub.train.steps,
-                              "variant": _variant(sub), "depth": sub.net.depth, "seed": sub.init_seed,
-                              "run_index": i, "runs": len(runs), "fraction": sum(done) / total_weight})
+                ctx.report({**rec, "run": name, "done": rec["step"], "total": sub.train.steps,
+                            "variant": _variant(sub), "depth": sub.net.depth, "seed": sub.train.seed,
+                            "run_index": i, "runs": len(runs), "fraction": sum(done) / total_weight})
         jobs.append((model, data, sub.train, report))
-    fitted = fit_many(jobs, cancel)
+    fitted = fit_many(jobs, ctx.cancel)
     results, weights = [], {}
     status = "cancelled" if any(f.status == "cancelled" for f in fitted) else "completed"
     for sub, (model, _, net), f in zip(runs, prepared, fitted):
         if status == "cancelled":
             break
         r = training.package(net, model, f).result
-        variant, depth, seed = _variant(sub), sub.net.depth, sub.init_seed
+        variant, depth, seed = _variant(sub), sub.net.depth, sub.train.seed
         history = [{k: h[k] for k in ("step", "train_loss", "train_error", "test_error") if k in h}
                    for h in r["history"]]
         results.append({"variant": variant, "depth": depth, "seed": seed, "status": r["status"],
@@ -146,42 +120,28 @@ def run(spec: Spec, progress: Progress | None = None, cancel: threading.Event | 
     return Outcome({"status": status, "runs": results}, weights=weights)
 
 
-_step_seconds: dict[tuple, float] = {}
+def summary(spec: Spec, outcome: Outcome) -> str:
+    result = outcome.result
+    lines = [f"degradation on {spec.data.name}, {spec.train.steps} steps, width {spec.net.width}"
+             f"{' (from the run store)' if outcome.from_store else ''}: {result['status']}",
+             f"{'net':<16}{'seed':>5}{'train error':>13}{'test error':>12}{'seconds':>9}"]
+    for r in result["runs"]:
+        name = f"{'ResNet' if r['variant'] == 'residual' else 'plain'}-{r['depth']}"
+        train = "diverged" if r["final_train_error"] is None else f"{r['final_train_error']:.4f}"
+        test = "" if r["final_test_error"] is None else f"{r['final_test_error']:.4f}"
+        lines.append(f"{name:<16}{r['seed']:>5}{train:>13}{test:>12}{r['seconds']:>9.1f}")
+        if r["message"]:
+            lines.append(f"  {r['message']}")
+    return "\n".join(lines)
 
 
-def estimate_seconds(spec: Spec) -> float:
-    """Seconds the experiment should take here, from timing a few real training steps per depth.
-
-    Each distinct (depth, width, block, batch, image size, device) is timed once per process.
-    """
-    data = load_dataset(DataConfig(spec.dataset))
-    device = resolve_device(spec.device)
-    batch = min(spec.batch_size, len(data.train_y))
-    total = 0.0
-    for depth in spec.depths:
-        key = (depth, spec.width, spec.block, batch, data.in_channels, data.image_size, str(device))
-        if key not in _step_seconds:
-            net = NetConfig(depth=depth, block=spec.block, width=spec.width, in_channels=data.in_channels,
-                            num_classes=data.num_classes)
-            _step_seconds[key] = _time_steps(build_model(net, seed=0).to(device), data, batch, device)
-        per_run = _step_seconds[key] * spec.steps * 1.05  # + periodic test-error checkpoints
-        total += per_run * len(spec.variants) * len(spec.seeds)
-    return total
+def describe(rec: dict) -> str:
+    """One line of progress for people."""
+    net = f"{'ResNet' if rec['variant'] == 'residual' else 'plain'}-{rec['depth']}"
+    return f"Run {rec['run_index'] + 1}/{rec['runs']}: {net}, seed {rec['seed']}, step {rec['done']}/{rec['total']}"
 
 
-def _time_steps(model: torch.nn.Module, data, batch: int, device: torch.device, steps: int = 3) -> float:
-    """Seconds of one training step, timed with the torch threads a background job gets."""
-    from ..jobs import job_threads
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(job_threads())
-    try:
-        return time_steps(model, data, batch, device, steps=steps)
-    finally:
-        torch.set_num_threads(before)
-
-
-__all__ = ["PRESET", "Spec", "VARIANTS", "estimate_seconds", "run"]
+__all__ = ["PRESET", "Spec", "VARIANTS", "cost", "run", "training_runs"]
 
 
 # --- tidy tables: the contract between this experiment and the figures ---------------------------

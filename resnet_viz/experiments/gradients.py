@@ -8,86 +8,72 @@ test set (He et al. 2016, Fig. 7). Probing never changes training (see :mod:`res
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, replace
 
 import torch
 
-from ..config import ACTIVATIONS, DATASET_NAMES, INITS, DataConfig, NetConfig, TrainConfig
+from .. import cost as costs
+from ..config import DataConfig, NetConfig, TrainConfig, nested, setting
 from ..data import Dataset, load_dataset
 from ..models import build_model
-from ..probes import chain_product, first_last_ratio, gradient_probe, probe_batch, response_stds
+from ..probes import chain_product, describe_ratio, first_last_ratio, gradient_probe, probe_batch, response_stds
+from ..protocol import VARIANTS, Context, Outcome, check_spec, check_variants
 from ..train import fit
-from . import VARIANTS, Outcome, Progress, check_variants, check_width
+from . import training
+
+NAME = "gradients"
+HELP = "gradient norm of every conv layer, plain vs residual, at initialization and during training"
+DESCRIPTION = ("Measure the gradient norm of every conv layer's weights on one batch of real data, for plain and "
+               "residual nets: at initialization (float64), then, unless --init-only, every few steps of training, "
+               "and the response std of every 3x3 conv after training (He et al. 2016, Fig. 7).")
 PROBE_BATCH = 128
 MAX_PROBES = 100
+MAX_DEPTHS = 4
 
 
 @dataclass(frozen=True)
 class Spec:
-    """A gradient-flow experiment: the same net with and without shortcuts.
+    """A gradient-flow experiment: the same nets with and without shortcuts."""
 
-    Args:
-        dataset: dataset name (default "digits", offline).
-        depth: CIFAR-family depth (6n+2 for basic/preact blocks).
-        variants: "plain" and/or "residual".
-        activation: "relu", "sigmoid" or "tanh".
-        batchnorm: BN after every conv.
-        block: "basic" (original, activation after the addition) or "preact" (nothing after it).
-        init: "he" or "xavier".
-        width: first-stage channels.
-        steps: SGD steps of the training part of :func:`run` (lr constant, momentum 0.9).
-        batch_size, lr: the training recipe.
-        probe_every: probe the gradients every this many steps (and at step 0).
-        seed: init and batch order.
-        device: "auto", "cpu", "cuda" or "mps".
-    """
-
-    dataset: str = "digits"
-    depth: int = 56
-    variants: tuple[str, ...] = VARIANTS
-    activation: str = "relu"
-    batchnorm: bool = True
-    block: str = "basic"
-    init: str = "he"
-    width: int = 8
-    steps: int = 200
-    batch_size: int = 128
-    lr: float = 0.1
-    probe_every: int = 10
-    seed: int = 0
-    device: str = "auto"
+    depths: tuple[int, ...] = setting((56,), "CIFAR-family depths, e.g. 20,56,110 (6n+2)", low=8, high=1202)
+    variants: tuple[str, ...] = setting(VARIANTS, "plain and/or residual, e.g. plain,residual", choices=VARIANTS)
+    probe_every: int = setting(10, "probe the gradients every this many training steps (and at step 0)", low=1,
+                               high=1_000_000)
+    init_only: bool = setting(False, "probe at initialization only (instant); no training", flag="--init-only",
+                              label="at initialization only")
+    net: NetConfig = nested(lambda: NetConfig(depth=56, width=8),
+                            expose=("activation", "batchnorm", "block", "init", "width"))
+    data: DataConfig = nested(DataConfig, expose=("name",))
+    train: TrainConfig = nested(lambda: TrainConfig(steps=200, eval_every=0, precision="fp32"),
+                                expose=("steps", "batch_size", "lr", "seed", "device"))
 
     def __post_init__(self) -> None:
-        if isinstance(self.variants, list):
-            object.__setattr__(self, "variants", tuple(self.variants))
-        if self.dataset not in DATASET_NAMES:
-            raise ValueError(f"dataset must be one of {', '.join(DATASET_NAMES)}; got {self.dataset!r}")
+        check_spec(self)
+        if len(self.depths) > MAX_DEPTHS or len(set(self.depths)) != len(self.depths):
+            raise ValueError(f"depths must be 1 to {MAX_DEPTHS} different depths; got {self.depths!r}")
+        object.__setattr__(self, "depths", tuple(sorted(self.depths)))
         object.__setattr__(self, "variants", check_variants(self.variants))
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {self.activation!r}")
-        if self.init not in INITS:
-            raise ValueError(f"init must be one of {', '.join(INITS)}; got {self.init!r}")
-        if not isinstance(self.batchnorm, bool):
-            raise ValueError(f"batchnorm must be true or false; got {self.batchnorm!r}")
-        check_width(self.width)
-        if isinstance(self.probe_every, bool) or not isinstance(self.probe_every, int) or self.probe_every < 1:
-            raise ValueError(f"probe_every must be a whole number of steps >= 1; got {self.probe_every!r}")
-        self.train_config()  # validates steps, batch size, lr, device
-        if self.steps // self.probe_every > MAX_PROBES:
+        if not self.init_only and self.train.steps // self.probe_every > MAX_PROBES:
             raise ValueError(f"at most {MAX_PROBES} probes per run: steps / probe_every is "
-                             f"{self.steps // self.probe_every}; raise probe_every to at least "
-                             f"{-(-self.steps // MAX_PROBES)}")
-        self.nets()  # validates depth, block, width
+                             f"{self.train.steps // self.probe_every}; raise probe_every to at least "
+                             f"{-(-self.train.steps // MAX_PROBES)}")
+        self.nets()  # validates every depth with the block
 
     def nets(self) -> list[NetConfig]:
-        return [NetConfig(depth=self.depth, block=self.block, residual=v == "residual", width=self.width,
-                          batchnorm=self.batchnorm, activation=self.activation, init=self.init)
-                for v in self.variants]
+        """One net per (depth, variant), shallow and plain first."""
+        return [replace(self.net, depth=d, residual=v == "residual") for d in self.depths for v in self.variants]
 
-    def train_config(self) -> TrainConfig:
-        return TrainConfig(steps=self.steps, batch_size=self.batch_size, lr=self.lr, eval_every=0,
-                           seed=self.seed, device=self.device, precision="fp32")
+
+def training_runs(spec: Spec) -> list[training.Spec]:
+    if spec.init_only:
+        return []
+    return [training.Spec(net=net, data=spec.data, train=spec.train) for net in spec.nets()]
+
+
+def cost(spec: Spec) -> float | None:
+    """Predicted seconds: the training runs plus the probes (about one training step each)."""
+    base = costs.training_seconds((r.net, r.data, r.train) for r in training_runs(spec))
+    return None if base is None else base * (1 + 1 / spec.probe_every)
 
 
 def _describe(net: NetConfig, variant: str) -> dict:
@@ -105,43 +91,49 @@ def _probe_summary(probe: dict) -> dict:
 
 
 def at_init(spec: Spec, data: Dataset | None = None) -> dict:
-    """Probes of every variant at initialization, in float64 (vanishing gradients stay visible).
+    """Probes of every net at initialization, in float64 (vanishing gradients stay visible).
 
     Returns:
         ``{"runs": [{"variant", "depth", "activation", "batchnorm", "block", "init", "name", "loss",
         "layers": [{"index", "name", "grad_norm"}], "blocks": [{"block", "stage", "grad_in",
         "grad_out", "gain"}], "chain_product": [...], "first_last_ratio"}]}``
     """
-    data = data or load_dataset(DataConfig(spec.dataset))
+    data = data or load_dataset(spec.data)
     x, y = probe_batch(data, PROBE_BATCH)
     runs = []
     for net in spec.nets():
         net = replace(net, in_channels=data.in_channels, num_classes=data.num_classes)
-        model = build_model(net, seed=spec.seed)
+        model = build_model(net, seed=spec.train.seed)
         runs.append({**_describe(net, _variant(net)), **_probe_summary(gradient_probe(model, x, y, torch.float64))})
     return {"runs": runs}
 
 
-def run(spec: Spec, progress: Progress | None = None, cancel: threading.Event | None = None) -> Outcome:
-    """Probe at init, train each variant with probes every ``probe_every`` steps, measure responses.
+def run(spec: Spec, ctx: Context | None = None) -> Outcome:
+    """Probe at init; unless ``init_only``, train each net with probes every ``probe_every`` steps and
+    measure the responses.
 
     Returns:
-        Outcome with result ``{"status", "runs": [{... as :func:`at_init` ..., "status", "message",
-        "seconds", "final_train_error", "final_test_error", "checkpoints": {"steps": [...],
-        "layer_names": [...], "grad_norms": [[per layer] per checkpoint], "loss": [...]},
-        "responses_init": [{"index", "name", "std"}], "responses_trained": [...]}]}`` and the trained
-        weights named like ``plain_56``. Checkpoint probes run in float32 on the training model.
+        Outcome with result ``{"status", "probe_images", "dataset", "seed", "runs": [{... as
+        :func:`at_init` ..., and after training: "status", "message", "seconds", "final_train_error",
+        "final_test_error", "checkpoints": {"steps": [...], "layer_names": [...], "grad_norms": [[per
+        layer] per checkpoint], "loss": [...]}, "responses_init": [{"index", "name", "std"}],
+        "responses_trained": [...]}]}`` and the trained weights named like ``plain_56``.
+        Checkpoint probes run in float32 on the training model.
     """
-    data = load_dataset(DataConfig(spec.dataset))
+    ctx = ctx or Context()
+    data = load_dataset(spec.data)
     init = at_init(spec, data)
+    head = {"probe_images": PROBE_BATCH, "dataset": spec.data.name, "seed": spec.train.seed}
+    if spec.init_only:
+        return Outcome({"status": "completed", **head, **init})
     x, y = probe_batch(data, PROBE_BATCH)
-    train_cfg = spec.train_config()
     nets = spec.nets()
+    steps = spec.train.steps
     results, weights, status = [], {}, "completed"
     for i, net in enumerate(nets):
         net = replace(net, in_channels=data.in_channels, num_classes=data.num_classes)
         variant = _variant(net)
-        model = build_model(net, seed=spec.seed)
+        model = build_model(net, seed=spec.train.seed)
         responses_init = response_stds(model, data.test_x)
         checkpoints = {"steps": [], "layer_names": [l["name"] for l in init["runs"][i]["layers"]],
                        "grad_norms": [], "loss": []}
@@ -155,16 +147,15 @@ def run(spec: Spec, progress: Progress | None = None, cancel: threading.Event | 
 
         probe(0)
 
-        def report(rec: dict, i=i, variant=variant) -> None:
+        def report(rec: dict, i=i, variant=variant, net=net) -> None:
             extra = {}
-            if rec["step"] % spec.probe_every == 0 or rec["step"] == spec.steps:
+            if rec["step"] % spec.probe_every == 0 or rec["step"] == steps:
                 extra["grad_norms"] = probe(rec["step"])
-            if progress is not None:
-                progress({**rec, **extra, "run": net.name, "variant": variant, "depth": net.depth,
-                          "done": rec["step"], "total": spec.steps, "run_index": i, "runs": len(nets),
-                          "fraction": (i + rec["step"] / spec.steps) / len(nets)})
+            ctx.report({**rec, **extra, "run": net.name, "variant": variant, "depth": net.depth,
+                        "done": rec["step"], "total": steps, "run_index": i, "runs": len(nets),
+                        "fraction": (i + rec["step"] / steps) / len(nets)})
 
-        fitted = fit(model, data, train_cfg, callback=report, cancel=cancel)
+        fitted = fit(model, data, spec.train, callback=report, cancel=ctx.cancel)
         if fitted.status == "cancelled":
             status = "cancelled"
             break
@@ -174,21 +165,29 @@ def run(spec: Spec, progress: Progress | None = None, cancel: threading.Event | 
                         "checkpoints": checkpoints, "responses_init": responses_init,
                         "responses_trained": response_stds(model, data.test_x)})
         weights[f"{variant}_{net.depth}"] = model.state_dict()
-    return Outcome({"status": status, "runs": results}, weights=weights)
+    return Outcome({"status": status, **head, "runs": results}, weights=weights)
 
 
-def estimate_seconds(spec: Spec) -> float:
-    """Seconds :func:`run` should take here: the degradation estimate for the same nets and steps
-    (timed from a few real steps) plus the probes (about one training step each)."""
-    from . import degradation
+def summary(spec: Spec, outcome: Outcome) -> str:
+    lines = [f"gradient norms at initialization on {PROBE_BATCH} {spec.data.name} training images (float64)"
+             f"{' (from the run store)' if outcome.from_store else ''}",
+             f"{'net':<36}{'first/last block':>18}  gradient"]
+    for r in outcome.result["runs"]:
+        lines.append(f"{r['name']:<36}{r['first_last_ratio']:>18.4g}  {describe_ratio(r['first_last_ratio'])}")
+    if not spec.init_only:
+        lines.append(f"after {spec.train.steps} training steps:")
+        for r in outcome.result["runs"]:
+            stds = [l["std"] for l in r["responses_trained"]]
+            lines.append(f"  {r['name']:<34} train error {r['final_train_error']:.4f}  mean response std "
+                         f"{sum(stds) / len(stds):.3f}")
+    return "\n".join(lines)
 
-    base = degradation.estimate_seconds(degradation.Spec(
-        dataset=spec.dataset, depths=(spec.depth,), variants=spec.variants, width=spec.width, steps=spec.steps,
-        batch_size=spec.batch_size, block=spec.block, device=spec.device))
-    return base * (1 + 1 / spec.probe_every)
+
+def describe(rec: dict) -> str:
+    return f"Run {rec['run_index'] + 1}/{rec['runs']}: {rec['run']}, step {rec['done']}/{rec['total']}"
 
 
-__all__ = ["PROBE_BATCH", "Spec", "VARIANTS", "at_init", "estimate_seconds", "run"]
+__all__ = ["PROBE_BATCH", "Spec", "VARIANTS", "at_init", "cost", "run", "training_runs"]
 
 
 # --- tidy tables for the figures -------------------------------------------------------------------

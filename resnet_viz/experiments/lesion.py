@@ -6,64 +6,48 @@ run store and are reused (by this experiment, the page's block toggles and the a
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
-from ..config import DATASET_NAMES, DataConfig, NetConfig, TrainConfig
+from .. import cost as costs
+from ..config import DataConfig, NetConfig, TrainConfig, nested, setting
 from ..data import load_dataset
 from ..lesion import accuracy, adjacent_pairs, path_lengths, random_drops, random_swaps, shape_keeping_blocks, single_block
-from ..models import ResNet, build_model
-from ..store import RunStore
-from . import VARIANTS, Outcome, Progress, check_width, run_cached, training
+from ..models import ResNet
+from ..protocol import VARIANTS, Context, Outcome, check_spec, run_cached
+from . import training
 
-USES_STORE = True  # run() takes the store, to reuse and keep the trained nets
+NAME = "lesion"
+HELP = "remove blocks of trained plain and residual nets (Veit et al. 2016)"
+DESCRIPTION = ("Train (or reuse from the run store) a plain and a residual net of one depth, then measure test "
+               "accuracy with single blocks removed, k random blocks removed, and k random swaps of neighbouring "
+               "blocks.")
 
 
 @dataclass(frozen=True)
 class Spec:
-    """A lesion experiment.
+    """A lesion experiment; ``train.seed`` also seeds the random lesions."""
 
-    Args:
-        dataset: dataset name (default "digits", offline).
-        depth: CIFAR-family depth of both nets (6n+2).
-        width: first-stage channels.
-        steps, batch_size, lr: the training recipe (momentum 0.9, weight decay 1e-4, constant lr).
-        seed: init and batch order of both nets; also the seed of the random lesions.
-        samples: random draws per k for the drop and swap curves.
-        max_k: the curves go from 0 to this many dropped blocks or swaps.
-        device: "auto", "cpu", "cuda" or "mps".
-    """
-
-    dataset: str = "digits"
-    depth: int = 56
-    width: int = 8
-    steps: int = 400
-    batch_size: int = 128
-    lr: float = 0.1
-    seed: int = 0
-    samples: int = 8
-    max_k: int = 8
-    device: str = "auto"
+    samples: int = setting(8, "random draws per k for the drop and swap curves", low=1, high=100)
+    max_k: int = setting(8, "the curves go from 0 to this many removed blocks or swaps", low=1, high=50)
+    net: NetConfig = nested(lambda: NetConfig(depth=56, width=8), expose=("depth", "width"))
+    data: DataConfig = nested(DataConfig, expose=("name",))
+    train: TrainConfig = nested(lambda: TrainConfig(steps=400, eval_every=100),
+                                expose=("steps", "batch_size", "lr", "seed", "device"))
 
     def __post_init__(self) -> None:
-        if self.dataset not in DATASET_NAMES:
-            raise ValueError(f"dataset must be one of {', '.join(DATASET_NAMES)}; got {self.dataset!r}")
-        check_width(self.width)
-        for name, value, top in (("samples", self.samples, 100), ("max_k", self.max_k, 50)):
-            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
-                raise ValueError(f"{name} must be a whole number from 1 to {top}; got {value!r}")
-        self.train_specs()  # validates depth, steps, batch size, lr, device
+        check_spec(self)
 
-    def train_specs(self) -> list[training.Spec]:
-        """The plain and the residual net, as ordinary training runs (plain first)."""
-        return [training.Spec(net=NetConfig(depth=self.depth, residual=v == "residual", width=self.width),
-                              data=DataConfig(self.dataset),
-                              train=TrainConfig(steps=self.steps, batch_size=self.batch_size, lr=self.lr,
-                                                eval_every=100, seed=self.seed, device=self.device),
-                              init_seed=self.seed)
-                for v in VARIANTS]
+
+def pair(net: NetConfig, data: DataConfig, train: TrainConfig) -> list[training.Spec]:
+    """The plain and the residual twin of a net as ordinary training runs (plain first); shared by the
+    lesion and attribution experiments, so both use the same stored nets."""
+    return [training.Spec(net=replace(net, residual=v == "residual"), data=data, train=train) for v in VARIANTS]
+
+
+def training_runs(spec: Spec) -> list[training.Spec]:
+    return pair(spec.net, spec.data, spec.train)
 
 
 PRESET = Spec()
@@ -79,13 +63,29 @@ def trained_model(sub: training.Spec, weights: dict[str, torch.Tensor]) -> ResNe
 def analyse(model: ResNet, x: torch.Tensor, y: torch.Tensor, spec: Spec) -> dict:
     """Base accuracy, every single-block lesion, and the random drop and swap curves."""
     ks = range(0, min(spec.max_k, len(shape_keeping_blocks(model))) + 1)
+    seed = spec.train.seed
     return {"base_test_accuracy": accuracy(model, x, y), "single_block": single_block(model, x, y),
-            "random_k": random_drops(model, x, y, ks, spec.samples, spec.seed),
-            "swaps": random_swaps(model, x, y, ks if adjacent_pairs(model) else [0], spec.samples, spec.seed)}
+            "random_k": random_drops(model, x, y, ks, spec.samples, seed),
+            "swaps": random_swaps(model, x, y, ks if adjacent_pairs(model) else [0], spec.samples, seed)}
 
 
-def run(spec: Spec, progress: Progress | None = None, cancel: threading.Event | None = None,
-        store: RunStore | None = None) -> Outcome:
+def trained_pair(subs: list[training.Spec], ctx: Context, share: float = 1.0):
+    """Train (or reuse from the store) each training spec; yields (index, spec, outcome, model), or
+    stops after a cancelled one. Progress fractions run over ``share`` of the experiment."""
+    for i, sub in enumerate(subs):
+        def report(rec: dict, i=i, sub=sub) -> None:
+            variant = "residual" if sub.net.residual else "plain"
+            ctx.report({**rec, "variant": variant, "depth": sub.net.depth, "run_index": i, "runs": len(subs),
+                        "fraction": (i + share * rec["done"] / rec["total"]) / len(subs)})
+
+        trained = run_cached(training, sub, ctx.with_progress(report))
+        if trained.result["status"] == "cancelled":
+            return
+        weights = ctx.store.load_weights(trained.key) if trained.from_store else trained.weights["model"]
+        yield i, sub, trained, trained_model(sub, weights)
+
+
+def run(spec: Spec, ctx: Context | None = None) -> Outcome:
     """Train (or reuse) the plain and the residual net, then lesion both.
 
     Returns:
@@ -95,59 +95,51 @@ def run(spec: Spec, progress: Progress | None = None, cancel: threading.Event | 
         "std", "samples"}], "swaps": [...], "train_key", "final_train_error", "final_test_error",
         "trained_now"}]}``. The weights stay with the training runs (``train_key``).
     """
-    data = load_dataset(DataConfig(spec.dataset))
-    subs = spec.train_specs()
-    runs, status = [], "completed"
-    for i, sub in enumerate(subs):
+    ctx = ctx or Context()
+    data = load_dataset(spec.data)
+    subs = training_runs(spec)
+    runs = []
+    for i, sub, trained, model in trained_pair(subs, ctx, share=0.85):
         variant = VARIANTS[i]
-
-        def report(rec: dict, i=i, variant=variant) -> None:
-            if progress is not None:
-                progress({**rec, "variant": variant, "depth": spec.depth, "run_index": i, "runs": len(subs),
-                          "fraction": (i + 0.85 * rec["done"] / rec["total"]) / len(subs)})
-
-        trained = run_cached("train", sub, store, progress=report, cancel=cancel)
-        if trained.result["status"] == "cancelled":
-            status = "cancelled"
-            break
-        weights = store.load_weights(trained.key) if trained.from_store else trained.weights["model"]
-        model = trained_model(sub, weights)
         r = trained.result
-        runs.append({"variant": variant, "depth": spec.depth, **analyse(model, data.test_x, data.test_y, spec),
+        runs.append({"variant": variant, "depth": spec.net.depth, **analyse(model, data.test_x, data.test_y, spec),
                      "train_key": trained.key, "final_train_error": r["final_train_error"],
                      "final_test_error": r["final_test_error"], "trained_now": not trained.from_store})
-        if progress is not None:
-            progress({"run": f"lesions of {variant}-{spec.depth}", "variant": variant, "depth": spec.depth,
-                      "run_index": i, "runs": len(subs), "done": spec.steps, "total": spec.steps,
-                      "fraction": (i + 1) / len(subs)})
+        ctx.report({"run": f"lesions of {variant}-{spec.net.depth}", "variant": variant, "depth": spec.net.depth,
+                    "run_index": i, "runs": len(subs), "done": spec.train.steps, "total": spec.train.steps,
+                    "fraction": (i + 1) / len(subs)})
+    status = "completed" if len(runs) == len(subs) else "cancelled"
     n = len(runs[-1]["single_block"]) if runs else 0
     return Outcome({"status": status, "blocks": n, "path_lengths": path_lengths(n) if n else [], "runs": runs})
 
 
-def estimate_seconds(spec: Spec) -> float:
-    """Training time of the two nets (timed from real steps, as the degradation estimate) plus the
-    lesions: about (1 + number of blocks + 2 x max_k x samples) test-set evaluations per net."""
-    from . import degradation
-
-    train = degradation.estimate_seconds(degradation.Spec(dataset=spec.dataset, depths=(spec.depth,), width=spec.width,
-                                                          steps=spec.steps, batch_size=spec.batch_size,
-                                                          device=spec.device))
-    blocks = 3 * (spec.depth - 2) // 6
+def cost(spec: Spec) -> float | None:
+    """Training time of the two nets plus the lesions: about (1 + blocks + 2 x max_k x samples)
+    test-set evaluations per net."""
+    train = costs.training_seconds((r.net, r.data, r.train) for r in training_runs(spec))
+    blocks = sum(spec.net.blocks_per_stage)
     evals = 2 * (1 + blocks + 2 * spec.max_k * spec.samples)
-    return train + evals * _eval_seconds(spec)
+    test_images = max(1, costs.TRAIN_SIZE[spec.data.name] // 3)
+    lesions = costs.forward_seconds(spec.net, spec.data, evals * test_images, spec.train.device)
+    return None if train is None or lesions is None else train + lesions
 
 
-def _eval_seconds(spec: Spec) -> float:
-    """Seconds of one test-set evaluation of the net, timed once (after a warm-up)."""
-    import time
+def summary(spec: Spec, outcome: Outcome) -> str:
+    result = outcome.result
+    lines = [f"lesions on {spec.data.name}, depth {spec.net.depth}, {spec.train.steps} steps"
+             f"{' (from the run store)' if outcome.from_store else ''}: {result['status']}"]
+    for r in result["runs"]:
+        accs = sorted(b["test_accuracy"] for b in r["single_block"] if b["test_accuracy"] is not None)
+        median = accs[len(accs) // 2] if accs else float("nan")
+        lines.append(f"{r['variant']:<9} all blocks {r['base_test_accuracy']:.3f}   one block removed: median "
+                     f"{median:.3f}, min {min(accs, default=float('nan')):.3f} over {len(accs)} removable blocks")
+        lines.append("          k random blocks removed: " + "  ".join(
+            f"{k['k']}: {k['mean_test_accuracy']:.3f}" for k in r["random_k"]))
+    return "\n".join(lines)
 
-    data = load_dataset(DataConfig(spec.dataset))
-    model = build_model(NetConfig(depth=spec.depth, width=spec.width, in_channels=data.in_channels,
-                                  num_classes=data.num_classes), seed=0)
-    accuracy(model, data.test_x, data.test_y)
-    start = time.perf_counter()
-    accuracy(model, data.test_x, data.test_y)
-    return time.perf_counter() - start
+
+def describe(rec: dict) -> str:
+    return f"{rec['run']}: step {rec['done']}/{rec['total']}"
 
 
-__all__ = ["PRESET", "Spec", "analyse", "estimate_seconds", "run", "trained_model"]
+__all__ = ["PRESET", "Spec", "analyse", "cost", "pair", "run", "trained_model", "trained_pair", "training_runs"]

@@ -2,35 +2,49 @@
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
-from ..config import DataConfig, NetConfig, TrainConfig, to_dict
+from .. import cost as costs
+from ..config import DataConfig, NetConfig, TrainConfig, nested, to_dict
 from ..data import load_dataset
 from ..models import build_model
+from ..protocol import Context, Outcome, Progress, check_spec
 from ..train import fit
-from . import Outcome, Progress
+
+NAME = "train"
+HELP = "train one plain or residual CIFAR-style net"
+DESCRIPTION = ("Train one net (CIFAR family) and report its errors; the run is stored in RESNET_VIZ_HOME and "
+               "reused when asked again.")
 
 
 @dataclass(frozen=True)
 class Spec:
-    """One training run. ``net.in_channels``/``num_classes`` are taken from the dataset."""
+    """One training run; ``train.seed`` seeds the initialization and the batch order.
+    ``net.in_channels``/``num_classes`` are taken from the dataset."""
 
-    net: NetConfig = field(default_factory=NetConfig)
-    data: DataConfig = field(default_factory=DataConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    init_seed: int = 0
+    net: NetConfig = nested(NetConfig, expose=("depth", "block", "residual", "shortcut", "width", "activation",
+                                               "batchnorm", "init"))
+    data: DataConfig = nested(DataConfig, expose=("name", "image_size", "train_limit", "seed"))
+    train: TrainConfig = nested(TrainConfig, expose=("steps", "batch_size", "lr", "momentum", "weight_decay",
+                                                     "schedule", "eval_every", "seed", "device", "precision"))
 
     def __post_init__(self) -> None:
-        if not isinstance(self.init_seed, int) or self.init_seed < 0:
-            raise ValueError(f"init_seed must be a whole number >= 0; got {self.init_seed!r}")
+        check_spec(self)
+
+
+def training_runs(spec: Spec) -> list[Spec]:
+    return [spec]
+
+
+def cost(spec: Spec) -> float | None:
+    return costs.training_seconds([(spec.net, spec.data, spec.train)])
 
 
 def prepare(spec: Spec):
     """Load the data and build the initialized net of a training spec: (model, data, net config)."""
     data = load_dataset(spec.data)
     net = replace(spec.net, in_channels=data.in_channels, num_classes=data.num_classes)
-    return build_model(net, seed=spec.init_seed), data, net
+    return build_model(net, seed=spec.train.seed), data, net
 
 
 def package(net, model, fitted) -> Outcome:
@@ -46,7 +60,7 @@ def reporter(net, total: int, progress: Progress | None):
     return report
 
 
-def run(spec: Spec, progress: Progress | None = None, cancel: threading.Event | None = None) -> Outcome:
+def run(spec: Spec, ctx: Context | None = None) -> Outcome:
     """Train ``spec.net`` and return its history, final errors and weights.
 
     Returns:
@@ -54,6 +68,19 @@ def run(spec: Spec, progress: Progress | None = None, cancel: threading.Event | 
         "final_train_loss", "seconds", "steps_done", "device", "precision", "history"}`` and weights
         ``{"model": state_dict}``.
     """
+    ctx = ctx or Context()
     model, data, net = prepare(spec)
-    fitted = fit(model, data, spec.train, callback=reporter(net, spec.train.steps, progress), cancel=cancel)
+    fitted = fit(model, data, spec.train, callback=reporter(net, spec.train.steps, ctx.progress), cancel=ctx.cancel)
     return package(net, model, fitted)
+
+
+def summary(spec: Spec, outcome: Outcome) -> str:
+    r = outcome.result
+    source = "from the run store" if outcome.from_store else f"trained on {r['device']} ({r['precision']})"
+    lines = [f"{r['name']} on {spec.data.name}, {r['steps_done']} steps, {source}: status {r['status']}"]
+    if r["message"]:
+        lines.append(r["message"])
+    if r["final_train_error"] is not None:
+        lines.append(f"final train error {r['final_train_error']:.4f}  test error {r['final_test_error']:.4f}  "
+                     f"({r['seconds']:.1f} s)")
+    return "\n".join(lines)

@@ -1,0 +1,118 @@
+"""What do the nets look at (Captum): attribute a trained net's predictions on the first test images.
+
+The net is the same stored "train" run the lesion experiment uses (:func:`lesion.pair`), so maps and
+the per-block gradient x activation can be set beside the lesion results of the same model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import attribution as attr
+from .. import cost as costs
+from ..config import DataConfig, NetConfig, TrainConfig, nested, setting
+from ..data import load_dataset
+from ..protocol import VARIANTS, Context, Outcome, check_spec
+from . import lesion, training
+
+NAME = "attribution"
+HELP = "Captum attributions of a trained net, with PNG maps"
+DESCRIPTION = ("Train (or reuse from the run store) a net, then attribute its predictions on the first test images "
+               "(Integrated Gradients with a completeness check, saliency or GradCAM) and score every block by "
+               "gradient x activation of its branch output.")
+ALIASES = ("attribute",)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """An attribution experiment on one trained net."""
+
+    variant: str = setting("residual", "which net of the pair to explain", choices=tuple(reversed(VARIANTS)))
+    method: str = setting("integrated_gradients", "attribution method", choices=attr.METHODS)
+    target: str = setting("label", "which class to explain: the true label or the net's prediction",
+                          choices=("label", "predicted"))
+    n_images: int = setting(8, "the first this many test images", low=1, high=1000)
+    net: NetConfig = nested(lambda: NetConfig(depth=20, width=8), expose=("depth", "width"))
+    data: DataConfig = nested(DataConfig, expose=("name",))
+    train: TrainConfig = nested(lambda: TrainConfig(steps=400, eval_every=100), expose=("steps", "seed", "device"))
+
+    def __post_init__(self) -> None:
+        check_spec(self)
+
+
+def training_runs(spec: Spec) -> list[training.Spec]:
+    return [lesion.pair(spec.net, spec.data, spec.train)[VARIANTS.index(spec.variant)]]
+
+
+def cost(spec: Spec) -> float | None:
+    """Training the net (when not stored) plus about 3 x 1024 forward passes per image (IG at most)."""
+    train = costs.training_seconds((r.net, r.data, r.train) for r in training_runs(spec))
+    maps = costs.forward_seconds(spec.net, spec.data, spec.n_images * 3 * 1024, spec.train.device)
+    return None if train is None or maps is None else train + maps
+
+
+def run(spec: Spec, ctx: Context | None = None) -> Outcome:
+    """Attribute the first ``n_images`` test images and score every block.
+
+    Returns:
+        Outcome with result ``{"status", "model", "variant", "method", "train_key", "images": [{"index",
+        "label", "prediction", "target", "convergence_delta", "output_change", "attribution_sum",
+        "ig_steps", "converged", "map"}], "block_importance": [{"block", "stage", "importance"}]}``;
+        "map" is the (H, W) attribution of the chosen method.
+    """
+    ctx = ctx or Context()
+    sub = training_runs(spec)[0]
+    trained = next(lesion.trained_pair([sub], ctx), None)
+    if trained is None:
+        return Outcome({"status": "cancelled", "images": [], "block_importance": []})
+    _, _, outcome, model = trained
+    data = load_dataset(sub.data)
+    x, y = data.test_x[:spec.n_images], data.test_y[:spec.n_images]
+    predicted = attr.predictions(model, x).argmax(1)
+    images = []
+    for i in range(len(y)):
+        if ctx.cancelled():
+            return Outcome({"status": "cancelled", "images": [], "block_importance": []})
+        target = int(predicted[i]) if spec.target == "predicted" else int(y[i])
+        xi = x[i:i + 1]
+        ig = attr.integrated_gradients(model, xi, target)
+        chosen = ig if spec.method == "integrated_gradients" else attr.attribution_map(model, xi, target, spec.method)
+        images.append({"index": i, "label": int(y[i]), "prediction": int(predicted[i]), "target": target,
+                       "convergence_delta": ig["convergence_delta"], "output_change": ig["output_change"],
+                       "attribution_sum": ig["attribution_sum"], "ig_steps": ig["steps"],
+                       "converged": ig["converged"], "map": chosen["map"].tolist()})
+        ctx.report({"run": f"attributions of {model.cfg.name}", "done": i + 1, "total": len(y),
+                    "fraction": (i + 1) / len(y)})
+    return Outcome({"status": "completed", "model": model.cfg.name, "variant": spec.variant, "method": spec.method,
+                    "train_key": outcome.key, "images": images,
+                    "block_importance": attr.block_importance(model, x, y)})
+
+
+def write_files(spec: Spec, result: dict, out: Path) -> dict:
+    """One PNG per image next to the JSON (input | map), named ``<stem>_<index>.png``; the result's
+    images get their file name as "png"."""
+    import torch
+
+    data = load_dataset(spec.data)
+    images = []
+    for row in result["images"]:
+        png = out.parent / f"{out.stem}_{row['index']}.png"
+        png.write_bytes(attr.map_png(data.test_x[row["index"]], torch.tensor(row["map"])))
+        images.append({**row, "png": png.name})
+    return {**result, "images": images}
+
+
+def summary(spec: Spec, outcome: Outcome) -> str:
+    r = outcome.result
+    lines = [f"{r.get('model', '?')} on {spec.data.name} ({'from the run store' if outcome.from_store else 'computed now'}),"
+             f" {spec.method}, {len(r['images'])} test images"]
+    for row in r["images"]:
+        note = "" if row["converged"] else "  NOT CONVERGED: the sum misses f(x)-f(black) by more than 1%"
+        lines.append(f"  #{row['index']}: label {row['label']} predicted {row['prediction']}  f(x)-f(black) "
+                     f"{row['output_change']:8.3f}  IG sum {row['attribution_sum']:8.3f}  delta "
+                     f"{row['convergence_delta']:.2e} ({row['ig_steps']} steps){note}")
+    return "\n".join(lines)
+
+
+__all__ = ["Spec", "cost", "run", "training_runs", "write_files"]

@@ -1,0 +1,235 @@
+"""The experiment protocol: what every experiment declares, and what is derived from it.
+
+An experiment is one module in :mod:`resnet_viz.experiments` with
+
+- ``NAME`` (its store kind and CLI subcommand) and ``HELP`` (one line);
+- ``Spec``: a frozen dataclass that *composes* the shared configs (``net: NetConfig``,
+  ``data: DataConfig``, ``train: TrainConfig``, each through :func:`resnet_viz.config.nested`, which
+  says which of their fields this experiment exposes) and adds only its own fields, each declared
+  with :func:`resnet_viz.config.setting` (help text, allowed values);
+- ``run(spec, ctx) -> Outcome``, where ``ctx`` (:class:`Context`) carries progress, cancel, the run
+  store and the device;
+- ``cost(spec) -> float``: predicted seconds, from counted multiply-adds and a measured throughput
+  (:mod:`resnet_viz.cost`); it never trains and never touches torch's process-wide settings;
+- optionally ``summary(result) -> str`` (what the CLI prints) and ``write_files(result, out)``
+  (extra files next to ``--out``).
+
+From that declaration come the CLI options, the catalog (``python -m resnet_viz experiments
+--json``), validation messages, the pages' default widgets and the estimates. Nothing here imports
+the registry, so experiments can use each other without import cycles.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from dataclasses import dataclass, field, fields
+from types import ModuleType
+from typing import Any, Callable
+
+import torch
+
+from .config import check_value, describe_field, hints, validate
+from .store import RunStore
+
+Progress = Callable[[dict], None]
+
+
+@dataclass
+class Outcome:
+    """An experiment's JSON-ready ``result`` and the ``weights`` to store with it (name -> state)."""
+
+    result: dict
+    weights: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
+    from_store: bool = False
+    key: str = ""
+
+
+@dataclass
+class Context:
+    """What a run gets besides its spec.
+
+    Args:
+        progress: called with step records (``done``, ``total``, ``fraction``, ...); never ``st.*``.
+        cancel: set it to stop the run before its next step (the result's status is "cancelled").
+        store: the run store, for experiments that reuse stored runs (None: nothing is stored).
+        device: overrides the spec's device for this call (None: the spec decides).
+    """
+
+    progress: Progress | None = None
+    cancel: threading.Event | None = None
+    store: RunStore | None = None
+    device: str | None = None
+
+    def report(self, record: dict) -> None:
+        if self.progress is not None:
+            self.progress(record)
+
+    def cancelled(self) -> bool:
+        return self.cancel is not None and self.cancel.is_set()
+
+    def with_progress(self, progress: Progress | None) -> "Context":
+        return dataclasses.replace(self, progress=progress)
+
+
+VARIANTS = ("plain", "residual")
+
+
+def check_variants(variants: tuple[str, ...]) -> tuple[str, ...]:
+    """Validate a variants setting; returns it in canonical order (plain first)."""
+    if not variants or not set(variants) <= set(VARIANTS) or len(set(variants)) != len(variants):
+        raise ValueError(f"variants must be plain, residual or both; got {tuple(variants)!r}")
+    return tuple(v for v in VARIANTS if v in variants)
+
+
+def check_spec(spec: Any) -> None:
+    """Validate an experiment Spec's own declared fields (nested configs validate themselves)."""
+    validate(spec)
+
+
+# --- flattening: a Spec's user-facing settings ------------------------------------------------------
+
+@dataclass(frozen=True)
+class Option:
+    """One user-facing setting of an experiment: an own field or an exposed field of a nested config.
+
+    ``path`` is ("depths",) for an own field or ("net", "width") for a nested one; ``name`` is what
+    the CLI, the catalog and the widgets call it (the field's ``option`` metadata, else its name).
+    """
+
+    name: str
+    path: tuple[str, ...]
+    type: Any
+    default: Any
+    meta: dict
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    def describe(self) -> dict:
+        f = _FieldView(self.meta)
+        return {**describe_field(f, self.type, self.default, self.name), "option": self.meta.get("flag") or self.flag}
+
+    def check(self, value: Any) -> Any:
+        return check_value(self.meta.get("label") or self.name, value, self.type, self.meta)
+
+
+@dataclass(frozen=True)
+class _FieldView:
+    metadata: dict
+
+
+def config_options(cls: type, names: tuple[str, ...]) -> list[Option]:
+    """Options for some fields of a plain config (e.g. the net fields of ``params``)."""
+    default, types = cls(), hints(cls)
+    by_name = {f.name: f for f in fields(cls)}
+    return [Option(by_name[n].metadata.get("option") or n, (n,), types[n], getattr(default, n),
+                   dict(by_name[n].metadata)) for n in names]
+
+
+def options(spec_cls: type) -> list[Option]:
+    """Every user-facing setting of an experiment's Spec, in declaration order."""
+    default = spec_cls()
+    found: list[Option] = []
+    types = hints(spec_cls)
+    for f in fields(spec_cls):
+        if "expose" in f.metadata:
+            inner = getattr(default, f.name)
+            inner_types = hints(type(inner))
+            by_name = {g.name: g for g in fields(inner)}
+            for sub in f.metadata["expose"]:
+                g = by_name[sub]
+                found.append(Option(g.metadata.get("option") or sub, (f.name, sub), inner_types[sub],
+                                    getattr(inner, sub), dict(g.metadata)))
+        elif "help" in f.metadata:
+            found.append(Option(f.metadata.get("option") or f.name, (f.name,), types[f.name],
+                                getattr(default, f.name), dict(f.metadata)))
+    names = [o.name for o in found]
+    duplicates = {n for n in names if names.count(n) > 1}
+    if duplicates:
+        raise TypeError(f"{spec_cls.__qualname__} exposes {', '.join(sorted(duplicates))} twice")
+    return found
+
+
+def build(spec_cls: type, values: dict[str, Any] | None = None, base: Any = None) -> Any:
+    """A Spec from user-facing values (option name -> value); the others keep ``base``'s (default:
+    the Spec's defaults). Every value is checked against its declaration first.
+
+    Raises:
+        ValueError: an unknown setting, or a value that is not allowed (the message says what is).
+    """
+    values = dict(values or {})
+    by_name = {o.name: o for o in options(spec_cls)}
+    unknown = set(values) - set(by_name)
+    if unknown:
+        raise ValueError(f"unknown setting {', '.join(sorted(unknown))}; allowed: {', '.join(by_name)}")
+    base = base if base is not None else spec_cls()
+    own: dict[str, Any] = {}
+    inner: dict[str, dict[str, Any]] = {}
+    for name, value in values.items():
+        o = by_name[name]
+        value = o.check(value)
+        if len(o.path) == 1:
+            own[o.path[0]] = value
+        else:
+            inner.setdefault(o.path[0], {})[o.path[1]] = value
+    for outer, changes in inner.items():
+        own[outer] = dataclasses.replace(getattr(base, outer), **changes)
+    return dataclasses.replace(base, **own)
+
+
+def build_config(cls: type, values: dict[str, Any], **extra: Any) -> Any:
+    """A plain config from user-facing values (checked against their declarations) and ``extra``."""
+    by_name = {o.name: o for o in config_options(cls, tuple(f.name for f in fields(cls) if "help" in f.metadata))}
+    checked = {by_name[name].path[0]: by_name[name].check(value) for name, value in values.items()}
+    return cls(**checked, **extra)
+
+
+def flat(spec: Any) -> dict[str, Any]:
+    """The user-facing values of a Spec (option name -> value), e.g. for a catalog or a URL."""
+    out = {}
+    for o in options(type(spec)):
+        value = spec
+        for part in o.path:
+            value = getattr(value, part)
+        out[o.name] = value
+    return out
+
+
+def catalog_entry(module: ModuleType) -> dict:
+    """``{"name", "help", "fields": [{"name", "type", "default", "choices", "help", "min", "max", "option"}]}``."""
+    return {"name": module.NAME, "help": module.HELP, "fields": [o.describe() for o in options(module.Spec)]}
+
+
+# --- running through the store ----------------------------------------------------------------------
+
+def run_cached(module: ModuleType, spec: Any, ctx: Context | None = None, rerun: bool = False) -> Outcome:
+    """Return the stored outcome of (experiment, spec), or run it and store what it returns.
+
+    A cancelled run is not stored; a failure is recorded in the store as "failed" and re-raised.
+    """
+    ctx = ctx or Context()
+    store, name = ctx.store, module.NAME
+    if store is not None and not rerun:
+        stored = store.get(name, spec)
+        if stored is not None:
+            return Outcome(stored.result, from_store=True, key=stored.key)
+    key = store.begin(name, spec) if store is not None else ""
+    try:
+        outcome = module.run(spec, ctx)
+    except BaseException as exc:
+        if store is not None:
+            store.fail(key, f"{type(exc).__name__}: {exc}")
+        raise
+    if store is not None:
+        if outcome.result.get("status") == "cancelled":
+            store.delete(key)
+        else:
+            store.finish(key, outcome.result, outcome.weights)
+    outcome.key = key
+    return outcome
+
+
+__all__ = ["Context", "Option", "build_config", "config_options", "Outcome", "Progress", "VARIANTS", "build", "catalog_entry", "check_spec",
+           "check_variants", "flat", "options", "run_cached"]
