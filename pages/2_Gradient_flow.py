@@ -1,82 +1,57 @@
-"""Gradient flow: gradient size layer by layer, plain vs residual, at initialization and in training."""
+"""Gradient size layer by layer, plain vs residual, with and without batch norm."""
 
 import streamlit as st
 
 from resnet_viz import ui
-from resnet_viz.config import ACTIVATIONS, INITS, cifar_depths
 from resnet_viz.experiments import gradients as gf
-from resnet_viz.jobs import ACTIVE
-from resnet_viz.ui import gradients as view
+from resnet_viz.ui import views
+from resnet_viz.ui.jobs import job_panel
+from resnet_viz.ui.texts import Gradients as T
+from resnet_viz.ui.widgets import setting, spec_from
+
+LESSONS = {  # lesson -> control values (the keys of the widgets below)
+    "BN + ReLU: the paper's nets": {"gf_bn": True, "gf_act": "relu", "gf_block": "basic"},
+    "No BN, sigmoid: gradients vanish": {"gf_bn": False, "gf_act": "sigmoid", "gf_block": "basic"},
+    "No BN, sigmoid, pre-activation: the fix": {"gf_bn": False, "gf_act": "sigmoid", "gf_block": "preact"},
+}
+BLOCKS = {"basic": "original (activation after the addition)", "preact": "pre-activation (nothing after it)"}
 
 ui.page_setup("Gradient flow", ":material/waves:")
 ui.sidebar()
-st.title("Gradient flow: why shortcuts help gradients")
-st.markdown(view.SHORTCUT_RULE)
-
-for key, value in view.LESSONS["BN + ReLU: the paper's nets"].items():
+st.title(T.title)
+st.markdown(T.rule)
+for key, value in LESSONS["BN + ReLU: the paper's nets"].items():
     st.session_state.setdefault(key, value)
-
-
-def apply_lesson() -> None:
-    st.session_state.update(view.LESSONS[st.session_state["gf_lesson"]])
-
-
-st.selectbox("Lesson", list(view.LESSONS), key="gf_lesson", on_change=apply_lesson,
-             help="sets the controls below to one of the three cases the explanations discuss")
+st.selectbox(T.lesson, list(LESSONS), key="gf_lesson", help=T.lesson_help,
+             on_change=lambda: st.session_state.update(LESSONS[st.session_state["gf_lesson"]]))
 c1, c2, c3, c4, c5, c6 = st.columns([3, 2, 2, 3, 2, 2])
-depth = c1.select_slider("Depth", cifar_depths("basic", up_to=110), value=56, help="6n+2 layers")
-batchnorm = c2.toggle("Batch norm", key="gf_bn")
-activation = c3.radio("Activation", ACTIVATIONS, key="gf_act")
-block = c4.radio("Block", list(view.BLOCK_LABELS), key="gf_block", format_func=view.BLOCK_LABELS.get)
-init = c5.radio("Initialization", INITS, format_func={"he": "He", "xavier": "Xavier"}.get)
-width = c6.select_slider("Width", [4, 8, 16], value=8, help="channels of the first stage")
-
-with st.expander("Training settings (for part 2)"):
+depth = c1.select_slider("Depth", [d for d in range(8, 111, 6)], value=56, help="6n+2 layers")
+batchnorm = setting(gf.Spec, "batchnorm", c2, key="gf_bn", label="Batch norm")
+activation = setting(gf.Spec, "activation", c3, key="gf_act", radio=True)
+block = setting(gf.Spec, "block", c4, values=list(BLOCKS), key="gf_block", format_func=BLOCKS.get, radio=True)
+init = setting(gf.Spec, "init", c5, format_func={"he": "He", "xavier": "Xavier"}.get, radio=True, label="Initialization")
+width = setting(gf.Spec, "width", c6, values=[4, 8, 16])
+with st.expander(T.training_settings):
     t1, t2, t3 = st.columns(3)
-    steps = t1.slider("Steps", 50, 1000, 200, step=50)
-    lr = t2.select_slider("Learning rate", [0.01, 0.03, 0.1, 0.3], value=0.1)
+    steps = setting(gf.Spec, "steps", t1, values=list(range(50, 1001, 50)))
+    lr = setting(gf.Spec, "lr", t2, values=[0.01, 0.03, 0.1, 0.3])
     probes = t3.slider("Probes", 5, 50, 20, help="how many times to measure the gradients during training")
+spec = spec_from(gf.Spec, {"depths": (depth,), "activation": activation, "batchnorm": batchnorm, "block": block,
+                           "init": init, "width": width, "steps": steps, "lr": lr, "probe_every": max(1, steps // probes)})
 
-spec = ui.guard(gf.Spec, depth=depth, activation=activation, batchnorm=batchnorm, block=block, init=init,
-                width=width, steps=steps, lr=lr, probe_every=max(1, steps // probes))
-
-st.subheader("1. At initialization")
-result = ui.guard(view.probe_at_init, spec)
-view.ratio_metrics(result)
+st.subheader(T.part1)
+result = ui.guard(views.probe_at_init, spec)
+views.ratio_metrics(result)
 left, right = st.columns([3, 2])
 with left:
-    view.init_plots(result)
-with right:
-    st.markdown(view.EXPLANATION_INIT)
-    st.markdown(view.EXPLANATION_CHAIN)
+    views.init_plots(result)
+right.markdown(T.explanation_init + T.explanation_chain)
 
-st.subheader("2. During training")
-manager, key, stored, job = ui.experiment_state("gradients", spec)
+st.subheader(T.part2)
 left, right = st.columns([3, 2])
-with right:
-    st.markdown(view.EXPLANATION_TRAINING)
+right.markdown(T.explanation_training)
 with left:
-    if stored is None and (job is None or job.state not in ACTIVE):
-        estimate = ui.guard(gf.estimate_seconds, spec)
-        st.caption(f"Trains the plain and the residual net for {steps} steps, probing the gradients every "
-                   f"{spec.probe_every} steps. Estimated duration here: **{ui.duration(estimate)}**.")
-        if st.button("Train and probe", type="primary", icon=":material/play_arrow:"):
-            ui.guard(manager.submit, "gradients", spec, estimate)
-            st.rerun()
-        if job is not None and job.state == "failed":
-            st.error(f"The run failed: {job.error}", icon=":material/error:")
-        elif job is not None and job.state == "cancelled":
-            st.warning("The run was cancelled; nothing was stored.")
-    elif stored is None:
-        @st.fragment(run_every=2.0)
-        def progress() -> None:
-            if job.state not in ACTIVE:
-                st.rerun()
-            ui.job_progress(job, view.describe)
-            view.live_heatmap(job.snapshot()["records"])
-
-        progress()
-    else:
-        st.caption(f"Measured on this server ({stored.result['runs'][0]['device']}), stored: it loads at once "
-                   f"next time.")
-        view.show_training(stored.result)
+    panel = job_panel("gradients", spec, gf.describe, live=views.gradients_live, button=T.button,
+                      what=T.what.format(every=spec.probe_every))
+    if panel.stored is not None:
+        views.gradients_result(panel.stored.result)

@@ -118,6 +118,7 @@ def _write_out(out: Path | None, payload: dict) -> None:
 def run_experiment(module: ModuleType, args: argparse.Namespace) -> int:
     """Build the Spec from the given options, check everything that can be checked, run, report."""
     from . import cost
+    from .data import check_available
     from .protocol import Context, build, run_cached
     from .store import RunStore
 
@@ -125,6 +126,7 @@ def run_experiment(module: ModuleType, args: argparse.Namespace) -> int:
     out = check_out(args.out)
     store = RunStore()
     if args.rerun or store.get(module.NAME, spec) is None:
+        check_available(spec.data)
         store.check_writable()
         runs = module.training_runs(spec)
         cost.check_memory([(r.net, r.data, r.train) for r in runs], parallel=cost.parallel_runs(runs))
@@ -189,12 +191,14 @@ def _params_extras(args: argparse.Namespace) -> int:
     from .lineage import lineage_table
 
     payload: dict = {}
+    shortcut = getattr(args, "shortcut", "auto")
+    shortcut = "B" if shortcut == "auto" else shortcut
     if args.compare_blocks is not None:
         c = args.compare_blocks
         payload["blocks"] = {
-            "basic": block_cost("basic", c, shortcut=args.shortcut if args.shortcut != "auto" else "B"),
+            "basic": block_cost("basic", c, shortcut=shortcut),
             "bottleneck": block_cost("bottleneck", c, bottleneck_width=args.bottleneck_width or None,
-                                     shortcut=args.shortcut if args.shortcut != "auto" else "B")}
+                                     shortcut=shortcut)}
         if c % 4 == 0:
             payload["blocks"]["basic_quarter_width"] = block_cost("basic", c // 4)
     if args.family_table:

@@ -151,6 +151,17 @@ _LOADERS: dict[str, Callable] = {
 }
 
 
+def check_available(cfg: DataConfig, root: str | Path | None = None) -> None:
+    """Raise :class:`DatasetUnavailable` (naming the files and where they go) when a dataset's files are
+    missing and may not be downloaded; looks at file names only, so a page can say it at once."""
+    if cfg.name not in _TORCHVISION_FILES or os.environ.get("RESNET_VIZ_DOWNLOAD") == "1":
+        return
+    root = Path(root) if root else data_dir()
+    sub, files = _TORCHVISION_FILES[cfg.name]
+    if not all((root / sub / f).exists() for f in files):
+        raise DatasetUnavailable(_missing_message(cfg.name, root))
+
+
 def list_datasets() -> list[str]:
     return list(_LOADERS)
 

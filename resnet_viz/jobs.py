@@ -150,7 +150,9 @@ class JobManager:
         check_caps(runs, runs[0].train.device if runs else "auto")
         if self.store.get(kind, spec) is None:
             from .cost import check_memory, parallel_runs
+            from .data import check_available
 
+            check_available(spec.data)
             check_memory([(r.net, r.data, r.train) for r in runs], parallel=parallel_runs(runs))
         if estimate is None:
             estimate = module.cost(spec)

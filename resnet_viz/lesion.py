@@ -45,10 +45,11 @@ def accuracy(model: ResNet, x: torch.Tensor, y: torch.Tensor, batch_size: int = 
              order: list[int] | None = None) -> float:
     """Accuracy of a net in eval mode, optionally with blocks removed (``skip``) or reordered (``order``).
 
-    The net must be in eval mode already (trained nets shared by sessions are never switched).
+    A net still in training mode is put in eval mode; shared trained nets are built in eval mode, so
+    nothing about them changes here.
     """
     if model.training:
-        raise ValueError("accuracy() needs a model in eval mode (call model.eval() once, where it is built)")
+        model.eval()
     device = next(model.parameters()).device
     correct = 0
     for i in range(0, len(y), batch_size):

@@ -186,6 +186,33 @@ def build_config(cls: type, values: dict[str, Any], **extra: Any) -> Any:
     return cls(**checked, **extra)
 
 
+def make(spec_cls: type, **values: Any) -> Any:
+    """``make(degradation.Spec, depths=(8, 32), width=4)``: :func:`build` with keyword arguments."""
+    return build(spec_cls, values)
+
+
+def spec_from_dict(spec_cls: type, data: dict) -> Any:
+    """A Spec from its stored JSON form (``dataclasses.asdict``); unknown or missing fields raise
+    ValueError (a run stored by an older version of the lab is then simply not offered)."""
+    kwargs = {}
+    types = hints(spec_cls)
+    for f in fields(spec_cls):
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        if "expose" in f.metadata:
+            inner_cls = types[f.name]
+            try:
+                value = inner_cls(**value)
+            except TypeError as exc:
+                raise ValueError(f"stored {f.name} does not fit {inner_cls.__name__}: {exc}") from None
+        kwargs[f.name] = value
+    unknown = set(data) - {f.name for f in fields(spec_cls)}
+    if unknown:
+        raise ValueError(f"stored spec has unknown fields {', '.join(sorted(unknown))}")
+    return spec_cls(**kwargs)
+
+
 def flat(spec: Any) -> dict[str, Any]:
     """The user-facing values of a Spec (option name -> value), e.g. for a catalog or a URL."""
     out = {}
@@ -232,4 +259,4 @@ def run_cached(module: ModuleType, spec: Any, ctx: Context | None = None, rerun:
 
 
 __all__ = ["Context", "Option", "build_config", "config_options", "Outcome", "Progress", "VARIANTS", "build", "catalog_entry", "check_spec",
-           "check_variants", "flat", "options", "run_cached"]
+           "check_variants", "flat", "make", "options", "run_cached", "spec_from_dict"]

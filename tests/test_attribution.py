@@ -30,17 +30,25 @@ def trained(digits):
 
 
 @pytest.mark.parametrize("index", [0, 1, 2])
-def test_integrated_gradients_completeness_within_5_percent(digits, trained, index):
+def test_integrated_gradients_adds_steps_until_complete_within_1_percent(digits, trained, index):
     x, label = digits.test_x[index:index + 1], int(digits.test_y[index])
     ig = attr.integrated_gradients(trained, x, label)
-    assert ig["map"].shape == (16, 16)
-    assert abs(ig["attribution_sum"] - ig["output_change"]) <= 0.05 * abs(ig["output_change"])
+    assert ig["map"].shape == (16, 16) and ig["steps"] in attr.IG_STEPS
+    assert ig["converged"]
+    assert abs(ig["attribution_sum"] - ig["output_change"]) <= 0.01 * abs(ig["output_change"]) + 1e-6
     assert ig["convergence_delta"] == pytest.approx(abs(ig["attribution_sum"] - ig["output_change"]), rel=1e-3,
                                                      abs=1e-5)
     x = x.to(next(trained.parameters()).device)
     with torch.no_grad():  # output_change really is f(x) - f(black) for the target logit
         assert ig["output_change"] == pytest.approx(
             (trained(x)[0, label] - trained(torch.zeros_like(x))[0, label]).item(), rel=1e-5)
+
+
+def test_integrated_gradients_says_plainly_when_it_did_not_converge(digits, trained):
+    x, label = digits.test_x[:1], int(digits.test_y[0])
+    rough = attr.integrated_gradients(trained, x, label, steps=(1,))
+    assert rough["steps"] == 1 and rough["convergence_delta"] > 0.01 * abs(rough["output_change"])
+    assert rough["converged"] is False
 
 
 @pytest.mark.parametrize("stage", [0, 1, 2, -1])
@@ -81,9 +89,16 @@ def test_cli_writes_the_contract_json_and_pngs(tmp_path, capsys):
         assert {"label", "prediction", "convergence_delta", "output_change"} <= set(img)
         assert isinstance(img["convergence_delta"], float) and isinstance(img["output_change"], float)
         assert (tmp_path / img["png"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert img["converged"] is True and img["ig_steps"] in attr.IG_STEPS
     assert [b["block"] for b in data["block_importance"]] == [0, 1, 2]
-    assert main(["attribute", "--method", "lime"]) == 2
-    assert "method must be one of" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["attribute", "--method", "lime"])
+    assert exc.value.code == 2 and "invalid choice: 'lime'" in capsys.readouterr().err
+    # an output folder instead of a file: refused before anything runs, nothing written beside it
+    folder = tmp_path / "maps"
+    folder.mkdir()
+    assert main(["attribute", "--depth", "8", "--width", "4", "--steps", "20", "--out", str(folder)]) == 2
+    assert "is a folder" in capsys.readouterr().err and not list(tmp_path.glob("maps_*.png"))
 
 
 def test_attribution_figures():

@@ -48,7 +48,19 @@ def test_params_stages_and_human_summary(capsys):
     (["params", "--depth", "57"], "CIFAR depth must be 6n+2 for basic blocks: 8, 14, 20"),
     (["params", "--width", "-3"], "width must be a whole number from 1 to 1024"),
     (["train", "--lr", "nan"], "learning rate must be a finite number > 0"),
-    (["train", "--steps", "0"], "steps must be a whole number >= 1"),
+    (["train", "--steps", "0"], "steps must be a whole number from 1 to 1,000,000; got 0"),
+    (["train", "--depth", "60002"], "depth must be a whole number from 1 to 1202; got 60002"),
+    (["train", "--width", "0"], "width must be a whole number from 1 to 1024; got 0"),
+    (["train", "--image-size", "5000"], "image_size must be a whole number from 0 to 256"),
+    (["train", "--depth", "1202", "--width", "1024", "--batch-size", "4096"], "GB of memory"),
+    (["degradation", "--seeds", "0,1,2,3,4,5"], "seeds must be 1 to 5 different whole numbers"),
+    (["lesion", "--samples", "0"], "samples must be a whole number from 1 to 100; got 0"),
+    (["attribute", "--n-images", "0"], "n_images must be a whole number from 1 to 1000; got 0"),
+    (["params", "--depth", "6002"], "depth must be a whole number from 1 to 1202"),
+    (["params", "--classes", "0"], "num_classes must be a whole number from 2 to 100,000; got 0"),
+    (["params", "--image-size", "0"], "image-size must be a whole number from 8 to 1024; got 0"),
+    (["train", "--steps", "3", "--out", "/nonexistent-folder/run.json"], "the folder /nonexistent-folder does not exist"),
+    (["train", "--steps", "3", "--out", "/"], "is a folder"),
     (["train", "--dataset", "mnist", "--data-dir", "/nonexistent/x"], "put train-images-idx3-ubyte"),
     (["gradients", "--dataset", "mnist", "--data-dir", "/nonexistent/y"], "/nonexistent/y"),
     (["attribute", "--dataset", "mnist", "--data-dir", "/nonexistent/z"], "/nonexistent/z"),
@@ -79,3 +91,51 @@ def test_train_writes_json_and_reuses_the_store(capsys, tmp_path):
     assert "step 6/6" in err  # progress went to stderr
     code, out, _ = run_cli(capsys, *argv)
     assert "from the run store" in out and json.loads(out_file.read_text())["from_store"] is True
+
+
+def test_the_catalog_lists_exactly_each_subcommands_options(capsys):
+    """``experiments --json`` and the generated subcommands come from the same declarations."""
+    from resnet_viz.cli import build_parser
+    from resnet_viz.experiments import EXPERIMENTS
+
+    code, out, _ = run_cli(capsys, "experiments", "--json")
+    catalog = json.loads(out)["experiments"]
+    assert code == 0 and [e["name"] for e in catalog] == list(EXPERIMENTS) == [
+        "train", "degradation", "gradients", "lesion", "attribution"]
+    subparsers = next(a for a in build_parser()._actions if a.dest == "command").choices
+    general = {"-h", "--help", "--out", "--rerun", "--data-dir", "--download"}
+    for entry in catalog:
+        assert entry["help"] and all(set(f) >= {"name", "type", "default", "choices", "help"} for f in entry["fields"])
+        assert all(f["help"] for f in entry["fields"])
+        options = {o for a in subparsers[entry["name"]]._actions for o in a.option_strings} - general
+        aliases = {o for a in subparsers[entry["name"]]._actions for o in a.option_strings[1:]}
+        assert options - aliases == {f["option"] for f in entry["fields"]}, entry["name"]
+    deg = next(e for e in catalog if e["name"] == "degradation")
+    fields = {f["name"]: f for f in deg["fields"]}
+    assert fields["depths"]["default"] == [20, 56] and fields["depths"]["type"] == "list[int]"
+    assert fields["width"]["default"] == 8 and fields["width"]["max"] == 1024
+    assert fields["dataset"]["choices"][0] == "digits" and fields["variants"]["choices"] == ["plain", "residual"]
+    assert {f["option"] for f in next(e for e in catalog if e["name"] == "train")["fields"]} >= {
+        "--plain", "--no-batchnorm", "--depth", "--steps", "--lr", "--seed", "--image-size", "--train-limit"}
+
+
+def test_attribute_is_an_alias_of_the_attribution_experiment(capsys, tmp_path):
+    argv = ["--depth", "8", "--width", "4", "--steps", "20", "--n-images", "1", "--method", "saliency"]
+    assert main(["attribution", *argv, "--out", str(tmp_path / "a.json")]) == 0
+    assert main(["attribute", *argv, "--out", str(tmp_path / "b.json")]) == 0
+    a, b = (json.loads((tmp_path / f).read_text()) for f in ("a.json", "b.json"))
+    assert a["key"] == b["key"] and b["from_store"] is True
+
+
+def test_an_unwritable_store_is_a_message_before_training(capsys, tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("RESNET_VIZ_HOME", str(blocker / "home"))
+    code, out, err = run_cli(capsys, "train", "--depth", "8", "--steps", "3")
+    assert code == 2 and "cannot be written" in err and "Traceback" not in err and "step" not in err
+
+
+def test_a_closed_pipe_ends_quietly():
+    proc = subprocess.run(f"{sys.executable} -m resnet_viz params --diagram --depth 110 | head -1", shell=True,
+                          capture_output=True, text=True)
+    assert proc.stdout.startswith("digraph") and "BrokenPipeError" not in proc.stderr and "Traceback" not in proc.stderr

@@ -3,17 +3,20 @@ import re
 
 import pytest
 
+from resnet_viz.protocol import make
 from resnet_viz import experiments
 from resnet_viz.cli import main
 from resnet_viz.experiments import degradation as deg
 from resnet_viz.figures import error_vs_depth_figure, training_curves_figure
+from resnet_viz.config import DataConfig, NetConfig
+from resnet_viz.protocol import Context
 from resnet_viz.store import RunStore
 from resnet_viz.train import cpu_has_fast_bf16, fit_many
 
 
 def test_the_effect_plain_degrades_with_depth_residual_does_not():
     # A small budget that still shows Fig. 6: width 4, 16x16 digits, plain/residual 8 vs 32.
-    spec = deg.Spec(depths=(8, 32), width=4, steps=150, batch_size=64, eval_every=0)
+    spec = make(deg.Spec, depths=(8, 32), width=4, steps=150, batch_size=64, eval_every=0)
     result = deg.run(spec).result
     err = {(r["variant"], r["depth"]): r["final_train_error"] for r in result["runs"]}
     assert err[("plain", 32)] > err[("plain", 8)] + 0.15
@@ -23,10 +26,10 @@ def test_the_effect_plain_degrades_with_depth_residual_does_not():
 
 def test_run_reports_tidy_history_and_progress_weighted_by_depth(monkeypatch):
     seen = []
-    spec = deg.Spec(depths=(8, 14), variants=("residual",), width=4, steps=4, batch_size=16, eval_every=2,
+    spec = make(deg.Spec, depths=(8, 14), variants=("residual",), width=4, steps=4, batch_size=16, eval_every=2,
                     seeds=(0, 1))
     monkeypatch.setattr(deg, "fit_many", lambda jobs, cancel: fit_many(jobs, cancel, workers=1))  # in turn
-    outcome = deg.run(spec, progress=seen.append)
+    outcome = deg.run(spec, Context(progress=seen.append))
     runs = outcome.result["runs"]
     assert [(r["seed"], r["depth"]) for r in runs] == [(0, 8), (0, 14), (1, 8), (1, 14)]
     assert sorted(outcome.weights) == ["residual_14_s0", "residual_14_s1", "residual_8_s0", "residual_8_s1"]
@@ -43,8 +46,8 @@ def test_run_reports_tidy_history_and_progress_weighted_by_depth(monkeypatch):
 
 def test_runs_trained_in_parallel_report_monotone_progress_and_the_fast_path():
     seen = []
-    spec = deg.Spec(depths=(8, 14), width=4, steps=6, batch_size=16, eval_every=0)
-    result = deg.run(spec, progress=seen.append).result
+    spec = make(deg.Spec, depths=(8, 14), width=4, steps=6, batch_size=16, eval_every=0)
+    result = deg.run(spec, Context(progress=seen.append)).result
     fractions = [rec["fraction"] for rec in seen]
     assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
     assert len(seen) == 4 * 6
@@ -54,29 +57,53 @@ def test_runs_trained_in_parallel_report_monotone_progress_and_the_fast_path():
 
 @pytest.mark.parametrize("kwargs,message", [
     (dict(depths=(20, 57)), "CIFAR depth must be 6n+2 for basic blocks"),
-    (dict(depths=()), "depths must be 1 to 6 different depths"),
-    (dict(variants=("deep",)), "variants must be plain, residual or both"),
+    (dict(depths=()), "depths must not be empty"),
+    (dict(depths=(8, 14, 20, 26, 32, 38, 44)), "depths must be 1 to 6 different depths"),
+    (dict(variants=("deep",)), "variants must be one of plain, residual; got 'deep'"),
     (dict(seeds=tuple(range(9))), "seeds must be 1 to 5 different whole numbers"),
     (dict(width=0), "width must be a whole number from 1 to 1024"),
+    (dict(depths=(20, 60002)), "depths must be a whole number from 8 to 1202"),
+    (dict(seeds=(-1,)), "seeds must be a whole number from 0 to"),
     (dict(lr=float("nan")), "learning rate must be a finite number"),
     (dict(dataset="imagenet"), "dataset must be one of digits"),
 ])
 def test_bad_specs_name_what_is_allowed(kwargs, message):
     with pytest.raises(ValueError, match=re.escape(message)):
-        deg.Spec(**kwargs)
+        make(deg.Spec, **kwargs)
 
 
 def test_spec_normalizes_order_so_equal_experiments_share_a_key():
-    assert deg.Spec(depths=(56, 20), variants=("residual", "plain")) == deg.Spec(depths=(20, 56))
-    assert RunStore().key("degradation", deg.Spec(depths=[56, 20])) == RunStore().key("degradation", deg.PRESET)
+    assert make(deg.Spec, depths=(56, 20), variants=("residual", "plain")) == make(deg.Spec, depths=(20, 56))
+    assert RunStore().key("degradation", make(deg.Spec, depths=[56, 20])) == RunStore().key("degradation", deg.PRESET)
 
 
-def test_estimate_is_timed_from_real_steps_and_scales_with_the_work():
-    small = deg.estimate_seconds(deg.Spec(depths=(8,), width=4, steps=100))
-    double = deg.estimate_seconds(deg.Spec(depths=(8,), width=4, steps=200))
-    seeds = deg.estimate_seconds(deg.Spec(depths=(8,), width=4, steps=100, seeds=(0, 1)))
-    assert 0 < small < 60
-    assert double == pytest.approx(2 * small) and seeds == pytest.approx(2 * small)
+def test_cost_follows_counted_work_without_training_or_touching_threads(monkeypatch):
+    """The estimate is arithmetic on counted multiply-adds and a measured throughput: it never trains
+    in the calling process (the server) and never changes torch's thread count."""
+    import torch
+
+    from resnet_viz import cost, train
+
+    assert deg.cost(make(deg.Spec, depths=(8,), width=4)) is None  # nothing measured yet: unknown, not invented
+    cost.save_throughput({4: 1e9, 8: 2e9, 16: 4e9, 32: 8e9})
+    monkeypatch.setattr(train, "fit", lambda *a, **k: pytest.fail("cost() trained"))
+    monkeypatch.setattr(train, "time_steps", lambda *a, **k: pytest.fail("cost() timed steps"))
+    threads = torch.get_num_threads()
+    small = deg.cost(make(deg.Spec, depths=(20,), width=8, steps=100, eval_every=0))
+    deeper = deg.cost(make(deg.Spec, depths=(56,), width=8, steps=100, eval_every=0))
+    twice = deg.cost(make(deg.Spec, depths=(20,), width=8, steps=100, eval_every=0, seeds=(0, 1)))
+    wider = deg.cost(make(deg.Spec, depths=(20,), width=16, steps=100, eval_every=0))
+    assert torch.get_num_threads() == threads
+    macs20 = cost.forward_macs(NetConfig(depth=20, width=8), DataConfig())
+    macs56 = cost.forward_macs(NetConfig(depth=56, width=8), DataConfig())
+    assert macs56 / macs20 == pytest.approx(125_485_696 / 40_551_040, rel=0.05)  # counted, as the paper's nets scale
+    assert deeper / small == pytest.approx(macs56 / macs20, rel=1e-6)
+    assert twice == pytest.approx(2 * small)
+    # 2 variants x (3 x 100 steps x 128 images + the final evaluation of both splits) x MACs / 2e9 MAC/s
+    images = 3 * 100 * 128 + 1347 // 3 + 1347
+    assert small == pytest.approx(2 * images * macs20 / 2e9, rel=1e-6)
+    # twice the width: four times the MACs at twice the measured throughput
+    assert wider == pytest.approx(2 * small, rel=0.05)
 
 
 def test_cli_writes_the_contract_json(tmp_path, capsys):

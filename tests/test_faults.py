@@ -12,11 +12,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from resnet_viz.protocol import make
 from resnet_viz.experiments import degradation as deg
-from resnet_viz.jobs import JobManager, check_caps
+from resnet_viz.host import check_caps
+from resnet_viz.jobs import JobManager
 from resnet_viz.store import RunStore
 
-SPEC = deg.Spec(depths=(8,), width=4, steps=2000, batch_size=16, eval_every=0)
+SPEC = make(deg.Spec, depths=(8,), width=4, steps=2000, batch_size=16, eval_every=0)
 
 
 def test_a_server_killed_mid_training_leaves_the_run_interrupted_and_finished_runs_intact(tmp_path):
@@ -26,10 +28,11 @@ def test_a_server_killed_mid_training_leaves_the_run_interrupted_and_finished_ru
         import time
         from resnet_viz.experiments import degradation as deg
         from resnet_viz.jobs import JobManager
+        from resnet_viz.protocol import make
         from resnet_viz.store import RunStore
         if __name__ == "__main__":
             manager = JobManager(RunStore({str(tmp_path / "runs")!r}))
-            job = manager.submit("degradation", deg.Spec(depths=(8,), width=4, steps=2000, batch_size=16, eval_every=0))
+            job = manager.submit("degradation", make(deg.Spec, depths=(8,), width=4, steps=2000, batch_size=16, eval_every=0))
             while not job.records:
                 time.sleep(0.1)
             print("training", flush=True)
@@ -58,7 +61,7 @@ def test_a_server_killed_mid_training_leaves_the_run_interrupted_and_finished_ru
     assert [r.key for r in restarted.runs()] == [done_key]
     # and it can be restarted: a new manager trains it (a smaller variant of the same code path)
     manager = JobManager(restarted, mode="thread")
-    small = deg.Spec(depths=(8,), width=4, steps=3, batch_size=16, eval_every=0)
+    small = make(deg.Spec, depths=(8,), width=4, steps=3, batch_size=16, eval_every=0)
     job = manager.submit("degradation", small)
     while job.state in ("queued", "running"):
         time.sleep(0.1)
@@ -99,15 +102,18 @@ def test_a_corrupt_result_is_skipped_with_a_warning(tmp_path):
 
 def test_host_caps_refuse_a_job_that_would_stall_the_class(monkeypatch):
     # the caps hold for CPU jobs (a GPU host is not limited by them)
-    check_caps(deg.Spec(depths=(20, 110), width=32, steps=2000, device="cpu"))  # the defaults allow these
+    def caps_of(spec):
+        check_caps(deg.training_runs(spec), spec.train.device)
+
+    caps_of(make(deg.Spec, depths=(20, 110), width=32, steps=2000, device="cpu"))  # the defaults allow these
     with pytest.raises(ValueError, match="depth 1202 is above this server's limit of 110 .*RESNET_VIZ_MAX_DEPTH"):
-        check_caps(deg.Spec(depths=(20, 1202), device="cpu"))
+        caps_of(make(deg.Spec, depths=(20, 1202), device="cpu"))
     monkeypatch.setenv("RESNET_VIZ_MAX_STEPS", "100")
     with pytest.raises(ValueError, match="steps 300 is above this server's limit of 100"):
-        JobManager(RunStore(), mode="thread").submit("degradation", deg.Spec(device="cpu"))
+        JobManager(RunStore(), mode="thread").submit("degradation", make(deg.Spec, device="cpu"))
     monkeypatch.setenv("RESNET_VIZ_MAX_WIDTH", "lots")
     with pytest.raises(ValueError, match="RESNET_VIZ_MAX_WIDTH must be a whole number"):
-        check_caps(deg.Spec(device="cpu"))
+        caps_of(make(deg.Spec, device="cpu"))
 
 
 specs = st.fixed_dictionaries({
@@ -127,10 +133,10 @@ specs = st.fixed_dictionaries({
 @given(specs)
 def test_every_spec_is_either_valid_and_runs_or_a_value_error(fields):
     try:
-        spec = deg.Spec(**{**fields, "depths": tuple(fields["depths"]), "variants": tuple(fields["variants"]),
+        spec = make(deg.Spec, **{**fields, "depths": tuple(fields["depths"]), "variants": tuple(fields["variants"]),
                            "eval_every": 0})
     except ValueError as exc:
         assert str(exc)  # a message, never an empty error
         return
     result = deg.run(spec).result  # valid specs here are small: they really train
-    assert result["status"] == "completed" and len(result["runs"]) == len(spec.runs())
+    assert result["status"] == "completed" and len(result["runs"]) == len(deg.training_runs(spec))

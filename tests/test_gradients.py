@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from resnet_viz.protocol import make
 from resnet_viz.cli import main
+from resnet_viz.protocol import Context
 from resnet_viz.config import DataConfig, NetConfig, TrainConfig
 from resnet_viz.data import load_dataset
 from resnet_viz.experiments import gradients as gf
@@ -29,13 +31,13 @@ def tiny(**kw) -> NetConfig:
 
 
 def ratios(**kw) -> dict[str, float]:
-    result = gf.at_init(gf.Spec(**{"depth": 32, "width": 4, **kw}))
+    result = gf.at_init(make(gf.Spec, **{"depths": (32,), "width": 4, **kw}))
     return {r["variant"]: r["first_last_ratio"] for r in result["runs"]}
 
 
 def per_layer_gain(**kw) -> dict[str, float]:
     """Geometric mean of the measured block gains, per conv layer (two per basic block)."""
-    result = gf.at_init(gf.Spec(**{"depth": 32, "width": 4, **kw}))
+    result = gf.at_init(make(gf.Spec, **{"depths": (32,), "width": 4, **kw}))
     return {r["variant"]: math.exp(sum(math.log(b["gain"]) for b in r["blocks"]) / len(r["blocks"]) / 2)
             for r in result["runs"]}
 
@@ -66,7 +68,7 @@ def test_original_residual_block_with_sigmoid_vanishes_and_preactivation_fixes_i
 
 def test_trained_residual_nets_have_smaller_responses_than_plain_nets():
     """He et al. 2016, Fig. 7, on a small budget (measured mean std 1.59 vs 1.05 for this seed)."""
-    result = gf.run(gf.Spec(depth=20, width=4, steps=100, probe_every=50)).result
+    result = gf.run(make(gf.Spec, depths=(20,), width=4, steps=100, probe_every=50)).result
     mean = {r["variant"]: np.mean([l["std"] for l in r["responses_trained"]]) for r in result["runs"]}
     assert mean["plain"] > mean["residual"] + 0.1
 
@@ -137,7 +139,7 @@ def test_response_stds_cover_every_3x3_conv(digits, block, depth, expected):
 # --- the experiment --------------------------------------------------------------------------------
 
 def test_run_probes_at_every_checkpoint_and_stores_weights():
-    outcome = gf.run(gf.Spec(depth=8, width=4, steps=20, probe_every=5))
+    outcome = gf.run(make(gf.Spec, depths=(8,), width=4, steps=20, probe_every=5))
     assert outcome.result["status"] == "completed"
     assert set(outcome.weights) == {"plain_8", "residual_8"}
     for r in outcome.result["runs"]:
@@ -156,7 +158,7 @@ def test_run_reports_live_probes_and_can_be_cancelled():
         if rec["done"] == 4:
             cancel.set()
 
-    outcome = gf.run(gf.Spec(depth=8, width=4, steps=20, probe_every=2), progress=progress, cancel=cancel)
+    outcome = gf.run(make(gf.Spec, depths=(8,), width=4, steps=20, probe_every=2), Context(progress=progress, cancel=cancel))
     assert outcome.result["status"] == "cancelled" and outcome.result["runs"] == []
     assert [r["done"] for r in records if "grad_norms" in r] == [2, 4]
     assert 0 < records[-1]["fraction"] < 0.5
@@ -164,15 +166,15 @@ def test_run_reports_live_probes_and_can_be_cancelled():
 
 @pytest.mark.parametrize("kw, message", [
     ({"activation": "gelu"}, "activation must be one of relu, sigmoid, tanh"),
-    ({"variants": ("plain", "resnet")}, "variants must be plain, residual or both"),
-    ({"depth": 21}, "6n+2"),
+    ({"variants": ("plain", "resnet")}, "variants must be one of plain, residual"),
+    ({"depths": (21,)}, "6n+2"),
     ({"steps": 1000, "probe_every": 1}, "raise probe_every to at least 10"),
     ({"probe_every": 0}, "probe_every must be a whole number"),
-    ({"batchnorm": "yes"}, "batchnorm must be true or false"),
+    ({"batchnorm": "yes"}, "batch norm must be true or false"),
 ])
 def test_spec_rejects_bad_settings_with_a_message(kw, message):
     with pytest.raises(ValueError, match=message.replace("+", r"\+")):
-        gf.Spec(**kw)
+        make(gf.Spec, **kw)
 
 
 # --- CLI -------------------------------------------------------------------------------------------
@@ -180,8 +182,10 @@ def test_spec_rejects_bad_settings_with_a_message(kw, message):
 def test_cli_writes_the_contract_json(tmp_path, capsys):
     out = tmp_path / "g.json"
     assert main(["gradients", "--depths", "8,14", "--variants", "plain,residual", "--activation", "sigmoid",
-                 "--no-batchnorm", "--block", "preact", "--width", "4", "--seed", "0", "--out", str(out)]) == 0
+                 "--no-batchnorm", "--block", "preact", "--width", "4", "--seed", "0", "--init-only",
+                 "--out", str(out)]) == 0
     runs = json.loads(out.read_text())["runs"]
+    assert all("checkpoints" not in r for r in runs)  # at initialization only
     assert [(r["variant"], r["depth"]) for r in runs] == [("plain", 8), ("residual", 8), ("plain", 14), ("residual", 14)]
     for r in runs:
         assert (r["activation"], r["batchnorm"], r["block"]) == ("sigmoid", False, "preact")
@@ -190,9 +194,20 @@ def test_cli_writes_the_contract_json(tmp_path, capsys):
     assert "vanishes toward the input" in capsys.readouterr().out
 
 
+def test_cli_runs_the_experiment_with_training_unless_init_only(tmp_path, capsys):
+    out = tmp_path / "g.json"
+    assert main(["gradients", "--depths", "8", "--width", "4", "--steps", "4", "--probe-every", "2",
+                 "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["probe_images"] == 128 and data["spec"]["train"]["steps"] == 4
+    for r in data["runs"]:
+        assert r["checkpoints"]["steps"] == [0, 2, 4] and len(r["responses_trained"]) == 7
+    assert "after 4 training steps" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--depths", "57"], "6n+2"),
-    (["--variants", "plain,dense"], "variants must be plain, residual or both"),
+    (["--variants", "plain,dense"], "variants must be one of plain, residual"),
     (["--width", "0"], "width"),
 ])
 def test_cli_bad_input_is_a_message_and_exit_2(capsys, argv, message):
@@ -204,7 +219,7 @@ def test_cli_bad_input_is_a_message_and_exit_2(capsys, argv, message):
 
 @pytest.fixture(scope="module")
 def small_result():
-    return gf.run(gf.Spec(depth=8, width=4, steps=10, probe_every=5)).result
+    return gf.run(make(gf.Spec, depths=(8,), width=4, steps=10, probe_every=5)).result
 
 
 def test_gradient_norms_figure_is_log_scale_with_one_line_per_variant(small_result):

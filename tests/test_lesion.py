@@ -6,14 +6,15 @@ import pandas as pd
 import pytest
 import torch
 
+from resnet_viz.protocol import make
 from resnet_viz.cli import main
 from resnet_viz.config import DataConfig, NetConfig, TrainConfig
 from resnet_viz.data import load_dataset
 from resnet_viz.experiments import lesion as les
-from resnet_viz.experiments import run_cached
+from resnet_viz.protocol import Context, run_cached
 from resnet_viz.figures import lesion_curve_figure, lesion_single_figure, path_length_figure
-from resnet_viz.lesion import (accuracy, adjacent_pairs, central_range, dropped, path_lengths, random_drops,
-                               random_swaps, single_block, swapped)
+from resnet_viz.lesion import (accuracy, accuracy_without, adjacent_pairs, central_range, check_removable,
+                               path_lengths, random_drops, random_swaps, single_block, swapped_order)
 from resnet_viz.models import build_model
 from resnet_viz.store import RunStore
 from resnet_viz.train import fit
@@ -33,35 +34,34 @@ def test_dropping_a_block_equals_a_forward_pass_without_it(digits, residual):
     model = net(residual)
     x = digits.test_x[:16]
     b = 3  # stage 2's second block: keeps the shape
-    with torch.no_grad(), dropped(model, [b]):
-        out = model(x)
-        assert model.blocks[b].dropped
-    with torch.no_grad():  # by hand: the same modules, block b replaced by its shortcut (identity here)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with torch.no_grad():
+        out = model(x, skip=check_removable(model, [b]))  # by hand: the same modules, block b replaced by its shortcut (identity here)
         h = model.stem(x)
         for i, block in enumerate(model.blocks):
             if i != b:
                 h = block(h)
         expected = model.fc(model.pool(model.final(h)).flatten(1))
     assert torch.equal(out, expected)
-    assert not model.blocks[b].dropped  # restored
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())  # the net itself is unchanged
+    with torch.no_grad():
+        assert not torch.equal(model(x), out)
 
 
 def test_a_dropped_downsampling_residual_block_keeps_its_shortcut(digits):
     model = net()
     b = 2  # first block of stage 2: 4 -> 8 channels, stride 2
     x = torch.randn(2, 4, 16, 16)
-    with torch.no_grad(), dropped(model, [b]):
-        assert torch.equal(model.blocks[b](x), model.blocks[b].shortcut(x))
+    with torch.no_grad():
+        assert torch.equal(model.blocks[b].bypass(x), model.blocks[b].shortcut(x))
 
 
 def test_a_plain_block_that_changes_the_shape_cannot_be_dropped_and_says_why():
     model = net(residual=False)
     with pytest.raises(ValueError, match=r"block 2 of this plain net changes the shape \(4 -> 8 channels, stride 2\)"):
-        with dropped(model, [2]):
-            pass
+        check_removable(model, [2])
     with pytest.raises(ValueError, match="this net has blocks 0 to 5"):
-        with dropped(model, [6]):
-            pass
+        accuracy_without(model, torch.zeros(2, 1, 16, 16), torch.zeros(2, dtype=torch.long), [6])
     rows = single_block(model, torch.zeros(4, 1, 16, 16), torch.zeros(4, dtype=torch.long))
     assert [r["droppable"] for r in rows] == [True, True, False, True, False, True]
     assert rows[2]["test_accuracy"] is None
@@ -72,10 +72,15 @@ def test_swapping_neighbours_reorders_and_restores(digits):
     assert adjacent_pairs(model) == [(0, 1)]  # depth 14: stages 2 and 3 start with a downsampling block
     deep = net(depth=20)
     assert adjacent_pairs(deep) == [(0, 1), (1, 2), (4, 5), (7, 8)]
-    before = [id(b) for b in deep.blocks]
-    with swapped(deep, [(1, 2)]):
-        assert [id(b) for b in deep.blocks][:3] == [before[0], before[2], before[1]]
-    assert [id(b) for b in deep.blocks] == before
+    assert swapped_order(deep, [(1, 2)])[:4] == [0, 2, 1, 3]
+    assert swapped_order(deep, [(1, 2), (1, 2)])[:4] == [0, 1, 2, 3]  # swapping twice restores
+    x = digits.test_x[:8]
+    with torch.no_grad():  # the order is an argument of the forward pass: by hand, blocks 0, 2, 1, 3, ...
+        h = deep.stem(x)
+        for i in swapped_order(deep, [(1, 2)]):
+            h = deep.blocks[i](h)
+        expected = deep.fc(deep.pool(deep.final(h)).flatten(1))
+        assert torch.equal(deep(x, order=swapped_order(deep, [(1, 2)])), expected)
 
 
 def test_path_lengths_are_binomial_and_the_papers_range_holds():
@@ -119,17 +124,17 @@ def test_random_drops_and_swaps_report_mean_and_std(digits):
 
 def test_experiment_trains_through_the_store_and_reuses_the_nets(digits):
     store = RunStore()
-    spec = les.Spec(depth=8, width=4, steps=20, samples=2, max_k=2)
-    first = run_cached("lesion", spec, store).result
+    spec = make(les.Spec, depth=8, width=4, steps=20, samples=2, max_k=2)
+    first = run_cached(les, spec, Context(store=store)).result
     assert [r["variant"] for r in first["runs"]] == ["plain", "residual"]
     assert all(r["trained_now"] for r in first["runs"])
     assert len(store.runs("train")) == 2
     for r in first["runs"]:
         assert len(r["single_block"]) == first["blocks"] == 3
         weights = store.load_weights(r["train_key"])
-        model = les.trained_model(spec.train_specs()[0 if r["variant"] == "plain" else 1], weights)
+        model = les.trained_model(les.training_runs(spec)[0 if r["variant"] == "plain" else 1], weights)
         assert accuracy(model, digits.test_x, digits.test_y) == r["base_test_accuracy"]
-    again = run_cached("lesion", spec, store, rerun=True).result
+    again = run_cached(les, spec, Context(store=store), rerun=True).result
     assert not any(r["trained_now"] for r in again["runs"])  # the nets came from the store
     assert again["runs"][1]["base_test_accuracy"] == first["runs"][1]["base_test_accuracy"]
 
@@ -138,7 +143,7 @@ def test_experiment_trains_through_the_store_and_reuses_the_nets(digits):
                                          ({"width": 0}, "width must be"), ({"dataset": "imagenet"}, "dataset must")])
 def test_spec_rejects_bad_settings(kw, message):
     with pytest.raises(ValueError, match=message.replace("+", r"\+")):
-        les.Spec(**kw)
+        make(les.Spec, **kw)
 
 
 def test_cli_writes_the_contract_json(tmp_path, capsys):
@@ -160,11 +165,11 @@ def test_cli_writes_the_contract_json(tmp_path, capsys):
 def test_the_shipped_preset_matches_its_spec_and_weights(digits):
     from safetensors.torch import load_file
 
-    from resnet_viz.ui.lesion import PRESET_RESULT, PRESET_WEIGHTS
+    from resnet_viz.ui.nets import PRESET_RESULT, PRESET_WEIGHTS
 
     preset = json.loads(PRESET_RESULT.read_text())
-    assert preset["spec"]["depth"] == les.PRESET.depth == 56
-    for r, sub in zip(preset["runs"], les.PRESET.train_specs()):
+    assert preset["spec"]["net"]["depth"] == les.PRESET.net.depth == 56
+    for r, sub in zip(preset["runs"], les.training_runs(les.PRESET)):
         model = les.trained_model(sub, load_file(PRESET_WEIGHTS / f"{r['variant']}.safetensors"))
         assert accuracy(model, digits.test_x, digits.test_y) == pytest.approx(r["base_test_accuracy"])
 
@@ -185,30 +190,28 @@ def test_lesion_figures():
     assert list(fig.data[0].y) == pytest.approx([6.25, 25, 37.5, 25, 6.25])
 
 
-def test_the_preset_nets_are_shared_by_sessions_with_one_lock_and_lesions_under_it_stay_exact():
-    """Every session gets the same nets (st.cache_resource), so they carry one lock; two threads
-    removing different blocks under it each get the accuracy a lone evaluation gives."""
+def test_sessions_share_the_preset_nets_without_a_lock_and_never_change_them():
+    """Every session gets the same nets (st.cache_resource). Removing blocks is an argument of the
+    forward pass, so threads removing different blocks at once each get what a lone evaluation
+    gives, and the shared weights are bit-for-bit the same afterwards."""
     import threading
 
-    from resnet_viz.ui import lesion as view
+    from resnet_viz.ui import nets
 
-    result = json.loads(view.PRESET_RESULT.read_text())
-    spec = les.PRESET
-    a, b = view.models_for(spec, result, None), view.models_for(spec, result, None)
-    assert a is b and isinstance(a.lock, type(threading.RLock()))
-    data = view.dataset_of(spec)
-    x, y = data.test_x[:200], data.test_y[:200]
-    model = a["residual"]
-    from resnet_viz.lesion import accuracy_without
-
-    expected = {blocks: accuracy_without(model, x, y, blocks) for blocks in [(1,), (5, 6)]}
+    result = json.loads(nets.PRESET_RESULT.read_text())
+    a, b = nets.pair(les.PRESET, result, None), nets.pair(les.PRESET, result, None)
+    assert a.nets is b.nets and a.id == b.id
+    model = a.nets["residual"]
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    x, y = a.data.test_x[:200], a.data.test_y[:200]
+    expected = {blocks: accuracy_without(model, x, y, blocks) for blocks in [(1,), (5, 6), (), (0, 3, 12)]}
+    assert len(set(expected.values())) > 1
     got, errors = {}, []
 
     def worker(blocks):
         try:
             for _ in range(5):
-                with a.lock:
-                    got.setdefault(blocks, set()).add(accuracy_without(model, x, y, blocks))
+                got.setdefault(blocks, set()).add(accuracy_without(model, x, y, blocks))
         except Exception as exc:  # noqa: BLE001
             errors.append(exc)
 
@@ -217,4 +220,7 @@ def test_the_preset_nets_are_shared_by_sessions_with_one_lock_and_lesions_under_
         t.start()
     for t in threads:
         t.join()
-    assert not errors and got == {blocks: {acc} for blocks, acc in expected.items()}
+    assert errors == []
+    assert got == {blocks: {acc} for blocks, acc in expected.items()}
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+    assert not model.training

@@ -56,7 +56,7 @@ def test_option_c_projects_every_block():
     (dict(width=-1), "width must be a whole number from 1 to 1024"),
     (dict(activation="gelu"), "activation must be one of relu, sigmoid, tanh"),
     (dict(family="mnist"), "family must be one of cifar, imagenet"),
-    (dict(num_classes=1), "num_classes must be at least 2"),
+    (dict(num_classes=1), "num_classes must be a whole number from 2 to 100,000"),
 ])
 def test_invalid_configs_name_what_is_allowed(kwargs, message):
     with pytest.raises(ValueError, match=re.escape(message)):
@@ -133,12 +133,9 @@ def test_a_dropped_residual_block_passes_its_input_through_the_shortcut():
     net = ResNet(NetConfig(depth=20, width=4, in_channels=1)).eval()
     block = net.blocks[3]  # first block of stage 2: stride 2, 4 -> 8 channels
     x = torch.randn(2, 4, 8, 8)
-    block.dropped = True
-    assert torch.equal(block(x), ZeroPadShortcut(4, 8, 2)(x))
-    with pytest.raises(ValueError, match="cannot be dropped"):
-        plain = ResNet(NetConfig(depth=20, width=4, residual=False)).blocks[3]
-        plain.dropped = True
-        plain(x)
+    assert torch.equal(block.bypass(x), ZeroPadShortcut(4, 8, 2)(x))
+    with pytest.raises(ValueError, match="cannot be removed"):
+        ResNet(NetConfig(depth=20, width=4, residual=False)).blocks[3].bypass(x)
 
 
 def test_build_model_with_a_seed_is_reproducible():

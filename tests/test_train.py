@@ -88,9 +88,9 @@ def test_forcing_an_absent_gpu_is_a_clear_error():
 @pytest.mark.parametrize("kwargs,message", [
     (dict(lr=float("nan")), "learning rate must be a finite number > 0"),
     (dict(lr=0), "learning rate must be a finite number > 0"),
-    (dict(steps=0), "steps must be a whole number >= 1"),
-    (dict(steps=10**9), "steps must be at most 1000000"),
-    (dict(batch_size=10**6), "batch_size must be at most 4096"),
+    (dict(steps=0), "steps must be a whole number from 1 to 1,000,000"),
+    (dict(steps=10**9), "steps must be a whole number from 1 to 1,000,000"),
+    (dict(batch_size=10**6), "batch_size must be a whole number from 1 to 4096"),
     (dict(schedule="linear"), "schedule must be one of constant, step, cosine"),
     (dict(device="tpu"), "device must be one of auto, cpu, cuda, mps"),
 ])

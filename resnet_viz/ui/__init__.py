@@ -1,61 +1,77 @@
-"""Streamlit glue: the only part of resnet_viz that imports streamlit.
+"""Streamlit glue: the only part of resnet_viz that imports streamlit, organised by concern.
 
-Pages call these helpers so the sidebar, the page list and error handling are written once.
+- this module: page setup (and the server's thread policy), the sidebar, error handling, the page list;
+- :mod:`.jobs`: the job manager and the one job panel of every training page;
+- :mod:`.nets`: trained nets shared by every session (read-only) and what is computed from them;
+- :mod:`.widgets`: widgets made from an experiment's declared settings;
+- :mod:`.texts`: every page's prose, one place per page;
+- :mod:`.views`: results drawn as plots, tables and captions.
 """
 
 from __future__ import annotations
 
+import ast
+import functools
 from pathlib import Path
 
 import streamlit as st
 
+from ..host import apply_server_policy, cores, job_threads, server_threads
 from ..paths import data_dir, home
-from ..jobs import Job, JobManager
-from ..jobs import format_duration as duration
 from ..store import RunStore, StoredRun
 from ..train import describe_device
+from ..units import format_duration as duration  # noqa: F401 - pages format estimates with it
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# (page file, title, icon, one line on what it shows). The home page links those whose file exists.
-PAGES = [
-    ("pages/1_Degradation.py", "Degradation", ":material/trending_up:",
-     "Deeper plain nets train worse; residual nets do not (He et al. 2016, Fig. 1 and 6)."),
-    ("pages/2_Gradient_flow.py", "Gradient flow", ":material/waves:",
-     "Gradient size layer by layer, plain vs residual, with and without batch norm."),
-    ("pages/3_Parameters_and_compute.py", "Parameters and compute", ":material/calculate:",
-     "Exact parameters and multiply-adds: basic vs bottleneck blocks, shortcut options A/B/C, "
-     "ResNet-20..1202 and ResNet-18..152."),
-    ("pages/4_Ensembles.py", "Residual nets as ensembles", ":material/hub:",
-     "Delete blocks of a trained net: a ResNet survives, a plain net collapses (Veit et al. 2016)."),
-    ("pages/5_Attributions.py", "What the nets look at", ":material/visibility:",
-     "Captum attributions of the trained plain and residual nets."),
-]
-
 
 def page_setup(title: str, icon: str) -> None:
-    """First call of every page: wide layout, title and icon. (Streamlit's pages/ folder gives the
-    navigation; st.navigation is not used because a page opened by its URL then skipped app.py.)"""
+    """First call of every page: wide layout, title and icon; the first page of a server also sets the
+    server's torch threads, once (resnet_viz.host.apply_server_policy). (Streamlit's pages/ folder
+    gives the navigation; st.navigation is not used because a page opened by its URL then skipped
+    app.py.)"""
+    _server_policy()
     st.set_page_config(page_title=title, page_icon=icon, layout="wide")
 
 
+@st.cache_resource
+def _server_policy() -> int:
+    return apply_server_policy()
+
+
+@functools.lru_cache(maxsize=1)
 def available_pages() -> list[tuple[str, str, str, str]]:
-    return [p for p in PAGES if (ROOT / p[0]).exists()]
+    """(page file, title, icon, one line) for every page in pages/, read from the page itself: its
+    ``page_setup(title, icon)`` call and its docstring. A new page needs no line anywhere else."""
+    found = []
+    for path in sorted((ROOT / "pages").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        doc = (ast.get_docstring(tree) or "").split("\n")[0]
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "page_setup"
+                    and len(node.args) == 2 and all(isinstance(a, ast.Constant) for a in node.args)):
+                found.append((f"pages/{path.name}", node.args[0].value, node.args[1].value, doc))
+                break
+    return found
 
 
 def run_store() -> RunStore:
     """One RunStore for the whole server (read-mostly; each write is atomic)."""
-    return _store_at(str(home() / "runs"))
+    return store_at(str(home() / "runs"))
 
 
 @st.cache_resource
-def _store_at(root: str) -> RunStore:
+def store_at(root: str) -> RunStore:
     return RunStore(root)
 
 
 @st.cache_data(max_entries=1)
 def device_line() -> str:
-    return describe_device("auto")
+    """The device in use; on a CPU, how its cores are shared between training jobs and the server."""
+    line = describe_device("auto")
+    if line.startswith("CPU"):
+        line = f"CPU ({cores()} cores: jobs train with {job_threads()}, the server's own work uses {server_threads()})"
+    return line
 
 
 def sidebar() -> list[StoredRun]:
@@ -87,37 +103,6 @@ def _store_problem(root: str) -> str | None:
     return None
 
 
-def experiment_state(kind: str, spec) -> tuple[JobManager, str, StoredRun | None, Job | None]:
-    """(manager, key, stored run or None, this server's job or None) for an experiment spec; when
-    nothing is stored, also says what the store remembers of an interrupted or failed run."""
-    manager = job_manager()
-    key = manager.store.key(kind, spec)
-    stored = manager.store.get(kind, spec)
-    job = manager.get(key)
-    if stored is None:
-        stored_state_notice(manager.store, key, job)
-    return manager, key, stored, job
-
-
-def stored_state_notice(store: RunStore, key: str, job: Job | None) -> None:
-    """When this server has no job for ``key``, say what the store remembers: a run interrupted by a
-    server stop (it can be restarted with the page's button) or one that failed."""
-    if job is not None:
-        return
-    state = store.state(key)
-    if state is None:
-        return
-    if state["status"] == "interrupted":
-        import time
-
-        st.warning(f"A run with these settings was interrupted {duration(time.time() - state.get('time', time.time()))} "
-                   "ago: the server stopped while it trained, and nothing of it was kept. Press the button to "
-                   "train it again.", icon=":material/restart_alt:")
-    elif state["status"] == "failed":
-        st.error(f"The last run with these settings failed: {state.get('error', 'unknown error')}",
-                 icon=":material/error:")
-
-
 def guard(fn, *args, **kwargs):
     """Call ``fn``; a ValueError (bad setting, missing dataset) becomes st.error + st.stop()."""
     try:
@@ -125,34 +110,3 @@ def guard(fn, *args, **kwargs):
     except ValueError as exc:
         st.error(str(exc), icon=":material/error:")
         st.stop()
-
-
-@st.cache_resource
-def _manager_for(root: str) -> JobManager:
-    return JobManager(_store_at(root))
-
-
-def job_manager() -> JobManager:
-    """The server's one JobManager (shared by every session, so identical requests train once)."""
-    return _manager_for(str(home() / "runs"))
-
-
-def job_progress(job: Job, describe) -> None:
-    """Progress bar with ETA and a Cancel button for a queued or running job.
-
-    Args:
-        job: the job to show.
-        describe: turns the latest progress record into a line of text.
-    """
-    snap = job.snapshot()
-    if snap["state"] == "queued":
-        text = f"Waiting in the queue; expected duration {duration(snap['estimate'])}."
-    else:
-        last = snap["records"][-1] if snap["records"] else None
-        text = (f"{describe(last)} · about {duration(snap['eta'])} left" if last
-                else "Starting (loading data, building the nets)...")
-    left, right = st.columns([6, 1])
-    left.progress(min(1.0, snap["fraction"]), text=text)
-    if right.button("Cancel", key=f"cancel-{job.key}", icon=":material/stop:", width="stretch"):
-        job_manager().cancel(job.key)
-        st.toast("Cancelling: the run stops before its next step.")

@@ -1,0 +1,249 @@
+"""Every page's prose, one class per page: titles, introductions, explanations, figure captions.
+
+Pages and views read their words from here only, so a translation (the next issue: gettext
+catalogs) replaces one place per page. Numbers are filled in with ``str.format`` fields.
+"""
+
+from __future__ import annotations
+
+
+class Home:
+    title = "resnet-viz: a lab for residual networks"
+    intro = ("Build plain and residual CNNs, train them for a minute on real data, and watch the story of "
+             "**He et al. (2016), _Deep Residual Learning for Image Recognition_** happen in front of you. "
+             "Every number marked *measured* comes from a run this lab did; published numbers are labelled "
+             "with their source.")
+    story_title = "The story, in four experiments"
+    story = """
+1. **Degradation.** Stack more layers on a plain net and its *training* error goes up, so the problem
+   is optimization, not overfitting. Give every two layers a shortcut, H(x) = F(x) + x, and depth
+   helps again.
+2. **Gradient flow.** Through a shortcut, dH/dx = dF/dx + 1: the gradient always has a path back to the
+   first layers. Plain nets with batch norm do not simply vanish; their gradients grow toward the
+   input at initialization, and they still train worse.
+3. **Cost.** Bottleneck blocks (1x1 reduce, 3x3, 1x1 restore) buy four times the width for the price
+   of a basic block, which is how ResNet-152 costs less compute than VGG-16.
+4. **Ensembles.** Delete a block from a trained ResNet and it barely notices; do the same to a plain
+   net and it falls to chance. A residual net behaves like many shallower paths voting together.
+"""
+    open_title = "Open an experiment"
+    where_title = "Where things are"
+    device = "Device in use"
+    stored = "Stored runs"
+    stored_help = "Finished experiments, reused instantly when asked again."
+    where = ("Results and weights are stored in `{root}` (set `RESNET_VIZ_HOME` to move them). The same experiment "
+             "asked twice, by anyone, answers from the store at once. The command line runs the same experiments: "
+             "`python -m resnet_viz --help`.")
+
+
+class Degradation:
+    title = "Degradation: deeper plain nets train worse"
+    intro = ("He et al. (2016), Fig. 1 and 6, live: train plain and residual nets of several depths with one recipe "
+             "and compare their **training** error.")
+    advanced = "Advanced: block, shortcut option, learning rate, batch size"
+    explanation = """
+**What degradation is.** Add layers to a plain net and, past some depth, its error goes *up*. He et
+al. (2016) saw it on CIFAR-10 and ImageNet: plain-56 is worse than plain-20 (their Fig. 1).
+
+**Why it is not overfitting.** Overfitting means low training error and high test error. Here the
+*training* error itself is higher for the deeper plain net: it fits its own training data worse,
+although it could copy the shallow net and set the extra layers to identity. The optimizer just
+does not find that solution. That is an optimization problem.
+
+**The fix: H(x) = F(x) + x.** A residual block learns only the change F(x) and adds its input back
+through a shortcut. Doing nothing is easy (F = 0), and the gradient flows straight back through the
+"+ x". Plain and residual nets here have exactly the same weights (option A shortcuts are free).
+
+**What to look for.** Dashed lines (plain): the deeper net's training error stays higher. Solid
+lines (residual): the deeper net trains as well as, or better than, the shallow one.
+"""
+    what = "Trains every depth, plain and residual, with one recipe."
+    published = ("**Published, not measured here:** He et al. 2016, Table 6, CIFAR-10 test error (full recipe: "
+                 "64k iterations, data augmentation).")
+    published_note = ("The paper gives no numbers for plain nets on CIFAR-10, only curves (Fig. 6): \"plain-110 is "
+                      "higher than 60% and not displayed\".")
+    preset = ("Precomputed result of this lesson, shown for an instant first look. Press **Train** to run it live on "
+              "this server.")
+    preset_label = "Precomputed with `{command}`."
+    measured = "Measured on this server ({device}): {runs} runs, {seconds:.0f} s of training."
+    not_trained = ("Not trained yet with these settings. Press **Train**: the runs go to a background queue, so you can "
+                   "keep using the page (or reload it) while they train.")
+    curves = ("(a) Training error on each step's batch, smoothed over 10 steps. Dashed: plain; solid: residual; one "
+              "colour per depth. With several seeds, the band spans them.")
+    errors = ("(b) Final errors on the *whole* training and test splits, in eval mode. Degradation is the plain line "
+              "rising with depth on the left panel, where overfitting cannot explain it.")
+    csv = "Download CSV (per-step history)"
+
+
+class Gradients:
+    title = "Gradient flow: why shortcuts help gradients"
+    rule = r"""
+A residual block computes $H(x) = F(x) + x$, so by the chain rule
+$\frac{\partial H}{\partial x} = \frac{\partial F}{\partial x} + 1$: whatever the layers do, the
+"+ 1" carries the gradient back through the shortcut. A plain block has only
+$\frac{\partial F}{\partial x}$, and a deep plain net multiplies dozens of them.
+"""
+    lesson = "Lesson"
+    lesson_help = "sets the controls below to one of the three cases the explanations discuss"
+    training_settings = "Training settings (for part 2)"
+    part1 = "1. At initialization"
+    part2 = "2. During training"
+    explanation_init = """
+**With BN + ReLU** (the paper's nets), the plain net's gradients do *not* vanish: at initialization
+they **grow toward the input** (first/last ratio in the thousands at depth 56), while the residual
+net's stay nearly level. He et al. checked that their plain nets had healthy gradients, yet the
+plain nets still train worse (see *Degradation*): degradation is an optimization problem, not
+simply vanishing gradients.
+
+**Without BN, with sigmoid**, every layer multiplies the gradient by the sigmoid's slope, at most
+1/4, so the plain net's early gradients **vanish** (about 0.25-0.3 per layer, down to 1e-29 at depth 56).
+
+**An original residual block with sigmoid vanishes too**: its nonlinearity comes *after* the
+addition, so it sits on the shortcut path and scales the "+ 1" by at most 1/4 in every block.
+The **pre-activation** block puts nothing after the addition: the shortcut is a clean identity and
+the gradient reaches the first block (He et al. 2016, *Identity Mappings*, Sec. 3).
+"""
+    explanation_chain = """
+**Reading (d).** Each block's *gain* is measured on the net: the size of the gradient at its input
+divided by the size at its output. Multiply the gains from the top down and you get how much of
+the gradient reaches each block: the chain rule, one factor per block. Gains a little above 1 in
+56 plain blocks compound to thousands; gains of 0.1 compound to nothing; gains near 1 (residual,
+pre-activation) keep the product level.
+"""
+    explanation_training = """
+**(b) During training.** Each column is one probe of the same fixed batch of 128 training images,
+every few steps (probing never changes the training). Watch whether the bottom rows (the layers near
+the input) get a gradient comparable to the top rows, and how it changes as the nets learn.
+
+**(c) Response size (He et al. 2016, Fig. 7).** The std of each 3x3 conv's output, after BN and
+before the nonlinearity, on the test set. The paper found the residual nets' responses *smaller*
+than the plain nets': a residual block only has to learn a small change F(x) on top of its input,
+so its layers stay close to zero. At initialization BN makes every layer look alike; the difference
+appears with training.
+"""
+    what = "Trains the plain and the residual net, probing the gradients every {every} steps."
+    button = "Train and probe"
+    ratio_label = "{name}: first / last block gradient"
+    ratio_help = ("gradient norm of the first block's first conv divided by the last block's last conv, measured at "
+                  "initialization on 128 training images")
+    norms = ("(a) Gradient norm of every conv layer's weights at initialization, measured on one batch of 128 training "
+             "images (float64, so vanishing values show instead of rounding to 0). Input side left.")
+    chain = ("(d) Top: each block's gradient gain. Bottom: their running product from the output back, which equals "
+             "the gradient at each block relative to the gradient at the top.")
+    heatmap = ("(b) log10 of each conv layer's gradient norm (rows, input side at the bottom) at each probed step "
+               "(float32, as training computes it; blank cells are exactly 0).")
+    responses = ("(c) Std of every 3x3 conv's response after training (after BN, before the nonlinearity or addition), "
+                 "on the test set. Left: in network order; right: sorted, largest first (as Fig. 7).")
+    measured = "Measured on this server ({device}), stored: it loads at once next time."
+
+
+class Ensembles:
+    title = "Residual nets as ensembles: remove blocks, watch accuracy"
+    intro = ("\"Delete a few layers in the middle of a ResNet and it still works; do that to VGG and it fails.\" Veit, "
+             "Wilber and Belongie (2016), with your own hands: a plain and a residual net of the same depth, trained "
+             "with the same recipe, then blocks removed from the trained nets.")
+    unraveled = r"""
+**The unraveled view.** Write one residual block as $x_1 = x_0 + f_1(x_0)$. Two blocks give
+$x_2 = x_0 + f_1(x_0) + f_2(x_0 + f_1(x_0))$: the data can skip or enter each block, so a net of
+$n$ blocks is a collection of $2^n$ paths of different lengths (Veit, Wilber and Belongie 2016).
+Remove one block and half of the paths remain, all of them ones the net was trained with.
+"""
+    why = """
+**Why a plain net collapses.** A plain net is *one* path through every layer. Remove any layer and
+that path is gone: the next layer receives something it never saw in training, and accuracy falls
+to chance.
+
+**Why some blocks matter more.** Removing a residual block whose shape changes (dashed lines in
+(a)) still leaves its zero-padded shortcut, but the later blocks lose the features it added at the
+new resolution; the first blocks, which see the raw image, carry most paths' early processing.
+Veit et al. found the same on ImageNet: downsampling blocks are the ones ResNets cannot spare.
+"""
+    button_preset = "Train live"
+    button = "Train and remove blocks"
+    what = "Trains both nets in the background (or reuses them from the run store), then removes blocks."
+    measured = "Measured on this server; the trained nets are in the run store ({keys})."
+    preset = ("Precomputed nets and lesions of this lesson, shipped with the app (`{command}`), so you can start at "
+              "once. Train live to make your own.")
+    not_trained = "Not trained yet with these settings: press the button above."
+    toggles_title = "Remove blocks yourself"
+    toggles = "Blocks to remove (↓ = downsampling block)"
+    toggles_caption = ("{removed} of {n} blocks removed · both nets evaluated on the {images} test images in {seconds:.2f} "
+                       "s (each combination is computed once for everyone)")
+    single = ("(a) Test accuracy after removing one block at a time (Veit et al. Fig. 3). The residual net keeps most of "
+              "its accuracy for most blocks; the plain net falls toward chance. X: blocks a plain net cannot lose at all.")
+    drops = ("(b) Remove k random blocks that keep the shape (mean ± std over draws; Veit et al. Fig. 5a): the residual "
+             "net degrades smoothly, like an ensemble losing members.")
+    swaps = ("(c) Swap k random pairs of neighbouring blocks (Fig. 5b): reordering hurts a residual net gradually; a "
+             "plain net, whose layers only work in their trained order, collapses.")
+    paths = ("(d) Computed for this depth: {n} blocks give 2^{n} = {count:,} paths; {share:.1f}% of them go through {lo} "
+             "to {hi} blocks (shaded). Published (Veit et al. 2016, ResNet-110 with 54 blocks): more than 95% of paths "
+             "go through 19 to 35 blocks, yet almost all of the gradient during training comes from paths of only 5 to "
+             "17 blocks, the *effective* paths, 0.45% of all.")
+
+
+class Attributions:
+    title = "What do the nets look at?"
+    intro = ("Attributions with [Captum](https://captum.ai) for a plain and a residual net of the same depth, trained "
+             "with the same recipe: which pixels drive each prediction, and which blocks matter.")
+    none = "No trained pair yet: train one on the *Residual nets as ensembles* page."
+    source = "Trained nets"
+    source_help = "pairs trained on the Ensembles page appear here"
+    preset_source = "Lesson nets (shipped): plain-56 and ResNet-56, width 8, 400 steps"
+    stored_source = "Trained here: depth {depth}, width {width}, {steps} steps ({key})"
+    grid_title = "The first {n} test images and the nets' predictions"
+    grid = ("Predictions of the plain (p) and residual (r) net; ✗ marks a wrong one. Wrong among these {n}: {wrong}.")
+    explanation = """
+**Saliency** is the size of the gradient of the class score with respect to each pixel: where a
+small change would move the score most. **Integrated Gradients** adds up gradients along a path
+from a black image to this one; its maps sum to the change of the score (completeness), and the
+*convergence delta* says how far the numerical integral is from that: the lab adds integration
+steps until the delta is within 1% of the change, and says so when it is not. **GradCAM** weighs a
+stage's feature maps by their average gradient: a coarse map of *where* the stage looked, upsampled.
+
+Plain and residual nets were trained with the same recipe on the same data. Look for whether the
+residual net's evidence sits on the strokes of the digit, and where the (degraded) plain net looks.
+"""
+    ig_caption = ("Integrated Gradients of test image #{index}, label {label}. Red: pixels that raise the class score, "
+                  "blue: lower it. Completeness: the sum of attributions equals the output change up to the "
+                  "convergence delta.")
+    other_caption = "{method} maps of test image #{index}, label {label}. Darker red: more influence on the class score."
+    not_converged = ("Integrated Gradients did not converge for the {net} net: after {steps} steps the sum of "
+                     "attributions still misses f(x) - f(black) by {delta:.3f} (more than 1%). Read its map with care.")
+    blocks_title = "Which blocks matter? The gradient vs deleting"
+    blocks = ("Two ways to ask how much a block matters. **The gradient:** gradient x activation of the block's branch "
+              "output estimates, to first order, how much the class score would move if that output were zero. "
+              "**Deleting:** remove the block and measure the test accuracy (the *Ensembles* page). Do they agree? For "
+              "the residual net they tend to point at the same early blocks; a first-order estimate cannot see "
+              "everything a deletion does, so they need not agree exactly.")
+    blocks_caption = ("Per block, on {n} test images (the labels' logits). Rank correlation between the two panels (1 = "
+                      "they order the blocks the same way): {agree}. For a residual block, zeroing its branch output *is* "
+                      "deleting it, so the gradient gives a first-order prediction of the lesion; for a plain block, "
+                      "zeroing the branch cuts the only path, which is why its scores say little about deleting it "
+                      "(plain blocks become identities when deleted).")
+
+
+class Parameters:
+    title = "Parameters and compute"
+    intro = ("Why could ResNet go to 152 layers and still cost less than VGG-16? Every number here is counted from real "
+             "PyTorch modules: parameters with `numel()`, multiply-adds for one image with `torch.utils.flop_counter`. "
+             "Published numbers are labelled with their source.")
+    tabs = ["Your net", "Basic vs bottleneck", "The family", "Lineage", "Why 3x3"]
+    stages = ("Where the cost sits: each stage's share of the parameters and of the multiply-adds. Later stages have "
+              "more channels (more weights) at a lower resolution (fewer positions).")
+    architecture = ("As in the paper's Fig. 3: red arrows are **shortcuts**, solid where they are identities, **dashed** "
+                    "where the shape changes (the first block of a stage halves the resolution and doubles the channels; "
+                    "option A pads the new channels with zeros, B and C use a 1x1 projection). A plain net is the same "
+                    "picture without the red arrows. \"/2\" marks a stride of 2.")
+    bottleneck = """
+**Why bottlenecks.** A basic block's weights grow with the *square* of its width: two 3x3 convs of
+C channels cost 2 x 9C². A bottleneck block squeezes to C/4 channels with a 1x1 conv, does its 3x3
+there, and restores C with another 1x1: C²/4 + 9C²/16 + C²/4 = 17C²/16. At 256 channels that is
+69,632 weights instead of 1,179,648 (16.94x fewer). The paper pairs a 64-channel basic block
+(73,728) with a 256-channel bottleneck (69,632): about the same cost for 4x the width, which is how
+ResNet-50/101/152 go deep and wide while costing less than VGG-16 (He et al. 2016, Sec. 4.1).
+"""
+    three = """
+**Why 3x3.** Three 3x3 convs in a row see a 7x7 patch of their input, like one 7x7 conv, but cost
+3 x 9C² = 27C² weights instead of 49C², and put three nonlinearities in the way instead of one
+(Simonyan and Zisserman 2015). ResNet builds everything after its stem from 3x3 (and 1x1) convs.
+"""

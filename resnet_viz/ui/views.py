@@ -1,0 +1,394 @@
+"""Results drawn on the pages: plots from :mod:`resnet_viz.figures`, tables and their captions
+(words from :mod:`.texts`). Nothing here trains or changes a shared net."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from ..counting import block_cost, count, family_rows, three_by_three
+from ..diagram import architecture_dot
+from ..experiments import degradation as deg
+from ..experiments import gradients as gf
+from ..figures import (attribution_figure, block_cost_figure, block_importance_figure, chain_rule_figure,
+                       error_vs_depth_figure, family_stages_figure, gradient_heatmap_figure, gradient_norms_figure,
+                       lesion_curve_figure, lesion_single_figure, lineage_figure, path_length_figure,
+                       response_std_figure, stage_cost_figure, training_curves_figure)
+from ..lesion import central_range, check_removable, path_lengths
+from ..lineage import ERROR_SOURCE, lineage_table
+from ..probes import describe_ratio
+from . import nets
+from .texts import Attributions, Degradation, Ensembles, Gradients, Parameters
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+DEGRADATION_PRESET = ASSETS / "degradation_preset.json"
+DEGRADATION_COMMAND = ("python -m resnet_viz degradation --dataset digits --depths 20,56 --steps 300 --width 8 "
+                       "--batch-size 128 --seed 0 --out assets/degradation_preset.json")
+
+# He et al. 2016, Table 6: CIFAR-10 test error (%) of residual nets. No plain-net numbers were
+# published for CIFAR (plain nets appear only as curves; "plain-110 is higher than 60%").
+TABLE6 = pd.DataFrame({"net": ["ResNet-20", "ResNet-32", "ResNet-44", "ResNet-56", "ResNet-110", "ResNet-1202"],
+                       "test error (%)": [8.75, 7.51, 7.17, 6.97, 6.43, 7.93],
+                       "note": ["", "", "", "", "best of 5 runs; mean 6.61 ± 0.16", "overfits: 19.4M parameters"]})
+
+
+# --- degradation ----------------------------------------------------------------------------------
+
+def degradation_preset() -> dict | None:
+    """The precomputed preset result shipped in assets/, if it matches the preset spec."""
+    try:
+        data = json.loads(DEGRADATION_PRESET.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if data.get("spec") == json.loads(json.dumps(asdict(deg.PRESET))) else None
+
+
+def published_table() -> None:
+    st.markdown(Degradation.published)
+    st.dataframe(TABLE6, hide_index=True, width="stretch")
+    st.caption(Degradation.published_note)
+
+
+def degradation_live(records: list[dict], max_points: int = 200) -> None:
+    """The curves so far; each run thinned to about ``max_points`` steps to keep redraws cheap."""
+    if records:
+        per_run = max(1, records[-1]["total"] // max_points)
+        records = [r for r in records if "variant" in r and (r["done"] % per_run == 0 or r["done"] == r["total"])]
+        st.plotly_chart(training_curves_figure(deg.history_frame(records)), width="stretch", key="live-curves")
+
+
+def degradation_result(result: dict, label: str) -> None:
+    """Plots (a) curves, (b) error vs depth, (c) table with a CSV download."""
+    st.caption(label)
+    history = deg.history_frame(deg.result_history(result))
+    summary = deg.summary_frame(result)
+    st.plotly_chart(training_curves_figure(history), width="stretch")
+    st.caption(Degradation.curves)
+    st.plotly_chart(error_vs_depth_figure(summary), width="stretch")
+    st.caption(Degradation.errors)
+    for r in result["runs"]:
+        if r["status"] == "diverged":
+            st.warning(f"{r['variant']}-{r['depth']} (seed {r['seed']}): {r['message']}")
+    st.dataframe(summary, hide_index=True, width="stretch", column_config={
+        "final_train_error": st.column_config.NumberColumn("train error", format="%.4f"),
+        "final_test_error": st.column_config.NumberColumn("test error", format="%.4f"),
+        "seconds": st.column_config.NumberColumn("seconds", format="%.1f")})
+    st.download_button(Degradation.csv, history.to_csv(index=False), file_name="degradation.csv", mime="text/csv",
+                       icon=":material/download:")
+
+
+def degradation_measured(result: dict) -> str:
+    first = result["runs"][0] if result["runs"] else {}
+    return Degradation.measured.format(device=first.get("device", "?"), runs=len(result["runs"]),
+                                       seconds=sum(r["seconds"] for r in result["runs"]))
+
+
+# --- gradient flow --------------------------------------------------------------------------------
+
+@st.cache_data(max_entries=64, show_spinner="Probing the nets at initialization...")
+def _at_init(spec_json: str, _spec: gf.Spec) -> dict:
+    return gf.at_init(_spec)
+
+
+def probe_at_init(spec: gf.Spec) -> dict:
+    """The at-init probe of ``spec``, cached for everyone per net setting (not per training recipe)."""
+    ident = json.dumps({"net": asdict(spec.net), "depths": spec.depths, "variants": spec.variants,
+                        "data": asdict(spec.data), "seed": spec.train.seed})
+    return _at_init(ident, spec)
+
+
+def ratio_metrics(result: dict) -> None:
+    cols = st.columns(len(result["runs"]))
+    for col, r in zip(cols, result["runs"]):
+        ratio = r["first_last_ratio"]
+        col.metric(Gradients.ratio_label.format(name=r["name"]), f"{ratio:.3g}", describe_ratio(ratio),
+                   delta_color="off", delta_arrow="off", border=True, help=Gradients.ratio_help)
+
+
+def init_plots(result: dict) -> None:
+    st.plotly_chart(gradient_norms_figure(gf.layers_frame(result)), width="stretch")
+    st.caption(Gradients.norms)
+    st.plotly_chart(chain_rule_figure(gf.blocks_frame(result)), width="stretch")
+    st.caption(Gradients.chain)
+
+
+def gradients_live(records: list[dict]) -> None:
+    """The heatmap so far, from the probes carried by the job's progress records."""
+    checkpoints: dict[str, dict] = {}
+    for r in records:
+        if "grad_norms" in r:
+            c = checkpoints.setdefault(r["variant"], {"steps": [], "grad_norms": [],
+                                                      "layer_names": [str(i) for i in range(len(r["grad_norms"]))]})
+            c["steps"].append(r["done"])
+            c["grad_norms"].append(r["grad_norms"])
+    if checkpoints:
+        st.plotly_chart(gradient_heatmap_figure(checkpoints), width="stretch", key="live-heatmap")
+
+
+def gradients_result(result: dict) -> None:
+    st.caption(Gradients.measured.format(device=result["runs"][0]["device"]))
+    st.plotly_chart(gradient_heatmap_figure({r["variant"]: r["checkpoints"] for r in result["runs"]}), width="stretch")
+    st.caption(Gradients.heatmap)
+    st.plotly_chart(response_std_figure(gf.responses_frame(result)), width="stretch")
+    st.caption(Gradients.responses)
+    rows = [{"net": r["name"], "status": r["status"], "train error": r["final_train_error"],
+             "test error": r["final_test_error"], "mean response std": _mean([l["std"] for l in r["responses_trained"]]),
+             "seconds": r["seconds"]} for r in result["runs"]]
+    st.dataframe(rows, hide_index=True, width="stretch", column_config={
+        **{k: st.column_config.NumberColumn(k, format="%.3f") for k in ("train error", "test error", "mean response std")},
+        "seconds": st.column_config.NumberColumn("seconds", format="%.1f")})
+    for r in result["runs"]:
+        if r["message"]:
+            st.warning(f"{r['name']}: {r['message']}")
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else float("nan")
+
+
+# --- residual nets as ensembles -------------------------------------------------------------------
+
+def block_toggles(p: nets.Pair) -> None:
+    """A row of block toggles; the test accuracy of both nets updates as blocks are removed."""
+    result = p.result
+    n = result["blocks"]
+    downsampling = {b["block"] for b in result["runs"][-1]["single_block"] if b["changes_shape"]}
+    chosen = st.pills(Ensembles.toggles, list(range(n)), selection_mode="multi",
+                      format_func=lambda b: f"{b}↓" if b in downsampling else str(b), key="lesion_blocks")
+    cols = st.columns(len(p.nets) + 1)
+    start = time.perf_counter()
+    for col, (variant, model) in zip(cols, p.nets.items()):
+        name = f"{'ResNet' if variant == 'residual' else 'plain'}-{result['runs'][0]['depth']}"
+        base = next(r["base_test_accuracy"] for r in result["runs"] if r["variant"] == variant)
+        try:
+            check_removable(model, chosen)
+        except ValueError as exc:
+            col.metric(name, "cannot run", border=True)
+            col.caption(str(exc))
+            continue
+        acc = nets.lesion_accuracy(p, variant, tuple(chosen))
+        col.metric(f"{name}: test accuracy", f"{acc:.3f}", f"{acc - base:+.3f} vs all blocks", border=True)
+    cols[-1].caption(Ensembles.toggles_caption.format(removed=len(chosen), n=n, images=len(p.data.test_y),
+                                                      seconds=time.perf_counter() - start))
+
+
+def lesion_result(result: dict, chance: float) -> None:
+    rows = pd.DataFrame([{"variant": r["variant"], "base_test_accuracy": r["base_test_accuracy"], **b}
+                         for r in result["runs"] for b in r["single_block"]])
+    rows["test_accuracy"] = rows["test_accuracy"].astype(float)
+    st.plotly_chart(lesion_single_figure(rows, chance), width="stretch")
+    st.caption(Ensembles.single)
+    c1, c2 = st.columns(2)
+    drops = pd.DataFrame([{"variant": r["variant"], **k} for r in result["runs"] for k in r["random_k"]])
+    swaps = pd.DataFrame([{"variant": r["variant"], **k} for r in result["runs"] for k in r["swaps"]])
+    c1.plotly_chart(lesion_curve_figure(drops, "blocks removed at random (k)", chance), width="stretch")
+    c1.caption(Ensembles.drops)
+    c2.plotly_chart(lesion_curve_figure(swaps, "random swaps of neighbouring blocks (k)", chance), width="stretch")
+    c2.caption(Ensembles.swaps)
+
+
+def path_view(n: int) -> None:
+    dist = path_lengths(n)
+    lo, hi = central_range(dist)
+    share = sum(d["share"] for d in dist[lo:hi + 1])
+    st.plotly_chart(path_length_figure(pd.DataFrame(dist), (lo, hi)), width="stretch")
+    st.caption(Ensembles.paths.format(n=n, count=2 ** n, share=100 * share, lo=lo, hi=hi))
+
+
+# --- attributions ---------------------------------------------------------------------------------
+
+GRID = 32  # test images in the grid
+METHOD_LABELS = {"saliency": "Saliency", "integrated_gradients": "Integrated Gradients", "gradcam": "GradCAM"}
+
+
+def image_grid(p: nets.Pair) -> None:
+    """The first test images with each net's prediction; wrong ones marked."""
+    y = p.data.test_y[:GRID].tolist()
+    preds = nets.predictions(p, GRID)
+    captions = [f"#{i} label {y[i]} · " + " ".join(f"{v[0]}:{ps[i]}{'' if ps[i] == y[i] else '✗'}"
+                                                   for v, ps in preds.items()) for i in range(GRID)]
+    st.image([nets.image(p, i) for i in range(GRID)], caption=captions, width=72)
+    wrong = ", ".join(f"{v} {sum(a != b for a, b in zip(ps, y))}" for v, ps in preds.items())
+    st.caption(Attributions.grid.format(n=GRID, wrong=wrong))
+
+
+def maps_for_image(p: nets.Pair, index: int, method: str, target_mode: str, stage: int) -> None:
+    rows = nets.maps(p, index, method, target_mode, stage)
+    label = int(p.data.test_y[index])
+    image = nets.image(p, index)
+    image = image.mean(2) if image.ndim == 3 else image
+    maps = [(f"{'ResNet' if r['variant'] == 'residual' else 'plain'}, class {r['target']}", r["map"],
+             method == "integrated_gradients") for r in rows]
+    st.plotly_chart(attribution_figure(image, maps), width="stretch")
+    table = []
+    for r in rows:
+        row = {"net": r["variant"], "prediction": r["prediction"], "probability": r["probability"],
+               "explained class": r["target"], "correct": r["prediction"] == label}
+        if method == "integrated_gradients":
+            row.update({"output change f(x) - f(black)": r["output_change"], "sum of attributions": r["attribution_sum"],
+                        "convergence delta": r["convergence_delta"], "steps": r["steps"], "converged": r["converged"]})
+            if not r["converged"]:
+                st.warning(Attributions.not_converged.format(net=r["variant"], steps=r["steps"],
+                                                             delta=r["convergence_delta"]))
+        table.append(row)
+    st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch")
+    st.caption(Attributions.ig_caption.format(index=index, label=label) if method == "integrated_gradients" else
+               Attributions.other_caption.format(method=METHOD_LABELS[method], index=index, label=label))
+
+
+def importance_vs_lesion(p: nets.Pair, n: int = 128) -> None:
+    rows = []
+    for r in p.result["runs"]:
+        for imp, les_row in zip(nets.importance(p, r["variant"], n), r["single_block"]):
+            drop = None if les_row["test_accuracy"] is None else r["base_test_accuracy"] - les_row["test_accuracy"]
+            rows.append({"variant": r["variant"], "block": imp["block"], "importance": imp["importance"],
+                         "accuracy_drop": drop})
+    df = pd.DataFrame(rows)
+    df["accuracy_drop"] = df["accuracy_drop"].astype(float)
+    st.plotly_chart(block_importance_figure(df), width="stretch")
+    agree = [f"{variant}: {g['importance'].rank().corr(g['accuracy_drop'].rank()):+.2f}"
+             for variant, g in df.dropna().groupby("variant")]
+    st.caption(Attributions.blocks_caption.format(n=n, agree=", ".join(agree)))
+
+
+# --- parameters and compute -----------------------------------------------------------------------
+
+def net_cost(net) -> None:
+    """Metrics, per-stage table and chart, and the architecture of one net."""
+    counted = count(net)
+    m1, m2, m3 = st.columns(3)
+    m1.metric("Net", net.name)
+    m2.metric("Parameters", f"{counted['params']:,}")
+    m3.metric(f"Multiply-adds per {counted['image_size']} px image", f"{counted['macs'] / 1e6:,.1f} M")
+    df = pd.DataFrame(counted["stages"])
+    left, right = st.columns([3, 2])
+    left.plotly_chart(stage_cost_figure(df), width="stretch")
+    left.caption(Parameters.stages)
+    right.dataframe(df, hide_index=True, width="stretch", column_config={
+        "params": st.column_config.NumberColumn("parameters", format="localized"),
+        "macs": st.column_config.NumberColumn("multiply-adds", format="localized")})
+    right.download_button("Download CSV", df.to_csv(index=False), file_name=f"{net.name}-stages.csv", mime="text/csv")
+    st.subheader("Architecture")
+    n_stages = len(net.blocks_per_stage)
+    few = sum(net.blocks_per_stage) <= 12
+    expanded = st.multiselect("Stages drawn block by block", list(range(1, n_stages + 1)),
+                              default=list(range(1, n_stages + 1)) if few else [1],
+                              help="collapse stages of deep nets into one box")
+    left, right = st.columns([2, 1])
+    left.graphviz_chart(architecture_dot(net, [s - 1 for s in expanded]), width="content")
+    right.markdown(Parameters.architecture)
+
+
+def block_calculator(channels: int, width: int, in_channels: int, shortcut: str) -> None:
+    basic = block_cost("basic", channels, in_channels=in_channels, shortcut=shortcut)
+    bottleneck = block_cost("bottleneck", channels, bottleneck_width=width, in_channels=in_channels, shortcut=shortcut)
+    pair = block_cost("basic", channels // 4) if channels % 4 == 0 and channels >= 4 else None
+    c1, c2, c3 = st.columns(3)
+    c1.metric(f"Basic block, {channels} channels: conv weights", f"{basic['conv_weights']:,}", border=True)
+    c2.metric(f"Bottleneck ({width}-d 3x3), {channels} channels", f"{bottleneck['conv_weights']:,}",
+              f"{basic['conv_weights'] / bottleneck['conv_weights']:.2f}x fewer", delta_arrow="off", border=True)
+    if pair is not None:
+        c3.metric(f"Basic block, {channels // 4} channels (the paper's pairing)", f"{pair['conv_weights']:,}",
+                  f"{pair['conv_weights'] / bottleneck['conv_weights']:.2f}x the bottleneck", delta_color="off",
+                  delta_arrow="off", border=True)
+    rows = [{"block": f"{c['kind']} ({c['channels']})", "part": conv["name"], "formula": conv["formula"],
+             "parameters": conv["weights"]} for c in (basic, bottleneck) for conv in c["convs"]]
+    rows += [{"block": f"{c['kind']} ({c['channels']})", "part": part, "formula": formula, "parameters": c[key]}
+             for c in (basic, bottleneck)
+             for part, key, formula in (("batch norm", "bn_params", "2 per channel (scale, shift)"),
+                                        ("shortcut", "shortcut_params", _shortcut_formula(c, shortcut)))]
+    left, right = st.columns([3, 2])
+    left.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
+                   column_config={"parameters": st.column_config.NumberColumn(format="localized")})
+    right.plotly_chart(block_cost_figure([basic, bottleneck] + ([pair] if pair else [])), width="stretch")
+    st.markdown(Parameters.bottleneck)
+
+
+def _shortcut_formula(cost: dict, shortcut: str) -> str:
+    if cost["in_channels"] == cost["channels"] and shortcut != "C":
+        return "identity: no weights"
+    if shortcut == "A":
+        return "zero-padded identity (option A): no weights"
+    return f"1x1x{cost['in_channels']}x{cost['channels']} projection + BN"
+@st.cache_data(max_entries=16, show_spinner="Counting every net of the family from its real modules...")
+def family_table(family: str, variants: tuple[str, ...]) -> list[dict]:
+    return [row for v in variants for row in family_rows(family, v)]
+
+
+def family_view(family: str, variants: tuple[str, ...], metric: str) -> None:
+    rows = family_table(family, variants)
+    table = pd.DataFrame([{k: v for k, v in r.items() if k != "stages"} for r in rows])
+    cols = ["net", "params", "published_params", "params_diff_pct", "macs", "published_macs", "macs_diff_pct", "source"]
+    if "torchvision_params" in table:
+        cols.insert(3, "torchvision_params")
+    st.dataframe(table[cols], hide_index=True, width="stretch", column_config={
+        "params": st.column_config.NumberColumn("parameters (counted)", format="localized"),
+        "published_params": st.column_config.NumberColumn("parameters (published)", format="localized"),
+        "torchvision_params": st.column_config.NumberColumn("torchvision constructor (counted)", format="localized"),
+        "params_diff_pct": st.column_config.NumberColumn("diff %", format="%+.2f"),
+        "macs": st.column_config.NumberColumn("multiply-adds (counted)", format="localized"),
+        "published_macs": st.column_config.NumberColumn("multiply-adds (published)", format="localized"),
+        "macs_diff_pct": st.column_config.NumberColumn("diff %", format="%+.2f")})
+    st.caption("Published: the paper rounds CIFAR parameters to 0.01 M (Table 6), hence the small differences; "
+               "ImageNet multiply-adds are from Table 1. torchvision's ResNet-50/101/152 put the stride in the "
+               "3x3 conv (\"V1.5\"), one reason its counts exceed the paper's 3.8 / 7.6 / 11.3 G.")
+    stages = pd.DataFrame([{"net": r["net"], **s} for r in rows for s in r["stages"]])
+    st.plotly_chart(family_stages_figure(stages, metric), width="stretch")
+    st.caption("Each stage's share of every net's cost (hover for the count). Deeper CIFAR nets add blocks to "
+               "every stage equally, so the shares hardly move; ImageNet nets put most blocks in stage 3.")
+    st.download_button("Download CSV (nets and stages)", stages.merge(table.drop(columns=["params", "macs"]), on="net")
+                       .to_csv(index=False), file_name=f"resnet-{family}-family.csv", mime="text/csv",
+                       icon=":material/download:")
+
+
+@st.cache_data(max_entries=1, show_spinner="Counting the ancestors from torchvision's constructors...")
+def lineage() -> pd.DataFrame:
+    return pd.DataFrame(lineage_table())
+
+
+def lineage_view() -> None:
+    table = lineage()
+    st.plotly_chart(lineage_figure(table), width="stretch")
+    st.caption(f"Counted here: parameters and multiply-adds per image (224 px; LeNet-5 at 32 px). Published: "
+               f"top-1 error from {ERROR_SOURCE}. Marker size grows with depth.")
+    st.dataframe(table, hide_index=True, width="stretch", column_config={
+        "params": st.column_config.NumberColumn("parameters", format="localized"),
+        "macs": st.column_config.NumberColumn("multiply-adds", format="localized"),
+        "top1_error": st.column_config.NumberColumn("top-1 error % (published)", format="%.2f"),
+        "top5_error": st.column_config.NumberColumn("top-5 error % (published)", format="%.2f")})
+    st.markdown("**Read it:** ResNet-152 has 152 layers yet fewer multiply-adds than VGG-16 (11.5 G vs 15.5 G) "
+                "and less than half its parameters, at a lower error: depth bought with bottlenecks, not width.")
+
+
+def three_by_three_view(channels: int) -> None:
+    r = three_by_three(channels)
+    c1, c2 = st.columns(2)
+    c1.metric(f"Three 3x3 convs, {channels} channels", f"{r['stacked']['weights']:,} weights",
+              f"receptive field {r['stacked']['receptive_field']}x{r['stacked']['receptive_field']} (measured)",
+              delta_color="off", delta_arrow="off", border=True)
+    c2.metric(f"One 7x7 conv, {channels} channels", f"{r['single']['weights']:,} weights",
+              f"receptive field {r['single']['receptive_field']}x{r['single']['receptive_field']} (measured)",
+              delta_color="off", delta_arrow="off", border=True)
+    st.markdown(f"27C² = 27 x {channels}² = {27 * channels ** 2:,} and 49C² = {49 * channels ** 2:,}: the single "
+                f"7x7 conv costs **{r['ratio']:.2f}x** as much. The receptive fields are measured by backpropagating "
+                "from one output pixel and seeing which input pixels get a gradient.")
+    st.markdown(Parameters.three)
+
+
+def family_tab() -> None:
+    c1, c2, c3 = st.columns(3)
+    family = c1.radio("Family ", ["cifar", "imagenet"], horizontal=True,
+                      format_func={"cifar": "CIFAR ResNet-20..1202", "imagenet": "ImageNet ResNet-18..152"}.get)
+    variants = c2.multiselect("Variants", ["plain", "A", "B", "C"], default=["plain", "A" if family == "cifar" else "B"],
+                              format_func=lambda v: v if v == "plain" else f"residual, option {v}")
+    metric = c3.radio("Stage chart", ["params", "macs"], horizontal=True,
+                      format_func={"params": "parameters", "macs": "multiply-adds"}.get)
+    if variants:
+        family_view(family, tuple(variants), metric)
+    else:
+        st.info("Pick at least one variant.")
