@@ -51,3 +51,76 @@ def test_weights_are_never_loaded_through_pickle():
         text = path.read_text()
         assert "torch.load(" not in text and "import pickle" not in text, path
         assert "pickle" not in imported_roots(path), path
+
+
+def _module_imports(path: Path) -> set[str]:
+    """resnet_viz modules a file imports, at any level (function-level imports count: a cycle hidden
+    in a function is still a cycle)."""
+    name = path.relative_to(PACKAGE.parent).with_suffix("").as_posix().replace("/", ".")
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    package = package.removesuffix(".__init__")
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("resnet_viz"))
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[:len(package.split(".")) - node.level + 1]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            if not module.startswith("resnet_viz"):
+                continue
+            if node.module is None:  # `from . import x`: module x (loading the package first is no cycle)
+                found.update(f"{module}.{a.name}" for a in node.names)
+            else:
+                found.add(module)
+    return found
+
+
+def test_the_library_has_no_import_cycle():
+    files = {p.relative_to(PACKAGE.parent).with_suffix("").as_posix().replace("/", ".").removesuffix(".__init__"): p
+             for p in PACKAGE.rglob("*.py")}
+    graph = {m: {i for i in _module_imports(p) if i in files and i != m} for m, p in files.items()}
+    cycles = []
+
+    def visit(node, stack):
+        for nxt in graph[node]:
+            if nxt in stack:
+                cycles.append(stack[stack.index(nxt):] + [nxt])
+            elif nxt not in done:
+                visit(nxt, stack + [nxt])
+        done.add(node)
+
+    done: set[str] = set()
+    for m in graph:
+        if m not in done:
+            visit(m, [m])
+    assert cycles == []
+    assert "resnet_viz.jobs" not in {i for m, deps in graph.items() if m.startswith("resnet_viz.experiments") for i in deps}
+
+
+def test_pages_are_thin_and_torch_free():
+    pages = sorted((PACKAGE.parent / "pages").glob("*.py")) + [PACKAGE.parent / "app.py"]
+    assert len(pages) >= 6
+    for page in pages:
+        assert len(page.read_text().splitlines()) <= 60, page
+        roots = imported_roots(page)
+        assert "torch" not in roots and "numpy" not in roots, page
+
+
+def test_the_home_page_lists_every_page_from_the_page_itself():
+    from resnet_viz.ui import available_pages
+
+    pages = available_pages()
+    assert [p[0] for p in pages] == [f"pages/{p.name}" for p in sorted((PACKAGE.parent / "pages").glob("*.py"))]
+    assert all(title and icon.startswith(":material/") and blurb for _, title, icon, blurb in pages)
+
+
+def test_pyproject_declares_the_requirements_and_the_console_command():
+    import tomllib
+
+    project = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["project"]
+    requirements = [line.split("#")[0].strip() for line in (PACKAGE.parent / "requirements.txt").read_text().splitlines()]
+    assert sorted(project["dependencies"]) == sorted(r for r in requirements if r)
+    assert project["scripts"]["resnet-viz"] == "resnet_viz.cli:main"
