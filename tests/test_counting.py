@@ -27,3 +27,23 @@ def test_stages_add_up_to_the_totals():
     assert sum(s["params"] for s in c["stages"]) == c["params"]
     assert sum(s["macs"] for s in c["stages"]) == c["macs"]
     assert c["stages"][-1]["macs"] == 64 * 10  # the classifier
+
+
+@pytest.mark.parametrize("cfg", [NetConfig(depth=20), NetConfig(depth=56, residual=False, width=8, in_channels=1),
+                                 NetConfig(depth=29, block="bottleneck", shortcut="C"),
+                                 NetConfig("imagenet", 50, num_classes=1000)])
+def test_layer_counts_equal_torch_flop_counter_mode(cfg):
+    """count() applies torch.utils.flop_counter's formulas layer by layer (FlopCounterMode hooks every
+    module of the process, which broke other sessions' autograd); both must agree exactly."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from resnet_viz.counting import _materialize
+    from resnet_viz.models import ResNet
+
+    size = 224 if cfg.family == "imagenet" else 32
+    model = _materialize(lambda: ResNet(cfg))
+    mode = FlopCounterMode(display=False)
+    with mode, torch.no_grad():
+        model(torch.zeros(1, cfg.in_channels, size, size))
+    assert count(cfg)["macs"] == mode.get_total_flops() // 2
