@@ -3,7 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def emit(result: dict, out: str | None) -> None:
@@ -11,3 +22,40 @@ def emit(result: dict, out: str | None) -> None:
     print(text)
     if out:
         Path(out).write_text(text)
+
+
+def percentile(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, max(0, round(q * (len(values) - 1))))]
+
+
+@contextmanager
+def streamlit_server(root: Path = ROOT) -> Iterator[tuple[subprocess.Popen, int, Path]]:
+    """``streamlit run app.py`` of ``root`` on a free loopback port with a fresh RESNET_VIZ_HOME;
+    yields (process, port, home) once its health check answers, and stops it afterwards."""
+    home = Path(tempfile.mkdtemp(prefix="resnet-viz-load-"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(Path(root) / "app.py"),
+                               "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port",
+                               str(port), "--browser.gatherUsageStats", "false"],
+                              cwd=root, env={**os.environ, "RESNET_VIZ_HOME": str(home), "PYTHONPATH": str(root)},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2)
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise SystemExit("the server did not start within 60 s")
+                time.sleep(0.3)
+        yield server, port, home
+    finally:
+        server.terminate()
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            server.kill()

@@ -14,27 +14,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-from common import emit
+from common import ROOT, emit, percentile, streamlit_server
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--no-first-run"]
 
-
-def percentile(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, max(0, round(q * (len(values) - 1))))]
 
 
 async def open_page(browser, url: str, press_train: bool) -> dict:
@@ -107,26 +97,8 @@ def main() -> None:
     parser.add_argument("--chromium", default=os.environ.get("RESNET_VIZ_CHROMIUM", "/usr/bin/chromium"))
     parser.add_argument("--out")
     args = parser.parse_args()
-    home = Path(tempfile.mkdtemp(prefix="resnet-viz-load-"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless",
-                               "true", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-                              cwd=ROOT, env={**os.environ, "RESNET_VIZ_HOME": str(home)},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.2)
-        result = asyncio.run(run(url, args.sessions, args.chromium, home))
-    finally:
-        server.terminate()
-        server.wait(10)
+    with streamlit_server() as (_, port, home):
+        result = asyncio.run(run(f"http://127.0.0.1:{port}", args.sessions, args.chromium, home))
     emit(result, args.out)
 
 

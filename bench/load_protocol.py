@@ -22,26 +22,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
-import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
-from common import emit
+from common import ROOT, emit, percentile, streamlit_server
 
-ROOT = Path(__file__).resolve().parents[1]
 PAGES = {"home": "", "Degradation": "Degradation", "Gradient flow": "Gradient_flow",
          "Parameters": "Parameters_and_compute", "Ensembles": "Ensembles", "Attributions": "Attributions"}
 
-
-def percentile(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, max(0, round(q * (len(values) - 1))))]
 
 
 def _rss_mb(pid: int) -> float:
@@ -125,7 +115,10 @@ async def open_page(port: int, page_name: str, timeout: float, press: str | None
 
 
 async def wave(port: int, sessions: int, timeout: float) -> list[dict]:
+    """``sessions`` students at once, spread over the pages; one student visits every page in turn."""
     names = list(PAGES.values())
+    if sessions == 1:
+        return [await open_page(port, name, timeout) for name in names]
     return await asyncio.gather(*(open_page(port, names[i % len(names)], timeout) for i in range(sessions)))
 
 
@@ -148,72 +141,68 @@ def summarize(results: list[dict]) -> dict:
             "error_count": sum(not r["ok"] for r in results), "pages": by_page}
 
 
+def _children(pid: int) -> int:
+    """Processes started by the server (its job and measuring processes)."""
+    count = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                count += 1
+        except (OSError, ValueError, IndexError):
+            pass
+    return count
+
+
+def measure(port: int, args: argparse.Namespace, samples: list[float], pid: int) -> dict:
+    """The warm-up, the job, then each class size in turn."""
+    report = {"machine": {"cores": os.cpu_count()}, "warm": not args.cold, "job": args.job, "runs": []}
+    start_rss = _rss_mb(pid)
+    if not args.cold:
+        t = time.perf_counter()
+        warm = asyncio.run(wave(port, len(PAGES), args.timeout))
+        report["warm_up"] = {"seconds": round(time.perf_counter() - t, 2), "errors": summarize(warm)["errors"]}
+    if args.job:
+        pressed = asyncio.run(open_page(port, "Degradation", args.timeout, press="Train"))
+        report["job_pressed"] = pressed.get("error", "ok")
+        time.sleep(5)  # the job's process starts and trains
+    report["rss_before_mb"] = round(_rss_mb(pid), 1)
+    for n in (int(x) for x in args.sessions.split(",")):
+        samples.clear()
+        t = time.perf_counter()
+        results = asyncio.run(wave(port, n, args.timeout))
+        run = {"wall_s": round(time.perf_counter() - t, 2), **summarize(results),
+               "server_rss_peak_mb": round(max(samples + [_rss_mb(pid)]), 1),
+               "server_rss_after_mb": round(_rss_mb(pid), 1), "server_child_processes": _children(pid)}
+        report["runs"].append(run)
+        print(f"{n} sessions: p50 {run['p50_s']} s, p95 {run['p95_s']} s, errors {run['error_count']}, "
+              f"peak RSS {run['server_rss_peak_mb']} MB", file=sys.stderr, flush=True)
+    report["rss_start_mb"] = round(start_rss, 1)
+    return report
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sessions", default="1,30,60", help="comma-separated class sizes, run one after another")
     parser.add_argument("--job", action="store_true", help="press Train on the Degradation page first")
     parser.add_argument("--cold", action="store_true", help="do not open every page once before measuring")
     parser.add_argument("--timeout", type=float, default=180.0)
+    parser.add_argument("--root", default=str(ROOT), help="the checkout whose app.py is served (e.g. an older commit)")
     parser.add_argument("--out")
     args = parser.parse_args()
 
-    home = Path(tempfile.mkdtemp(prefix="resnet-viz-load-"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless",
-                               "true", "--server.address", "127.0.0.1", "--server.port", str(port),
-                               "--browser.gatherUsageStats", "false"],
-                              cwd=ROOT, env={**os.environ, "RESNET_VIZ_HOME": str(home)},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     samples: list[float] = []
     stop = threading.Event()
+    with streamlit_server(Path(args.root)) as (server, port, _):
+        def sample() -> None:
+            while not stop.is_set():
+                samples.append(_rss_mb(server.pid))
+                time.sleep(0.2)
 
-    def sample() -> None:
-        while not stop.is_set():
-            samples.append(_rss_mb(server.pid))
-            time.sleep(0.2)
-
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2)
-                break
-            except OSError:
-                if time.time() > deadline:
-                    raise SystemExit("the server did not start")
-                time.sleep(0.5)
         threading.Thread(target=sample, daemon=True).start()
-        report = {"machine": {"cores": os.cpu_count()}, "warm": not args.cold, "job": args.job, "runs": []}
-        start_rss = _rss_mb(server.pid)
-        if not args.cold:
-            t = time.perf_counter()
-            warm = asyncio.run(wave(port, len(PAGES), args.timeout))
-            report["warm_up"] = {"seconds": round(time.perf_counter() - t, 2), "errors": summarize(warm)["errors"]}
-        if args.job:
-            pressed = asyncio.run(open_page(port, "Degradation", args.timeout, press="Train"))
-            report["job_pressed"] = pressed.get("error", "ok")
-            time.sleep(5)  # the job's process starts and trains
-        report["rss_before_mb"] = round(_rss_mb(server.pid), 1)
-        for n in (int(x) for x in args.sessions.split(",")):
-            samples.clear()
-            t = time.perf_counter()
-            results = asyncio.run(wave(port, n, args.timeout))
-            run = {"wall_s": round(time.perf_counter() - t, 2), **summarize(results),
-                   "server_rss_peak_mb": round(max(samples, default=float("nan")), 1),
-                   "server_rss_after_mb": round(_rss_mb(server.pid), 1)}
-            report["runs"].append(run)
-            print(f"{n} sessions: p50 {run['p50_s']} s, p95 {run['p95_s']} s, errors {run['error_count']}, "
-                  f"peak RSS {run['server_rss_peak_mb']} MB", file=sys.stderr, flush=True)
-        report["rss_start_mb"] = round(start_rss, 1)
-    finally:
-        stop.set()
-        server.terminate()
         try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+            report = measure(port, args, samples, server.pid)
+        finally:
+            stop.set()
     emit(report, args.out)
 
 

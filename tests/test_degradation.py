@@ -4,7 +4,6 @@ import re
 import pytest
 
 from resnet_viz.protocol import make
-from resnet_viz import experiments
 from resnet_viz.cli import main
 from resnet_viz.experiments import degradation as deg
 from resnet_viz.figures import error_vs_depth_figure, training_curves_figure

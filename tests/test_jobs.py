@@ -4,7 +4,6 @@ import time
 import pytest
 
 from resnet_viz.protocol import Outcome, make
-from resnet_viz import experiments
 from resnet_viz.experiments import degradation as deg
 from resnet_viz.jobs import JobManager, QueueFull
 from resnet_viz.store import RunStore

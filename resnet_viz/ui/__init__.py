@@ -20,7 +20,6 @@ from ..host import apply_server_policy, cores, job_threads, server_threads
 from ..paths import data_dir, home
 from ..store import RunStore, StoredRun
 from ..train import describe_device
-from ..units import format_duration as duration  # noqa: F401 - pages format estimates with it
 
 ROOT = Path(__file__).resolve().parents[2]
 
