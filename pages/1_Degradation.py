@@ -3,6 +3,7 @@
 import streamlit as st
 
 from resnet_viz import ui
+from resnet_viz.config import cifar_depths
 from resnet_viz.experiments import degradation as deg
 from resnet_viz.ui import views
 from resnet_viz.ui.jobs import job_panel
@@ -22,8 +23,7 @@ with st.expander(T.advanced):
     batch_size = setting(deg.Spec, "batch_size", a4, values=[32, 64, 128, 256], label="Batch size")
 
 c1, c2, c3, c4, c5 = st.columns([3, 2, 2, 2, 2])
-depth_choices = [d for d in range(8, 111) if (d - 2) % (9 if block == "bottleneck" else 6) == 0]
-depths = setting(deg.Spec, "depths", c1, values=depth_choices, max_selections=deg.MAX_DEPTHS)
+depths = setting(deg.Spec, "depths", c1, values=cifar_depths(block, up_to=110), max_selections=deg.MAX_DEPTHS)
 which = c2.radio("Shortcuts", ["both", "plain only", "residual only"], help="plain: no shortcuts")
 width = setting(deg.Spec, "width", c3, values=[4, 8, 16, 32])
 steps = setting(deg.Spec, "steps", c4, values=list(range(50, 2001, 50)))
@@ -43,9 +43,10 @@ with right:
 with left:
     panel = job_panel("degradation", spec, deg.describe, live=views.degradation_live, what=T.what)
     if panel.stored is not None:
-        views.degradation_result(panel.stored.result, views.degradation_measured(panel.stored.result))
+        views.degradation_result(panel.stored.result, views.degradation_measured(panel.stored.result),
+                                 panel.stored.key)
     elif not panel.active and spec == deg.PRESET and (preset := views.degradation_preset()):
         st.info(T.preset, icon=":material/history:")
-        views.degradation_result(preset, T.preset_label.format(command=views.DEGRADATION_COMMAND))
+        views.degradation_result(preset, T.preset_label.format(command=views.DEGRADATION_COMMAND), "preset")
     elif not panel.active:
         st.info(T.not_trained)

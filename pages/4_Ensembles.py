@@ -3,6 +3,7 @@
 import streamlit as st
 
 from resnet_viz import ui
+from resnet_viz.config import cifar_depths
 from resnet_viz.experiments import lesion as les
 from resnet_viz.ui import nets, views
 from resnet_viz.ui.jobs import job_panel
@@ -15,7 +16,7 @@ st.title(T.title)
 st.markdown(T.intro)
 
 c1, c2, c3 = st.columns(3)
-depth = setting(les.Spec, "depth", c1, values=list(range(8, 111, 6)), label="Depth (both nets)")
+depth = setting(les.Spec, "depth", c1, values=cifar_depths("basic", up_to=110), label="Depth (both nets)")
 width = setting(les.Spec, "width", c2, values=[4, 8, 16])
 steps = setting(les.Spec, "steps", c3, values=[100, 200, 400, 800], label="Training steps")
 spec = spec_from(les.Spec, {"depth": depth, "width": width, "steps": steps})
@@ -38,6 +39,6 @@ with left:
         st.subheader(T.toggles_title)
         pair = nets.pair(spec, result, ui.run_store() if panel.stored is not None else None)
         st.fragment(views.block_toggles)(pair)
-        views.lesion_result(result, 1.0 / pair.data.num_classes)
+        views.lesion_result(result, 1.0 / pair.data.num_classes, pair.id)
     elif not panel.active:
         st.info(T.not_trained)

@@ -178,8 +178,8 @@ def summary(spec: Spec, outcome: Outcome) -> str:
         lines.append(f"after {spec.train.steps} training steps:")
         for r in outcome.result["runs"]:
             stds = [l["std"] for l in r["responses_trained"]]
-            lines.append(f"  {r['name']:<34} train error {r['final_train_error']:.4f}  mean response std "
-                         f"{sum(stds) / len(stds):.3f}")
+            error = "diverged" if r["final_train_error"] is None else f"{r['final_train_error']:.4f}"
+            lines.append(f"  {r['name']:<34} train error {error}  mean response std {sum(stds) / len(stds):.3f}")
     return "\n".join(lines)
 
 

@@ -62,14 +62,24 @@ def degradation_live(records: list[dict], max_points: int = 200) -> None:
         st.plotly_chart(training_curves_figure(deg.history_frame(records)), width="stretch", key="live-curves")
 
 
-def degradation_result(result: dict, label: str) -> None:
-    """Plots (a) curves, (b) error vs depth, (c) table with a CSV download."""
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _degradation_figures(ident: str, _result: dict) -> tuple:
+    """Built once per result for every session (figures are never changed after this): building them
+    was most of a warm page's time, and 60 students share one server."""
+    history = deg.history_frame(deg.result_history(_result))
+    summary = deg.summary_frame(_result)
+    return (training_curves_figure(history), error_vs_depth_figure(summary), summary,
+            history.to_csv(index=False))
+
+
+def degradation_result(result: dict, label: str, ident: str) -> None:
+    """Plots (a) curves, (b) error vs depth, (c) table with a CSV download; ``ident`` names the result
+    (its store key, or the preset) for the shared figure cache."""
     st.caption(label)
-    history = deg.history_frame(deg.result_history(result))
-    summary = deg.summary_frame(result)
-    st.plotly_chart(training_curves_figure(history), width="stretch")
+    curves, errors, summary, csv = _degradation_figures(ident, result)
+    st.plotly_chart(curves, width="stretch")
     st.caption(Degradation.curves)
-    st.plotly_chart(error_vs_depth_figure(summary), width="stretch")
+    st.plotly_chart(errors, width="stretch")
     st.caption(Degradation.errors)
     for r in result["runs"]:
         if r["status"] == "diverged":
@@ -78,7 +88,7 @@ def degradation_result(result: dict, label: str) -> None:
         "final_train_error": st.column_config.NumberColumn("train error", format="%.4f"),
         "final_test_error": st.column_config.NumberColumn("test error", format="%.4f"),
         "seconds": st.column_config.NumberColumn("seconds", format="%.1f")})
-    st.download_button(Degradation.csv, history.to_csv(index=False), file_name="degradation.csv", mime="text/csv",
+    st.download_button(Degradation.csv, csv, file_name="degradation.csv", mime="text/csv",
                        icon=":material/download:")
 
 
@@ -177,26 +187,39 @@ def block_toggles(p: nets.Pair) -> None:
                                                       seconds=time.perf_counter() - start))
 
 
-def lesion_result(result: dict, chance: float) -> None:
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _lesion_figures(ident: str, chance: float, _result: dict) -> tuple:
+    """Built once per result for every session (never changed after this)."""
     rows = pd.DataFrame([{"variant": r["variant"], "base_test_accuracy": r["base_test_accuracy"], **b}
-                         for r in result["runs"] for b in r["single_block"]])
+                         for r in _result["runs"] for b in r["single_block"]])
     rows["test_accuracy"] = rows["test_accuracy"].astype(float)
-    st.plotly_chart(lesion_single_figure(rows, chance), width="stretch")
+    drops = pd.DataFrame([{"variant": r["variant"], **k} for r in _result["runs"] for k in r["random_k"]])
+    swaps = pd.DataFrame([{"variant": r["variant"], **k} for r in _result["runs"] for k in r["swaps"]])
+    return (lesion_single_figure(rows, chance), lesion_curve_figure(drops, "blocks removed at random (k)", chance),
+            lesion_curve_figure(swaps, "random swaps of neighbouring blocks (k)", chance))
+
+
+def lesion_result(result: dict, chance: float, ident: str) -> None:
+    single, drops, swaps = _lesion_figures(ident, chance, result)
+    st.plotly_chart(single, width="stretch")
     st.caption(Ensembles.single)
     c1, c2 = st.columns(2)
-    drops = pd.DataFrame([{"variant": r["variant"], **k} for r in result["runs"] for k in r["random_k"]])
-    swaps = pd.DataFrame([{"variant": r["variant"], **k} for r in result["runs"] for k in r["swaps"]])
-    c1.plotly_chart(lesion_curve_figure(drops, "blocks removed at random (k)", chance), width="stretch")
+    c1.plotly_chart(drops, width="stretch")
     c1.caption(Ensembles.drops)
-    c2.plotly_chart(lesion_curve_figure(swaps, "random swaps of neighbouring blocks (k)", chance), width="stretch")
+    c2.plotly_chart(swaps, width="stretch")
     c2.caption(Ensembles.swaps)
 
 
-def path_view(n: int) -> None:
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _path_figure(n: int) -> tuple:
     dist = path_lengths(n)
     lo, hi = central_range(dist)
-    share = sum(d["share"] for d in dist[lo:hi + 1])
-    st.plotly_chart(path_length_figure(pd.DataFrame(dist), (lo, hi)), width="stretch")
+    return path_length_figure(pd.DataFrame(dist), (lo, hi)), lo, hi, sum(d["share"] for d in dist[lo:hi + 1])
+
+
+def path_view(n: int) -> None:
+    figure, lo, hi, share = _path_figure(n)
+    st.plotly_chart(figure, width="stretch")
     st.caption(Ensembles.paths.format(n=n, count=2 ** n, share=100 * share, lo=lo, hi=hi))
 
 
