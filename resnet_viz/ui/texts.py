@@ -234,6 +234,20 @@ class Parameters:
                     "where the shape changes (the first block of a stage halves the resolution and doubles the channels; "
                     "option A pads the new channels with zeros, B and C use a 1x1 projection). A plain net is the same "
                     "picture without the red arrows. \"/2\" marks a stride of 2.")
+    architecture_title = "Architecture"
+    family_published = ("Published: the paper rounds CIFAR parameters to 0.01 M (Table 6), hence the small "
+                        "differences; ImageNet multiply-adds are from Table 1. torchvision's ResNet-50/101/152 put the "
+                        "stride in the 3x3 conv (\"V1.5\"), one reason its counts exceed the paper's 3.8 / 7.6 / 11.3 G.")
+    family_stages = ("Each stage's share of every net's cost (hover for the count). Deeper CIFAR nets add blocks to "
+                     "every stage equally, so the shares hardly move; ImageNet nets put most blocks in stage 3.")
+    pick_variant = "Pick at least one variant."
+    lineage = ("Counted here: parameters and multiply-adds per image (224 px; LeNet-5 at 32 px). Published: top-1 "
+               "error from {source}. Marker size grows with depth.")
+    lineage_read = ("**Read it:** ResNet-152 has 152 layers yet fewer multiply-adds than VGG-16 (11.5 G vs 15.5 G) and "
+                    "less than half its parameters, at a lower error: depth bought with bottlenecks, not width.")
+    three_numbers = ("27C² = 27 x {c}² = {stacked:,} and 49C² = {single:,}: the single 7x7 conv costs **{ratio:.2f}x** "
+                     "as much. The receptive fields are measured by backpropagating from one output pixel and seeing "
+                     "which input pixels get a gradient.")
     bottleneck = """
 **Why bottlenecks.** A basic block's weights grow with the *square* of its width: two 3x3 convs of
 C channels cost 2 x 9C². A bottleneck block squeezes to C/4 channels with a 1x1 conv, does its 3x3

@@ -296,7 +296,7 @@ def net_cost(net) -> None:
         "params": st.column_config.NumberColumn("parameters", format="localized"),
         "macs": st.column_config.NumberColumn("multiply-adds", format="localized")})
     right.download_button("Download CSV", df.to_csv(index=False), file_name=f"{net.name}-stages.csv", mime="text/csv")
-    st.subheader("Architecture")
+    st.subheader(Parameters.architecture_title)
     n_stages = len(net.blocks_per_stage)
     few = sum(net.blocks_per_stage) <= 12
     expanded = st.multiselect("Stages drawn block by block", list(range(1, n_stages + 1)),
@@ -357,13 +357,10 @@ def family_view(family: str, variants: tuple[str, ...], metric: str) -> None:
         "macs": st.column_config.NumberColumn("multiply-adds (counted)", format="localized"),
         "published_macs": st.column_config.NumberColumn("multiply-adds (published)", format="localized"),
         "macs_diff_pct": st.column_config.NumberColumn("diff %", format="%+.2f")})
-    st.caption("Published: the paper rounds CIFAR parameters to 0.01 M (Table 6), hence the small differences; "
-               "ImageNet multiply-adds are from Table 1. torchvision's ResNet-50/101/152 put the stride in the "
-               "3x3 conv (\"V1.5\"), one reason its counts exceed the paper's 3.8 / 7.6 / 11.3 G.")
+    st.caption(Parameters.family_published)
     stages = pd.DataFrame([{"net": r["net"], **s} for r in rows for s in r["stages"]])
     st.plotly_chart(family_stages_figure(stages, metric), width="stretch")
-    st.caption("Each stage's share of every net's cost (hover for the count). Deeper CIFAR nets add blocks to "
-               "every stage equally, so the shares hardly move; ImageNet nets put most blocks in stage 3.")
+    st.caption(Parameters.family_stages)
     st.download_button("Download CSV (nets and stages)", stages.merge(table.drop(columns=["params", "macs"]), on="net")
                        .to_csv(index=False), file_name=f"resnet-{family}-family.csv", mime="text/csv",
                        icon=":material/download:")
@@ -377,15 +374,13 @@ def lineage() -> pd.DataFrame:
 def lineage_view() -> None:
     table = lineage()
     st.plotly_chart(lineage_figure(table), width="stretch")
-    st.caption(f"Counted here: parameters and multiply-adds per image (224 px; LeNet-5 at 32 px). Published: "
-               f"top-1 error from {ERROR_SOURCE}. Marker size grows with depth.")
+    st.caption(Parameters.lineage.format(source=ERROR_SOURCE))
     st.dataframe(table, hide_index=True, width="stretch", column_config={
         "params": st.column_config.NumberColumn("parameters", format="localized"),
         "macs": st.column_config.NumberColumn("multiply-adds", format="localized"),
         "top1_error": st.column_config.NumberColumn("top-1 error % (published)", format="%.2f"),
         "top5_error": st.column_config.NumberColumn("top-5 error % (published)", format="%.2f")})
-    st.markdown("**Read it:** ResNet-152 has 152 layers yet fewer multiply-adds than VGG-16 (11.5 G vs 15.5 G) "
-                "and less than half its parameters, at a lower error: depth bought with bottlenecks, not width.")
+    st.markdown(Parameters.lineage_read)
 
 
 def three_by_three_view(channels: int) -> None:
@@ -397,9 +392,8 @@ def three_by_three_view(channels: int) -> None:
     c2.metric(f"One 7x7 conv, {channels} channels", f"{r['single']['weights']:,} weights",
               f"receptive field {r['single']['receptive_field']}x{r['single']['receptive_field']} (measured)",
               delta_color="off", delta_arrow="off", border=True)
-    st.markdown(f"27C² = 27 x {channels}² = {27 * channels ** 2:,} and 49C² = {49 * channels ** 2:,}: the single "
-                f"7x7 conv costs **{r['ratio']:.2f}x** as much. The receptive fields are measured by backpropagating "
-                "from one output pixel and seeing which input pixels get a gradient.")
+    st.markdown(Parameters.three_numbers.format(c=channels, stacked=27 * channels ** 2, single=49 * channels ** 2,
+                                                ratio=r["ratio"]))
     st.markdown(Parameters.three)
 
 
@@ -414,4 +408,4 @@ def family_tab() -> None:
     if variants:
         family_view(family, tuple(variants), metric)
     else:
-        st.info("Pick at least one variant.")
+        st.info(Parameters.pick_variant)
