@@ -53,7 +53,8 @@ class Context:
         progress: called with step records (``done``, ``total``, ``fraction``, ...); never ``st.*``.
         cancel: set it to stop the run before its next step (the result's status is "cancelled").
         store: the run store, for experiments that reuse stored runs (None: nothing is stored).
-        device: overrides the spec's device for this call (None: the spec decides).
+        device: runs the spec on this device instead of its own ("cpu", "cuda", ...; None: the spec
+            decides). It becomes part of the spec, so CPU and GPU results are stored apart.
     """
 
     progress: Progress | None = None
@@ -237,6 +238,8 @@ def run_cached(module: ModuleType, spec: Any, ctx: Context | None = None, rerun:
     A cancelled run is not stored; a failure is recorded in the store as "failed" and re-raised.
     """
     ctx = ctx or Context()
+    if ctx.device is not None and hasattr(spec, "train"):  # the device is part of the spec (and its key)
+        spec = dataclasses.replace(spec, train=dataclasses.replace(spec.train, device=ctx.device))
     store, name = ctx.store, module.NAME
     if store is not None and not rerun:
         stored = store.get(name, spec)

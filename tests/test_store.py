@@ -105,3 +105,11 @@ def test_a_cancelled_run_is_not_stored_and_a_failure_is_recorded(tmp_path, monke
     status = store.status(store.key("train", SPEC))
     assert status["status"] == "failed" and "out of memory" in status["error"]
     assert json.loads((tmp_path / store.key("train", SPEC) / "spec.json").read_text())["kind"] == "train"
+
+
+def test_a_context_device_runs_the_spec_there_and_stores_it_apart(tmp_path):
+    store = RunStore(tmp_path)
+    out = run_cached(training, SPEC, Context(store=store, device="cpu"))
+    assert out.result["device"] == "cpu"
+    cpu_spec = Spec(net=SPEC.net, data=SPEC.data, train=TrainConfig(**{**SPEC.train.__dict__, "device": "cpu"}))
+    assert out.key == store.key("train", cpu_spec) != store.key("train", SPEC)
