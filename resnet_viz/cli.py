@@ -117,19 +117,15 @@ def _write_out(out: Path | None, payload: dict) -> None:
 
 def run_experiment(module: ModuleType, args: argparse.Namespace) -> int:
     """Build the Spec from the given options, check everything that can be checked, run, report."""
-    from . import cost
-    from .data import check_available
-    from .protocol import Context, build, run_cached
+    from .protocol import Context, build, check_before_run, run_cached
     from .store import RunStore
 
     spec = build(module.Spec, _given(args, options(module.Spec)))
     out = check_out(args.out)
     store = RunStore()
     if args.rerun or store.get(module.NAME, spec) is None:
-        check_available(spec.data)
+        check_before_run(module, spec)
         store.check_writable()
-        runs = module.training_runs(spec)
-        cost.check_memory([(r.net, r.data, r.train) for r in runs], parallel=cost.parallel_runs(runs))
     outcome = run_cached(module, spec, Context(progress=_StepPrinter(), store=store), rerun=args.rerun)
     result = outcome.result
     print(module.summary(spec, outcome))

@@ -148,10 +148,9 @@ def validate(obj: Any) -> None:
         object.__setattr__(obj, f.name, value)
 
 
-def describe_field(f: Any, tp: Any, default: Any, name: str | None = None) -> dict:
+def describe_field(name: str, tp: Any, default: Any, meta: dict) -> dict:
     """One catalog entry: {"name", "type", "default", "choices", "help", "min", "max"}."""
-    meta = f.metadata
-    return {"name": name or f.name, "type": _type_name(tp), "default": list(default) if isinstance(default, tuple) else default,
+    return {"name": name, "type": _type_name(tp), "default": list(default) if isinstance(default, tuple) else default,
             "choices": list(meta["choices"]) if meta.get("choices") is not None else None,
             "help": meta["help"], "min": meta.get("low"), "max": meta.get("high")}
 

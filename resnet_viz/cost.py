@@ -107,8 +107,13 @@ def _rate(table: dict[int, float], width: int) -> float:
     return table[ws[-1]]
 
 
-def training_seconds(runs: Iterable[tuple[NetConfig, DataConfig, TrainConfig]]) -> float | None:
-    """Predicted seconds of training runs one after another (None before the throughput is known).
+def _train_images(data: DataConfig) -> int:
+    return min(data.train_limit or TRAIN_SIZE[data.name], TRAIN_SIZE[data.name])
+
+
+def training_seconds(runs: Iterable[Any]) -> float | None:
+    """Predicted seconds of training runs (objects with ``net``, ``data``, ``train``: an experiment's
+    ``training_runs``) one after another (None before the throughput is known).
 
     Per run: 3 x forward MACs x batch x steps (training), plus forward passes over the test split at
     each checkpoint and over both splits at the end, divided by the measured throughput.
@@ -116,13 +121,14 @@ def training_seconds(runs: Iterable[tuple[NetConfig, DataConfig, TrainConfig]]) 
     runs = list(runs)
     if not runs:
         return 0.0
-    table = throughput(runs[0][2].device)
+    table = throughput(runs[0].train.device)
     if table is None:
         return None
     total = 0.0
-    for net, data, train in runs:
+    for run in runs:
+        net, data, train = run.net, run.data, run.train
         macs = forward_macs(net, data)
-        n_train = min(data.train_limit or TRAIN_SIZE[data.name], TRAIN_SIZE[data.name])
+        n_train = _train_images(data)
         n_test = max(1, n_train // 3)
         checkpoints = (train.steps // train.eval_every) if train.eval_every else 0
         images = 3 * train.steps * min(train.batch_size, n_train) + (checkpoints + 1) * n_test + n_train
@@ -206,7 +212,7 @@ def memory_bytes(net: NetConfig, data: DataConfig, train: TrainConfig) -> int:
     """Peak bytes one training run needs: the dataset in memory, weights with gradients and momentum,
     and the activations of one batch kept for the backward pass."""
     channels, size, _ = shape_of(data)
-    n_train = min(data.train_limit or TRAIN_SIZE[data.name], TRAIN_SIZE[data.name])
+    n_train = _train_images(data)
     dataset = (n_train * 4 // 3) * channels * size * size * 4 * 2  # both splits; resizing keeps a copy
     batch = min(train.batch_size, n_train)
     activations = batch * activation_elements(net, data) * BYTES_PER_ACTIVATION
@@ -222,36 +228,33 @@ def forward_params(net: NetConfig, data: DataConfig) -> int:
         return sum(p.numel() for p in ResNet(_net_for(net, data)).parameters())
 
 
-def parallel_runs(runs: list[Any]) -> int:
-    """How many of these training runs train at once (:func:`resnet_viz.train.parallel_workers`)."""
+def check_memory(runs: list[Any]) -> None:
+    """Raise ValueError (with what to change) when training runs (objects with ``net``, ``data``,
+    ``train``) would not fit in this machine's memory, counting those that train at once
+    (:func:`resnet_viz.train.parallel_workers`)."""
     from .train import parallel_workers, resolve_device
 
-    return parallel_workers(len(runs), resolve_device(runs[0].train.device)) if runs else 1
-
-
-def check_memory(runs: Iterable[tuple[NetConfig, DataConfig, TrainConfig]], parallel: int = 1) -> None:
-    """Raise ValueError (with what to change) when the runs would not fit in this machine's memory."""
-    runs = list(runs)
     if not runs:
         return
-    need = sorted((memory_bytes(*r) for r in runs), reverse=True)
-    peak = sum(need[:max(1, parallel)])
-    free = available_memory(runs[0][2].device)
+    device = runs[0].train.device
+    need = sorted((memory_bytes(r.net, r.data, r.train) for r in runs), reverse=True)
+    peak = sum(need[:parallel_workers(len(runs), resolve_device(device))])
+    free = available_memory(device)
     if peak > 0.8 * free:
-        net, data, train = runs[0]
+        net, data, train = runs[0].net, runs[0].data, runs[0].train
         raise ValueError(f"this run would need about {peak / 2**30:.1f} GB of memory (batch {train.batch_size}, "
-                         f"width {net.width}, depth up to {max(r[0].depth for r in runs)}, {shape_of(data)[1]} px "
+                         f"width {net.width}, depth up to {max(r.net.depth for r in runs)}, {shape_of(data)[1]} px "
                          f"images), but this machine has {free / 2**30:.1f} GB free; pick a smaller batch size, "
                          "width, depth or image size")
 
 
-def describe(seconds: float | None, what: str = "") -> str:
+def describe(seconds: float | None) -> str:
     """Text for an estimate that may not be known yet."""
     from .units import format_duration
 
     if seconds is None:
         return "an estimate follows in a moment (this server is measuring its speed)"
-    return format_duration(seconds) + (f" {what}" if what else "")
+    return format_duration(seconds)
 
 
 __all__ = ["activation_elements", "calibrate", "check_memory", "forward_macs", "forward_seconds", "memory_bytes",

@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 from . import experiments
 from .host import check_caps, job_threads, lower_priority
-from .protocol import Context, Outcome, run_cached
+from .protocol import Context, Outcome, check_before_run, run_cached
 from .store import RunStore
 from .units import format_duration
 
@@ -148,19 +148,15 @@ class JobManager:
                 return job
         runs = module.training_runs(spec)
         check_caps(runs, runs[0].train.device if runs else "auto")
-        if self.store.get(kind, spec) is None:
-            from .cost import check_memory, parallel_runs
-            from .data import check_available
-
-            check_available(spec.data)
-            check_memory([(r.net, r.data, r.train) for r in runs], parallel=parallel_runs(runs))
-        if estimate is None:
-            estimate = module.cost(spec)
+        stored = self.store.get(kind, spec)
+        if stored is None:
+            check_before_run(module, spec)
+            if estimate is None:
+                estimate = module.cost(spec)
         with self._lock:
             job = self._jobs.get(key)
             if job is not None and job.state in ACTIVE:
                 return job
-            stored = self.store.get(kind, spec)
             if stored is not None:
                 job = Job(key, kind, spec, state="done", result=stored.result, from_store=True)
                 job.started = job.finished = time.time()

@@ -22,14 +22,17 @@ the registry, so experiments can use each other without import cycles.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import json
 import threading
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable
 
 import torch
 
-from .config import check_value, describe_field, hints, validate
+from .config import check_value, describe_field, hints
 from .store import RunStore
 
 Progress = Callable[[dict], None]
@@ -83,11 +86,6 @@ def check_variants(variants: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(v for v in VARIANTS if v in variants)
 
 
-def check_spec(spec: Any) -> None:
-    """Validate an experiment Spec's own declared fields (nested configs validate themselves)."""
-    validate(spec)
-
-
 # --- flattening: a Spec's user-facing settings ------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -109,48 +107,41 @@ class Option:
         return "--" + self.name.replace("_", "-")
 
     def describe(self) -> dict:
-        f = _FieldView(self.meta)
-        return {**describe_field(f, self.type, self.default, self.name), "option": self.meta.get("flag") or self.flag}
+        return {**describe_field(self.name, self.type, self.default, self.meta), "option": self.meta.get("flag") or self.flag}
 
     def check(self, value: Any) -> Any:
         return check_value(self.meta.get("label") or self.name, value, self.type, self.meta)
 
 
-@dataclass(frozen=True)
-class _FieldView:
-    metadata: dict
+def _options_of(config: Any, names: tuple[str, ...], prefix: tuple[str, ...] = ()) -> list[Option]:
+    """Options for some declared fields of a config instance, with its values as the defaults."""
+    types = hints(type(config))
+    by_name = {f.name: f for f in fields(config)}
+    return [Option(by_name[n].metadata.get("option") or n, prefix + (n,), types[n], getattr(config, n),
+                   dict(by_name[n].metadata)) for n in names]
 
 
 def config_options(cls: type, names: tuple[str, ...]) -> list[Option]:
     """Options for some fields of a plain config (e.g. the net fields of ``params``)."""
-    default, types = cls(), hints(cls)
-    by_name = {f.name: f for f in fields(cls)}
-    return [Option(by_name[n].metadata.get("option") or n, (n,), types[n], getattr(default, n),
-                   dict(by_name[n].metadata)) for n in names]
+    return _options_of(cls(), names)
 
 
-def options(spec_cls: type) -> list[Option]:
-    """Every user-facing setting of an experiment's Spec, in declaration order."""
+@functools.lru_cache(maxsize=None)
+def options(spec_cls: type) -> tuple[Option, ...]:
+    """Every user-facing setting of an experiment's Spec, in declaration order (computed once per
+    class: pages build widgets and specs from it on every run)."""
     default = spec_cls()
     found: list[Option] = []
-    types = hints(spec_cls)
     for f in fields(spec_cls):
         if "expose" in f.metadata:
-            inner = getattr(default, f.name)
-            inner_types = hints(type(inner))
-            by_name = {g.name: g for g in fields(inner)}
-            for sub in f.metadata["expose"]:
-                g = by_name[sub]
-                found.append(Option(g.metadata.get("option") or sub, (f.name, sub), inner_types[sub],
-                                    getattr(inner, sub), dict(g.metadata)))
+            found += _options_of(getattr(default, f.name), f.metadata["expose"], (f.name,))
         elif "help" in f.metadata:
-            found.append(Option(f.metadata.get("option") or f.name, (f.name,), types[f.name],
-                                getattr(default, f.name), dict(f.metadata)))
+            found += _options_of(default, (f.name,))
     names = [o.name for o in found]
     duplicates = {n for n in names if names.count(n) > 1}
     if duplicates:
         raise TypeError(f"{spec_cls.__qualname__} exposes {', '.join(sorted(duplicates))} twice")
-    return found
+    return tuple(found)
 
 
 def build(spec_cls: type, values: dict[str, Any] | None = None, base: Any = None) -> Any:
@@ -214,15 +205,28 @@ def spec_from_dict(spec_cls: type, data: dict) -> Any:
     return spec_cls(**kwargs)
 
 
-def flat(spec: Any) -> dict[str, Any]:
-    """The user-facing values of a Spec (option name -> value), e.g. for a catalog or a URL."""
-    out = {}
-    for o in options(type(spec)):
-        value = spec
-        for part in o.path:
-            value = getattr(value, part)
-        out[o.name] = value
-    return out
+def preset(path: Path, spec: Any) -> dict | None:
+    """A precomputed result shipped as a JSON asset (written by the CLI's ``--out``), if it was made
+    with exactly ``spec``; None when it is missing, unreadable or made with other settings."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if data.get("spec") == json.loads(json.dumps(dataclasses.asdict(spec))) else None
+
+
+def check_before_run(module: ModuleType, spec: Any) -> None:
+    """What can be known to fail before an experiment starts: the dataset's files are missing, or
+    its training runs would not fit in memory (the same checks for the CLI and the job queue).
+
+    Raises:
+        ValueError: with the message for people.
+    """
+    from .cost import check_memory
+    from .data import check_available
+
+    check_available(spec.data)
+    check_memory(module.training_runs(spec))
 
 
 def catalog_entry(module: ModuleType) -> dict:
@@ -261,5 +265,6 @@ def run_cached(module: ModuleType, spec: Any, ctx: Context | None = None, rerun:
     return outcome
 
 
-__all__ = ["Context", "Option", "build_config", "config_options", "Outcome", "Progress", "VARIANTS", "build", "catalog_entry", "check_spec",
-           "check_variants", "flat", "make", "options", "run_cached", "spec_from_dict"]
+__all__ = ["Context", "Option", "Outcome", "Progress", "VARIANTS", "build", "build_config", "catalog_entry",
+           "check_before_run", "check_variants", "config_options", "make", "options", "preset", "run_cached",
+           "spec_from_dict"]

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from .. import attribution as attr
 from .. import cost as costs
-from ..config import DataConfig, NetConfig, TrainConfig, nested, setting
+from ..config import DataConfig, NetConfig, TrainConfig, nested, setting, validate
 from ..data import load_dataset
-from ..protocol import VARIANTS, Context, Outcome, check_spec
+from ..protocol import VARIANTS, Context, Outcome
 from . import lesion, training
 
 NAME = "attribution"
@@ -38,7 +38,7 @@ class Spec:
     train: TrainConfig = nested(lambda: TrainConfig(steps=400, eval_every=100), expose=("steps", "seed", "device"))
 
     def __post_init__(self) -> None:
-        check_spec(self)
+        validate(self)
 
 
 def training_runs(spec: Spec) -> list[training.Spec]:
@@ -47,7 +47,7 @@ def training_runs(spec: Spec) -> list[training.Spec]:
 
 def cost(spec: Spec) -> float | None:
     """Training the net (when not stored) plus about 3 x 1024 forward passes per image (IG at most)."""
-    train = costs.training_seconds((r.net, r.data, r.train) for r in training_runs(spec))
+    train = costs.training_seconds(training_runs(spec))
     maps = costs.forward_seconds(spec.net, spec.data, spec.n_images * 3 * 1024, spec.train.device)
     return None if train is None or maps is None else train + maps
 

@@ -11,8 +11,8 @@ import threading
 from dataclasses import dataclass, replace
 
 from .. import cost as costs
-from ..config import DataConfig, NetConfig, TrainConfig, nested, setting
-from ..protocol import VARIANTS, Context, Outcome, check_spec, check_variants
+from ..config import DataConfig, NetConfig, TrainConfig, nested, setting, validate
+from ..protocol import VARIANTS, Context, Outcome, check_variants
 from ..train import fit_many
 from . import training
 
@@ -42,7 +42,7 @@ class Spec:
     train: TrainConfig = nested(TrainConfig, expose=("steps", "batch_size", "lr", "eval_every", "device"))
 
     def __post_init__(self) -> None:
-        check_spec(self)
+        validate(self)
         if len(self.depths) > MAX_DEPTHS or len(set(self.depths)) != len(self.depths):
             raise ValueError(f"depths must be 1 to {MAX_DEPTHS} different depths; got {self.depths!r}")
         if len(self.seeds) > MAX_SEEDS or len(set(self.seeds)) != len(self.seeds):
@@ -64,7 +64,7 @@ PRESET = Spec()  # the lesson: digits, plain and residual 20 vs 56, 300 steps (a
 
 def cost(spec: Spec) -> float | None:
     """Predicted seconds: the runs one after another (a job with one thread trains them in turn)."""
-    return costs.training_seconds((r.net, r.data, r.train) for r in training_runs(spec))
+    return costs.training_seconds(training_runs(spec))
 
 
 def _variant(run: training.Spec) -> str:

@@ -13,11 +13,11 @@ from dataclasses import dataclass, replace
 import torch
 
 from .. import cost as costs
-from ..config import DataConfig, NetConfig, TrainConfig, nested, setting
+from ..config import DataConfig, NetConfig, TrainConfig, nested, setting, validate
 from ..data import Dataset, load_dataset
 from ..models import build_model
 from ..probes import chain_product, describe_ratio, first_last_ratio, gradient_probe, probe_batch, response_stds
-from ..protocol import VARIANTS, Context, Outcome, check_spec, check_variants
+from ..protocol import VARIANTS, Context, Outcome, check_variants
 from ..train import fit
 from . import training
 
@@ -48,7 +48,7 @@ class Spec:
                                 expose=("steps", "batch_size", "lr", "seed", "device"))
 
     def __post_init__(self) -> None:
-        check_spec(self)
+        validate(self)
         if len(self.depths) > MAX_DEPTHS or len(set(self.depths)) != len(self.depths):
             raise ValueError(f"depths must be 1 to {MAX_DEPTHS} different depths; got {self.depths!r}")
         object.__setattr__(self, "depths", tuple(sorted(self.depths)))
@@ -72,7 +72,7 @@ def training_runs(spec: Spec) -> list[training.Spec]:
 
 def cost(spec: Spec) -> float | None:
     """Predicted seconds: the training runs plus the probes (about one training step each)."""
-    base = costs.training_seconds((r.net, r.data, r.train) for r in training_runs(spec))
+    base = costs.training_seconds(training_runs(spec))
     return None if base is None else base * (1 + 1 / spec.probe_every)
 
 

@@ -11,11 +11,11 @@ from dataclasses import dataclass, replace
 import torch
 
 from .. import cost as costs
-from ..config import DataConfig, NetConfig, TrainConfig, nested, setting
+from ..config import DataConfig, NetConfig, TrainConfig, nested, setting, validate
 from ..data import load_dataset
 from ..lesion import accuracy, adjacent_pairs, path_lengths, random_drops, random_swaps, shape_keeping_blocks, single_block
 from ..models import ResNet
-from ..protocol import VARIANTS, Context, Outcome, check_spec, run_cached
+from ..protocol import VARIANTS, Context, Outcome, run_cached
 from . import training
 
 NAME = "lesion"
@@ -37,7 +37,7 @@ class Spec:
                                 expose=("steps", "batch_size", "lr", "seed", "device"))
 
     def __post_init__(self) -> None:
-        check_spec(self)
+        validate(self)
 
 
 def pair(net: NetConfig, data: DataConfig, train: TrainConfig) -> list[training.Spec]:
@@ -116,7 +116,7 @@ def run(spec: Spec, ctx: Context | None = None) -> Outcome:
 def cost(spec: Spec) -> float | None:
     """Training time of the two nets plus the lesions: about (1 + blocks + 2 x max_k x samples)
     test-set evaluations per net."""
-    train = costs.training_seconds((r.net, r.data, r.train) for r in training_runs(spec))
+    train = costs.training_seconds(training_runs(spec))
     blocks = sum(spec.net.blocks_per_stage)
     evals = 2 * (1 + blocks + 2 * spec.max_k * spec.samples)
     test_images = max(1, costs.TRAIN_SIZE[spec.data.name] // 3)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from .. import cost as costs
-from ..config import DataConfig, NetConfig, TrainConfig, nested, to_dict
+from ..config import DataConfig, NetConfig, TrainConfig, nested, to_dict, validate
 from ..data import load_dataset
 from ..models import build_model
-from ..protocol import Context, Outcome, Progress, check_spec
+from ..protocol import Context, Outcome, Progress
 from ..train import fit
 
 NAME = "train"
@@ -29,7 +29,7 @@ class Spec:
                                                      "schedule", "eval_every", "seed", "device", "precision"))
 
     def __post_init__(self) -> None:
-        check_spec(self)
+        validate(self)
 
 
 def training_runs(spec: Spec) -> list[Spec]:
@@ -37,7 +37,7 @@ def training_runs(spec: Spec) -> list[Spec]:
 
 
 def cost(spec: Spec) -> float | None:
-    return costs.training_seconds([(spec.net, spec.data, spec.train)])
+    return costs.training_seconds([spec])
 
 
 def prepare(spec: Spec):

@@ -54,11 +54,11 @@ def job_panel(kind: str, spec: Any, describe: Callable[[dict], str], live: Calla
         what: one sentence on what pressing it does, shown with the estimate.
     """
     manager = job_manager()
-    guard(check_available, spec.data)  # a missing dataset is said now, not after the job starts
     key = manager.store.key(kind, spec)
     stored = manager.store.get(kind, spec)
     if stored is not None:
         return Panel(stored, False, key)
+    guard(check_available, spec.data)  # a missing dataset is said now, not after the job starts
     job = manager.get(key)
     if job is not None and job.state in ACTIVE:
         _progress(manager, job, describe, live)

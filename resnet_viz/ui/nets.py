@@ -8,8 +8,7 @@ for a (pair, blocks removed) or (pair, image, method) are cached for everyone (`
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,7 @@ from ..data import Dataset, load_dataset
 from ..experiments import lesion as les
 from ..lesion import accuracy_without
 from ..models import ResNet
-from ..protocol import spec_from_dict
+from ..protocol import preset, spec_from_dict
 from ..store import RunStore
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
@@ -43,11 +42,7 @@ class Pair:
 
 def load_preset(spec: les.Spec) -> dict | None:
     """The precomputed lesion result shipped in assets/, if it was made with ``spec``."""
-    try:
-        data = json.loads(PRESET_RESULT.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if data.get("spec") == json.loads(json.dumps(asdict(spec))) else None
+    return preset(PRESET_RESULT, spec)
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the trained nets...")

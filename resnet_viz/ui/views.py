@@ -22,6 +22,7 @@ from ..figures import (attribution_figure, block_cost_figure, block_importance_f
 from ..lesion import central_range, check_removable, path_lengths
 from ..lineage import ERROR_SOURCE, lineage_table
 from ..probes import describe_ratio
+from ..protocol import preset
 from . import nets
 from .texts import Attributions, Degradation, Ensembles, Gradients, Parameters
 
@@ -41,11 +42,7 @@ TABLE6 = pd.DataFrame({"net": ["ResNet-20", "ResNet-32", "ResNet-44", "ResNet-56
 
 def degradation_preset() -> dict | None:
     """The precomputed preset result shipped in assets/, if it matches the preset spec."""
-    try:
-        data = json.loads(DEGRADATION_PRESET.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if data.get("spec") == json.loads(json.dumps(asdict(deg.PRESET))) else None
+    return preset(DEGRADATION_PRESET, deg.PRESET)
 
 
 def published_table() -> None:
