@@ -101,8 +101,14 @@ def check_out(path: str | None) -> Path | None:
         raise ValueError(f"--out {path} is a folder; give a file name such as {out / 'result.json'}")
     if not parent.is_dir():
         raise ValueError(f"--out {path}: the folder {parent} does not exist; create it first or pick another")
-    if not os.access(parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
-        raise ValueError(f"--out {path} cannot be written here (read-only or no permission); pick another place")
+    existed = out.exists()
+    try:  # opening it is the one honest test (permissions, read-only mounts, special file systems)
+        with open(out, "ab"):
+            pass
+    except OSError as exc:
+        raise ValueError(f"--out {path} cannot be written here ({exc.strerror or exc}); pick another place") from None
+    if not existed:
+        out.unlink(missing_ok=True)
     return out
 
 

@@ -61,6 +61,7 @@ def test_params_stages_and_human_summary(capsys):
     (["params", "--image-size", "0"], "image-size must be a whole number from 8 to 1024; got 0"),
     (["train", "--steps", "3", "--out", "/nonexistent-folder/run.json"], "the folder /nonexistent-folder does not exist"),
     (["train", "--steps", "3", "--out", "/"], "is a folder"),
+    (["train", "--steps", "3", "--out", "/proc/resnet-viz-run.json"], "cannot be written here"),
     (["train", "--dataset", "mnist", "--data-dir", "/nonexistent/x"], "put train-images-idx3-ubyte"),
     (["gradients", "--dataset", "mnist", "--data-dir", "/nonexistent/y"], "/nonexistent/y"),
     (["attribute", "--dataset", "mnist", "--data-dir", "/nonexistent/z"], "/nonexistent/z"),
