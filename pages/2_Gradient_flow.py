@@ -25,7 +25,7 @@ for key, value in LESSONS["BN + ReLU: the paper's nets"].items():
     st.session_state.setdefault(key, value)
 st.selectbox(T.lesson, list(LESSONS), key="gf_lesson", help=T.lesson_help,
              on_change=lambda: st.session_state.update(LESSONS[st.session_state["gf_lesson"]]))
-c1, c2, c3, c4, c5, c6 = st.columns([3, 2, 2, 3, 2, 2])
+c1, c2, c3, c4, c5, c6 = st.columns([3, 3, 2, 3, 2, 2])
 depth = c1.select_slider("Depth", cifar_depths("basic", up_to=110), value=56, help="6n+2 layers")
 batchnorm = setting(gf.Spec, "batchnorm", c2, key="gf_bn", label="Batch norm")
 activation = setting(gf.Spec, "activation", c3, key="gf_act", radio=True)
