@@ -16,11 +16,12 @@ st.title(T.title)
 st.markdown(T.intro)
 
 with st.expander(T.advanced):
-    a1, a2, a3, a4 = st.columns(4)
-    block = setting(deg.Spec, "block", a1, values=["basic", "preact", "bottleneck"])
+    a1, a2, a3, a4, a5 = st.columns(5)
+    block = setting(deg.Spec, "block", a1, values=["basic", "preact", "bottleneck", "preact_bottleneck"])
     shortcut = setting(deg.Spec, "shortcut", a2, values=["A", "B", "C"], label="Shortcut option", radio=True)
     lr = setting(deg.Spec, "lr", a3, values=[0.01, 0.03, 0.1, 0.3])
     batch_size = setting(deg.Spec, "batch_size", a4, values=[32, 64, 128, 256], label="Batch size")
+    survival = setting(deg.Spec, "stochastic_depth", a5, values=[0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
 
 c1, c2, c3, c4, c5 = st.columns([3, 2, 2, 2, 2])
 depths = setting(deg.Spec, "depths", c1, values=cifar_depths(block, up_to=110), max_selections=deg.MAX_DEPTHS)
@@ -33,7 +34,7 @@ dataset = setting(deg.Spec, "dataset", c5)
 variants = {"both": ("plain", "residual"), "plain only": ("plain",), "residual only": ("residual",)}[which]
 spec = spec_from(deg.Spec, {"dataset": dataset, "depths": depths, "variants": variants, "width": width, "steps": steps,
                             "batch_size": batch_size, "lr": lr, "seeds": tuple(range(seeds)), "block": block,
-                            "shortcut": shortcut})
+                            "shortcut": shortcut, "stochastic_depth": survival})
 
 left, right = st.columns([3, 1])
 with right:
@@ -42,11 +43,5 @@ with right:
 
 with left:
     panel = job_panel("degradation", spec, deg.describe, live=views.degradation_live, what=T.what)
-    if panel.stored is not None:
-        views.degradation_result(panel.stored.result, views.degradation_measured(panel.stored.result),
-                                 panel.stored.key)
-    elif not panel.active and spec == deg.PRESET and (preset := views.degradation_preset()):
-        st.info(T.preset, icon=":material/history:")
-        views.degradation_result(preset, T.preset_label.format(command=views.DEGRADATION_COMMAND), "preset")
-    elif not panel.active:
-        st.info(T.not_trained)
+    views.stored_or_preset(panel, views.degradation_result, views.degradation_measured,
+                           views.degradation_preset() if spec == deg.PRESET else None, views.DEGRADATION_COMMAND, T)

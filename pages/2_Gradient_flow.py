@@ -15,7 +15,8 @@ LESSONS = {  # lesson -> control values (the keys of the widgets below)
     "No BN, sigmoid: gradients vanish": {"gf_bn": False, "gf_act": "sigmoid", "gf_block": "basic"},
     "No BN, sigmoid, pre-activation: the fix": {"gf_bn": False, "gf_act": "sigmoid", "gf_block": "preact"},
 }
-BLOCKS = {"basic": "original (activation after the addition)", "preact": "pre-activation (nothing after it)"}
+BLOCKS = {"basic": "original (activation after the addition)", "preact": "pre-activation (nothing after it)",
+          "preact_bottleneck": "pre-activation bottleneck (ResNet-164, 9n+2)"}
 
 ui.page_setup("Gradient flow", ":material/waves:")
 ui.sidebar()
@@ -26,10 +27,10 @@ for key, value in LESSONS["BN + ReLU: the paper's nets"].items():
 st.selectbox(T.lesson, list(LESSONS), key="gf_lesson", help=T.lesson_help,
              on_change=lambda: st.session_state.update(LESSONS[st.session_state["gf_lesson"]]))
 c1, c2, c3, c4, c5, c6 = st.columns([3, 3, 2, 3, 2, 2])
-depth = c1.select_slider("Depth", cifar_depths("basic", up_to=110), value=56, help="6n+2 layers")
+block = setting(gf.Spec, "block", c4, values=list(BLOCKS), key="gf_block", format_func=BLOCKS.get, radio=True)
+depth = c1.select_slider("Depth", cifar_depths(block, up_to=164), value=56, help="6n+2 layers (9n+2 for bottlenecks)")
 batchnorm = setting(gf.Spec, "batchnorm", c2, key="gf_bn", label="Batch norm")
 activation = setting(gf.Spec, "activation", c3, key="gf_act", radio=True)
-block = setting(gf.Spec, "block", c4, values=list(BLOCKS), key="gf_block", format_func=BLOCKS.get, radio=True)
 init = setting(gf.Spec, "init", c5, format_func={"he": "He", "xavier": "Xavier"}.get, radio=True, label="Initialization")
 width = setting(gf.Spec, "width", c6, values=[4, 8, 16])
 with st.expander(T.training_settings):

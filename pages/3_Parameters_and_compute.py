@@ -3,7 +3,7 @@
 import streamlit as st
 
 from resnet_viz import ui
-from resnet_viz.config import BLOCKS, IMAGENET_DEPTHS, SHORTCUTS, NetConfig, cifar_depths
+from resnet_viz.config import BLOCKS, BOTTLENECKS, IMAGENET_DEPTHS, SHORTCUT_KINDS, SHORTCUTS, NetConfig, cifar_depths
 from resnet_viz.ui import views
 from resnet_viz.ui.texts import Parameters as T
 
@@ -19,16 +19,18 @@ if net_tab.open:
         family = c1.radio("Family", ["cifar", "imagenet"], format_func={"cifar": "CIFAR (32 px)",
                                                                         "imagenet": "ImageNet (224 px)"}.get)
         cifar = family == "cifar"
-        block = c2.selectbox("Block", BLOCKS, help="basic and preact: depth 6n+2; bottleneck: 9n+2") if cifar else "auto"
-        depth = ((c3 if cifar else c2).select_slider("Depth", cifar_depths(block), value=20 if block != "bottleneck" else 29)
+        block = c2.selectbox("Block", BLOCKS, help="basic and preact: depth 6n+2; bottlenecks: 9n+2") if cifar else "auto"
+        depth = ((c3 if cifar else c2).select_slider("Depth", cifar_depths(block), value=29 if block in BOTTLENECKS else 20)
                  if cifar else c2.select_slider("Depth", list(IMAGENET_DEPTHS), value=50))
         width = (c4 if cifar else c3).number_input("Width (first-stage channels)", 1, 256, 16 if cifar else 64)
         residual = c1.toggle("Shortcuts (residual)", value=True)
         shortcut = c2.radio("Shortcut option", SHORTCUTS, index=0 if cifar else 1, horizontal=True, disabled=not residual,
                             help="A: zero-padded identity; B: 1x1 projection where the shape changes; C: projection "
                                  "everywhere")
+        kind = c3.selectbox("Shortcut kind", SHORTCUT_KINDS, disabled=not residual, help=T.kind_help)
         net = ui.guard(NetConfig, family=family, depth=depth, block=block, residual=residual, shortcut=shortcut,
-                       width=int(width), num_classes=10 if cifar else 1000)
+                       width=int(width), num_classes=10 if cifar else 1000,
+                       shortcut_kind=kind if residual else "identity")
         views.net_cost(net)
 
 if block_tab.open:

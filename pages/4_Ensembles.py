@@ -15,11 +15,12 @@ ui.sidebar()
 st.title(T.title)
 st.markdown(T.intro)
 
-c1, c2, c3 = st.columns(3)
+c1, c2, c3, c4 = st.columns(4)
 depth = setting(les.Spec, "depth", c1, values=cifar_depths("basic", up_to=110), label="Depth (both nets)")
 width = setting(les.Spec, "width", c2, values=[4, 8, 16])
 steps = setting(les.Spec, "steps", c3, values=[100, 200, 400, 800], label="Training steps")
-spec = spec_from(les.Spec, {"depth": depth, "width": width, "steps": steps})
+survival = setting(les.Spec, "stochastic_depth", c4, values=[0.5, 0.6, 0.7, 0.8, 0.9, 1.0], label=T.survival)
+spec = spec_from(les.Spec, {"depth": depth, "width": width, "steps": steps, "stochastic_depth": survival})
 preset = nets.load_preset(spec)
 
 left, right = st.columns([3, 2])
@@ -27,6 +28,7 @@ with right:
     st.markdown(T.unraveled)
     views.path_view(sum(spec.net.blocks_per_stage))
     st.markdown(T.why)
+    st.markdown(T.stochastic)
 
 with left:
     panel = job_panel("lesion", spec, les.describe, button=T.button_preset if preset else T.button, what=T.what)

@@ -32,6 +32,13 @@ def _int_list(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected whole numbers separated by commas, e.g. 20,56; got {text!r}")
 
 
+def _float_list(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, e.g. 0,-6; got {text!r}")
+
+
 def _word_list(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
@@ -51,7 +58,7 @@ def add_option(group: Any, o: Option, default_shown: Any = None) -> None:
     kwargs: dict[str, Any] = {"dest": o.name, "default": argparse.SUPPRESS}
     item = getattr(o.type, "__args__", (o.type,))[0]
     if item is not o.type:  # a tuple: comma-separated
-        kwargs["type"] = _int_list if item is int else _word_list
+        kwargs["type"] = {int: _int_list, float: _float_list}.get(item, _word_list)
         shown = ",".join(map(str, shown))
         kwargs["metavar"] = o.name.upper()
     else:

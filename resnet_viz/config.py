@@ -13,8 +13,12 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Callable
 
 FAMILIES = ("cifar", "imagenet")
-BLOCKS = ("basic", "preact", "bottleneck")
+BLOCKS = ("basic", "preact", "bottleneck", "preact_bottleneck")
+BOTTLENECKS = ("bottleneck", "preact_bottleneck")  # three convs per block: depth 9n+2
+PREACT = ("preact", "preact_bottleneck")  # nothing after the addition (He et al. 2016b)
 SHORTCUTS = ("A", "B", "C")
+# How the shortcut s(x) joins the residual branch F(x) (He et al. 2016b, Table 1 and Fig. 2).
+SHORTCUT_KINDS = ("identity", "scaling", "gating", "shortcut_gating", "dropout")
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 INITS = ("he", "xavier")
 SCHEDULES = ("constant", "step", "cosine")
@@ -156,14 +160,14 @@ def describe_field(name: str, tp: Any, default: Any, meta: dict) -> dict:
 
 
 def cifar_depths(block: str, up_to: int = 1202) -> list[int]:
-    """Valid CIFAR depths for a block kind: 6n+2 (basic, preact) or 9n+2 (bottleneck)."""
-    step = 9 if block == "bottleneck" else 6
+    """Valid CIFAR depths for a block kind: 6n+2 (basic, preact) or 9n+2 (bottlenecks)."""
+    step = 9 if block in BOTTLENECKS else 6
     return list(range(step + 2, up_to + 1, step))
 
 
 def cifar_blocks_per_stage(depth: int, block: str) -> int:
     """n in depth = 6n+2 (two 3x3 convs per block) or 9n+2 (three convs per bottleneck)."""
-    step = 9 if block == "bottleneck" else 6
+    step = 9 if block in BOTTLENECKS else 6
     if depth < step + 2 or (depth - 2) % step:
         rule = f"{step}n+2 for {block} blocks"
         examples = ", ".join(map(str, cifar_depths(block, up_to=step * 8 + 2)))
@@ -180,8 +184,9 @@ class NetConfig:
             "imagenet" (7x7 stem + 4 stages; ResNet-18..152).
         depth: weighted layers. CIFAR: 6n+2 (basic, preact) or 9n+2 (bottleneck).
             ImageNet: 18, 34, 50, 101 or 152.
-        block: "basic", "preact" (pre-activation, He et al. 2016b) or "bottleneck";
-            "auto" picks basic for CIFAR and the paper's block for an ImageNet depth.
+        block: "basic", "preact" (pre-activation, He et al. 2016b), "bottleneck" or
+            "preact_bottleneck" (ResNet-164/1001 of He et al. 2016b); "auto" picks basic for CIFAR
+            and the paper's block for an ImageNet depth.
         residual: False gives the plain net: the same blocks with the shortcut switched off.
         shortcut: "A" zero-pad identity, "B" projection where the shape changes, "C" projection
             everywhere; "auto" is A for CIFAR and B for ImageNet (as in the paper and torchvision).
@@ -189,6 +194,15 @@ class NetConfig:
         batchnorm: batch norm after every conv.
         activation: "relu", "sigmoid" or "tanh".
         init: "he" (Kaiming normal, fan_out) or "xavier" (Glorot normal) for the convs.
+        shortcut_kind: how the shortcut s(x) joins the branch F(x) (He et al. 2016b, Table 1):
+            "identity" s + F; "scaling" scale*s + F (or + (1-scale)*F with ``scale_branch``);
+            "gating" (Highway, exclusive) g*F + (1-g)*s with g = sigmoid(1x1 conv(x) + gate_bias);
+            "shortcut_gating" F + (1-g)*s; "dropout" s dropped elementwise with probability
+            ``dropout`` in training (no rescaling) and scaled by 1 - dropout at test.
+        scale, scale_branch, gate_bias, dropout: the parameters of those kinds.
+        stochastic_depth: survival probability p_L of the last block (Huang et al. 2016); block l
+            of L survives a training step with p_l = 1 - l/L (1 - p_L) and its branch is scaled by
+            p_l at test. 1 = off.
         in_channels: image channels (from the dataset).
         num_classes: classes (from the dataset).
     """
@@ -209,6 +223,21 @@ class NetConfig:
                               flag="--no-batchnorm", label="batch norm")
     activation: str = setting("relu", "the nonlinearity", choices=ACTIVATIONS)
     init: str = setting("he", "conv initialization: he (Kaiming normal) or xavier (Glorot normal)", choices=INITS)
+    shortcut_kind: str = setting("identity", "how the shortcut s(x) joins the branch F(x): identity (s + F), scaling "
+                                             "(scale*s + F), gating (Highway: g*F + (1-g)*s), shortcut_gating "
+                                             "(F + (1-g)*s) or dropout on s", choices=SHORTCUT_KINDS,
+                                 label="shortcut kind")
+    scale: float = setting(0.5, "λ of the scaling kind: the shortcut is multiplied by it", low=0.0, high=1.0,
+                           low_open=True)
+    scale_branch: bool = setting(False, "scaling kind: also multiply F by 1 - λ (--scale-branch)", flag="--scale-branch",
+                                 label="scale F by 1 - λ")
+    gate_bias: float = setting(0.0, "b_g, the bias of the gate g = sigmoid(1x1 conv + b_g); very negative: the gate "
+                                    "starts open to the shortcut", low=-30.0, high=30.0, label="gate bias")
+    dropout: float = setting(0.5, "dropout kind: probability of dropping each shortcut element in training", low=0.0,
+                             high=1.0, label="shortcut dropout")
+    stochastic_depth: float = setting(1.0, "stochastic depth: survival probability p_L of the last block, falling "
+                                           "linearly from 1 (Huang et al. 2016: 0.5); 1 = off", low=0.0, high=1.0,
+                                      low_open=True, label="stochastic depth p_L")
     in_channels: int = setting(3, "image channels (from the dataset)", low=1, high=64)
     num_classes: int = setting(10, "classes (from the dataset)", low=2, high=100_000)
 
@@ -225,6 +254,11 @@ class NetConfig:
             if getattr(self, name) in ("auto", 0) and not isinstance(getattr(self, name), bool):
                 object.__setattr__(self, name, value)
         validate(self)
+        if not self.residual and (self.shortcut_kind != "identity" or self.stochastic_depth < 1):
+            what = "stochastic depth" if self.stochastic_depth < 1 else f"the {self.shortcut_kind} shortcut kind"
+            raise ValueError(f"{what} needs shortcuts: a plain net has none (leave out --plain)")
+        if self.shortcut_kind == "dropout" and self.dropout >= 1:
+            raise ValueError(f"shortcut dropout must be below 1 (1 would cut every shortcut); got {self.dropout}")
         if self.family == "cifar":
             cifar_blocks_per_stage(self.depth, self.block)
         else:
@@ -251,6 +285,7 @@ class NetConfig:
             extras.append(self.block)
         if self.residual and self.shortcut != ("A" if self.family == "cifar" else "B"):
             extras.append(f"option {self.shortcut}")
+        extras += self.shortcut_words()
         if not self.batchnorm:
             extras.append("no BN")
         if self.activation != "relu":
@@ -258,6 +293,20 @@ class NetConfig:
         if self.init != "he":
             extras.append(f"{self.init} init")
         return base + (f" ({', '.join(extras)})" if extras else "")
+
+
+    def shortcut_words(self) -> list[str]:
+        """The shortcut kind and stochastic depth in words, e.g. ["shortcut x0.5"]; [] for the identity."""
+        words = {"identity": [], "scaling": [f"shortcut x{self.scale:g}" + (f", F x{1 - self.scale:g}"
+                                                                              if self.scale_branch else "")],
+                 "gating": [f"gating b_g={self.gate_bias:g}"], "shortcut_gating": [f"shortcut gating b_g={self.gate_bias:g}"],
+                 "dropout": [f"shortcut dropout {self.dropout:g}"]}[self.shortcut_kind]
+        return words + ([f"stochastic depth p_L={self.stochastic_depth:g}"] if self.stochastic_depth < 1 else [])
+
+    @property
+    def random_forward(self) -> bool:
+        """Does a training forward pass draw random numbers (dropout shortcut, stochastic depth)?"""
+        return self.shortcut_kind == "dropout" or self.stochastic_depth < 1
 
 
 def to_dict(obj: Any) -> dict:

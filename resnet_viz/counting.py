@@ -217,6 +217,9 @@ PAPER_CIFAR_PARAMS_M = {20: 0.27, 32: 0.46, 44: 0.66, 56: 0.85, 110: 1.7, 1202: 
 # He et al. 2016, Table 1: multiply-adds ("FLOPs") of the ImageNet nets, x 10^9.
 PAPER_IMAGENET_GMACS = {18: 1.8, 34: 3.6, 50: 3.8, 101: 7.6, 152: 11.3}
 CIFAR_TABLE_DEPTHS = (20, 32, 44, 56, 110, 1202)
+# He et al. 2016b (Identity Mappings), Sec. 4: ResNet-164 has 1.7M parameters, ResNet-1001 10.2M (CIFAR-10).
+PAPER_PREACT_PARAMS_M = {164: 1.7, 1001: 10.2}
+PREACT_SOURCE = "He et al. 2016b, Sec. 4 (parameters, rounded to 0.1 M)"
 
 
 def torchvision_reference(name: str) -> dict:
@@ -232,6 +235,22 @@ def torchvision_reference(name: str) -> dict:
     metrics = meta["_metrics"]["ImageNet-1K"]
     return {**counted, "meta_params": meta["num_params"], "meta_gmacs": meta["_ops"],
             "top1_error": round(100 - metrics["acc@1"], 3), "top5_error": round(100 - metrics["acc@5"], 3)}
+
+
+def preact_rows() -> list[dict]:
+    """ResNet-164 and ResNet-1001 with pre-activation bottleneck blocks (9n+2, 10 classes), counted
+    with option A and option B shortcuts, beside the parameters He et al. 2016b give."""
+    rows = []
+    for depth, published in PAPER_PREACT_PARAMS_M.items():
+        for shortcut in ("A", "B"):
+            cfg = NetConfig("cifar", depth, block="preact_bottleneck", shortcut=shortcut)
+            counted = count(cfg)
+            ref = round(published * 1e6)
+            rows.append({"net": f"ResNet-{depth} (pre-activation bottleneck, option {shortcut})", "depth": depth,
+                         "shortcut": shortcut, "params": counted["params"], "published_params": ref,
+                         "params_diff_pct": 100 * (counted["params"] - ref) / ref, "macs": counted["macs"],
+                         "source": PREACT_SOURCE})
+    return rows
 
 
 def family_rows(family: str, variant: str) -> list[dict]:

@@ -23,15 +23,20 @@ def _conv_line(conv: nn.Conv2d) -> str:
 
 
 def _branch_convs(block: Block) -> list[nn.Conv2d]:
-    return [m for name, m in block.named_modules() if isinstance(m, nn.Conv2d) and not name.startswith("shortcut")]
+    return [m for name, m in block.named_modules()
+            if isinstance(m, nn.Conv2d) and not name.startswith(("shortcut", "gate"))]
 
 
 def _shortcut_kind(block: Block) -> str:
+    """The shortcut edge's label: its map (projection, zero-pad) and how it joins the branch."""
     if block.shortcut is None:
         return ""
-    if isinstance(block.shortcut, nn.Sequential):
-        return "1x1 projection"
-    return "zero-pad" if block.changes_shape else ""
+    words = ["1x1 projection" if isinstance(block.shortcut, nn.Sequential) else "zero-pad" if block.changes_shape else ""]
+    words.append({"scaling": f"x{block.scale:g}", "gating": "x(1-g), F x g", "shortcut_gating": "x(1-g)",
+                  "dropout": f"dropout {block.dropout:g}"}.get(block.kind, ""))
+    if block.survival < 1:
+        words.append(f"F kept p={block.survival:.2f}")
+    return ", ".join(w for w in words if w)
 
 
 def architecture_dot(cfg: NetConfig, expanded: Iterable[int] | None = None) -> str:
@@ -74,6 +79,8 @@ def architecture_dot(cfg: NetConfig, expanded: Iterable[int] | None = None) -> s
         for b, block in enumerate(blocks):
             node = f"s{s}b{b}"
             label = "\\n".join(_conv_line(c) for c in _branch_convs(block))
+            if block.gate is not None:
+                label += f"\\ngate: 1x1 conv, {block.gate.out_channels}, σ(· + {block.gate_bias:g})"
             lines.append(f'  {node} [label="{label}", fillcolor="#dbe9f6"];')
             lines.append(f"  {prev} -> {node};")
             if block.shortcut is None:

@@ -27,8 +27,8 @@ def stage_cost_figure(df: pd.DataFrame) -> go.Figure:
 
 
 DEPTH_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
-VARIANT_DASH = {"plain": "dash", "residual": "solid"}
-VARIANT_COLORS = {"plain": "#7f7f7f", "residual": "#d62728"}
+VARIANT_DASH = {"plain": "dash", "residual": "solid", "stochastic_depth": "dot"}
+VARIANT_COLORS = {"plain": "#7f7f7f", "residual": "#d62728", "stochastic_depth": "#1f77b4"}
 
 
 def _depth_color(depths: list[int], depth: int) -> str:
@@ -397,4 +397,58 @@ def block_importance_figure(df: pd.DataFrame) -> go.Figure:
                         hovertemplate=f"{variant}, block %{{x}}: %{{y:.3f}}<extra></extra>")
     fig.update_xaxes(title_text="block (0 = input side)", row=2, col=1)
     fig.update_layout(barmode="group", legend_title="net", margin=dict(t=40, b=10), height=480)
+    return fig
+
+
+# --- why identity? (He et al. 2016b, Table 1) ------------------------------------------------------
+
+SHORTCUT_COLORS = {"identity": "#d62728", "scaling": "#ff7f0e", "gating": "#1f77b4", "shortcut_gating": "#17becf",
+                   "conv1x1": "#9467bd", "dropout": "#7f7f7f"}
+
+
+def shortcut_curves_figure(history: pd.DataFrame, smooth: int = 10) -> go.Figure:
+    """Training error vs step, one line per shortcut variant (identity thick and solid).
+
+    Args:
+        history: tidy per-step rows with variant, label, step, train_error.
+        smooth: moving-average window over steps.
+    """
+    fig = go.Figure()
+    dashes = ["solid", "dash", "dot", "dashdot"]
+    seen: dict[str, int] = {}
+    for label, group in history.groupby("label", sort=False):
+        variant = group["variant"].iloc[0]
+        dash = dashes[seen.get(variant, 0) % len(dashes)]
+        seen[variant] = seen.get(variant, 0) + 1
+        group = group.sort_values("step")
+        fig.add_scatter(x=group["step"], y=group["train_error"].rolling(smooth, min_periods=1).mean(), mode="lines",
+                        name=label, line=dict(color=SHORTCUT_COLORS.get(variant, "#333"), dash=dash,
+                                              width=3 if variant == "identity" else 2),
+                        hovertemplate=f"{label}<br>step %{{x}}<br>training error %{{y:.3f}}<extra></extra>")
+    fig.update_layout(xaxis_title="step", yaxis_title=f"training error (moving average of {smooth} steps)",
+                      yaxis_range=[0, 1], legend_title="shortcut", margin=dict(t=30, b=10), height=400)
+    return fig
+
+
+def shortcut_factor_figure(runs: pd.DataFrame) -> go.Figure:
+    """The gradient the shortcuts carry from the last block to the first, relative to identity
+    shortcuts (log scale): measured at initialization and after training, and the product of the
+    λ's where it is a constant.
+
+    Args:
+        runs: one row per run with label, variant, shortcut_gradient_factor_init,
+            shortcut_gradient_factor, expected_factor (NaN where data-dependent).
+    """
+    fig = go.Figure()
+    floor = 1e-30  # a log axis cannot show 0
+    for column, name, symbol in (("shortcut_gradient_factor_init", "measured at initialization", "circle"),
+                                 ("shortcut_gradient_factor", "measured after training", "diamond"),
+                                 ("expected_factor", "product of the λ's (formula)", "line-ew-open")):
+        values = runs[column].astype(float)
+        fig.add_scatter(x=runs["label"], y=values.clip(lower=floor), mode="markers", name=name,
+                        marker=dict(symbol=symbol, size=14 if symbol.startswith("line") else 10,
+                                    line=dict(width=3 if symbol.startswith("line") else 1)),
+                        customdata=values, hovertemplate="%{x}: %{customdata:.3g}<extra>" + name + "</extra>")
+    fig.update_layout(yaxis_type="log", yaxis_title="shortcut gradient factor (first block / last)",
+                      legend=dict(orientation="h", y=-0.3), margin=dict(t=30, b=10), height=400)
     return fig

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import NetConfig, cifar_depths
+from .config import PREACT, NetConfig, cifar_depths
 
 _ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 
@@ -56,8 +56,24 @@ def _shortcut(cfg: NetConfig, in_planes: int, out_planes: int, stride: int) -> n
     return nn.Identity()
 
 
+class _Noise:
+    """The random numbers of one net's training forward passes (shortcut dropout, stochastic depth):
+    its own generators, seeded with the net, so a run is reproducible whatever else trains beside it."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self.generators: dict[str, torch.Generator] = {}
+
+    def on(self, device: torch.device) -> torch.Generator:
+        key = str(device)
+        if key not in self.generators:
+            self.generators[key] = torch.Generator(device=device).manual_seed(self.seed)
+        return self.generators[key]
+
+
 class Block(nn.Module):
-    """What every block shares: its shortcut (None when plain) and whether it changes shape.
+    """What every block shares: its shortcut (None when plain), how the shortcut joins the residual
+    branch (:meth:`join`), and whether the block changes shape.
 
     :meth:`bypass` is the block removed (Veit et al. 2016): a residual block then passes its input
     through the shortcut alone; a plain block can only be removed where it keeps the shape. Removal
@@ -74,10 +90,19 @@ class Block(nn.Module):
         self.stride = stride
         self.changes_shape = stride != 1 or in_planes != self.out_planes
         self.residual = cfg.residual
+        self.kind = cfg.shortcut_kind if cfg.residual else "none"
+        self.scale, self.scale_branch = cfg.scale, cfg.scale_branch
+        self.gate_bias, self.dropout = cfg.gate_bias, cfg.dropout
+        self.survival = 1.0  # stochastic depth: set by ResNet per block
+        self.noise: _Noise | None = None  # set by ResNet
         self.shortcut: nn.Module | None = None  # set by _add_shortcut, last, so convs come first in order
+        self.gate: nn.Conv2d | None = None
+        self.add = nn.Identity()  # marks the addition's output (before any activation after it) for probes
 
     def _add_shortcut(self, cfg: NetConfig) -> None:
         self.shortcut = _shortcut(cfg, self.in_planes, self.out_planes, self.stride)
+        if self.kind in ("gating", "shortcut_gating"):  # g = sigmoid(1x1 conv(x) + b_g), one gate per output unit
+            self.gate = nn.Conv2d(self.in_planes, self.out_planes, 1, stride=self.stride, bias=True)
 
     @property
     def droppable(self) -> bool:
@@ -92,11 +117,52 @@ class Block(nn.Module):
         after BN and before any nonlinearity or addition (He et al. 2016, Fig. 7)."""
         raise NotImplementedError
 
+    def _gate(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.gate(x))
+
+    def carry(self, x: torch.Tensor, shortcut_in: torch.Tensor | None = None) -> torch.Tensor:
+        """The shortcut's term of the addition: s(x) times what the kind multiplies it by
+        (λ, 1 - g(x), a dropout mask or 1 - p at test)."""
+        s = self.shortcut(x if shortcut_in is None else shortcut_in)
+        if self.kind == "scaling":
+            return self.scale * s
+        if self.kind in ("gating", "shortcut_gating"):
+            return (1 - self._gate(x)) * s
+        if self.kind == "dropout":
+            keep = 1 - self.dropout
+            if not self.training or s.is_meta:  # test time, or counting on the meta device
+                return keep * s
+            mask = torch.empty_like(s).bernoulli_(keep, generator=self.noise.on(s.device))
+            return mask * s  # no rescaling: the expected scale of the shortcut is 1 - p (He et al. 2016b)
+        return s
+
+    def survives(self) -> bool:
+        """Stochastic depth: does the branch take part in this training step? Always at test."""
+        if self.survival >= 1 or not self.training:
+            return True
+        return bool(torch.rand((), generator=self.noise.on(torch.device("cpu"))) < self.survival)
+
+    def join(self, x: torch.Tensor, f: torch.Tensor | None, shortcut_in: torch.Tensor | None = None) -> torch.Tensor:
+        """The addition: F(x) (None: the branch dropped by stochastic depth) joined with the shortcut,
+        before any activation after it. A plain block returns F(x)."""
+        if self.shortcut is None:
+            return self.add(f)
+        carried = self.carry(x, shortcut_in)
+        if f is None:
+            return self.add(carried)
+        if not self.training and self.survival < 1:
+            f = self.survival * f  # test time: the branch's expected contribution (Huang et al. 2016)
+        if self.kind == "scaling" and self.scale_branch:
+            f = (1 - self.scale) * f
+        elif self.kind == "gating":
+            f = self._gate(x) * f
+        return self.add(carried + f)
+
     def bypass(self, x: torch.Tensor) -> torch.Tensor:
         """The block removed: its shortcut alone (identity for a plain block that keeps the shape)."""
         if not self.droppable:
             raise ValueError("a plain block that changes the shape cannot be removed")
-        return x if self.shortcut is None else self.shortcut(x)
+        return x if self.shortcut is None else self.carry(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.residual_branch(x)
@@ -118,11 +184,11 @@ class BasicBlock(Block):
         self._add_shortcut(cfg)
 
     def residual_branch(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.act1(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        if self.shortcut is not None:
-            out = out + self.shortcut(x)
-        return self.act2(out)
+        out = None
+        if self.survives():
+            out = self.act1(self.bn1(self.conv1(x)))
+            out = self.bn2(self.conv2(out))
+        return self.act2(self.join(x, out))
 
     def responses(self) -> list[tuple[str, nn.Module]]:
         return [("conv1", self.bn1), ("conv2", self.bn2)]
@@ -152,12 +218,12 @@ class Bottleneck(Block):
         self._add_shortcut(cfg)
 
     def residual_branch(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.act1(self.bn1(self.conv1(x)))
-        out = self.act2(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        if self.shortcut is not None:
-            out = out + self.shortcut(x)
-        return self.act3(out)
+        out = None
+        if self.survives():
+            out = self.act1(self.bn1(self.conv1(x)))
+            out = self.act2(self.bn2(self.conv2(out)))
+            out = self.bn3(self.conv3(out))
+        return self.act3(self.join(x, out))
 
     def responses(self) -> list[tuple[str, nn.Module]]:
         return [("conv2", self.bn2)]
@@ -179,20 +245,54 @@ class PreActBlock(Block):
         self._add_shortcut(cfg)
 
     def residual_branch(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.act1(self.bn1(x))
+        pre = self.act1(self.bn1(x))
         # A projection shortcut sees the pre-activated input (as in the paper's code); identity sees x.
-        shortcut_in = out if isinstance(self.shortcut, nn.Sequential) else x
-        out = self.conv1(out)
-        out = self.conv2(self.act2(self.bn2(out)))
-        if self.shortcut is not None:
-            out = out + self.shortcut(shortcut_in)
-        return out
+        shortcut_in = pre if isinstance(self.shortcut, nn.Sequential) else x
+        return self.join(x, self.branch(pre) if self.survives() else None, shortcut_in)
+
+    def branch(self, pre: torch.Tensor) -> torch.Tensor:
+        """F of the pre-activated input."""
+        return self.conv2(self.act2(self.bn2(self.conv1(pre))))
+
+    def carry(self, x: torch.Tensor, shortcut_in: torch.Tensor | None = None) -> torch.Tensor:
+        if shortcut_in is None and isinstance(self.shortcut, nn.Sequential):
+            shortcut_in = self.act1(self.bn1(x))
+        return super().carry(x, shortcut_in)
 
     def responses(self) -> list[tuple[str, nn.Module]]:
         return [("conv1", self.bn2), ("conv2", self.conv2)]  # conv2 meets the addition un-normalized
 
 
-_BLOCKS: dict[str, type[Block]] = {"basic": BasicBlock, "bottleneck": Bottleneck, "preact": PreActBlock}
+class PreActBottleneck(PreActBlock):
+    """BN -> act -> 1x1 reduce, BN -> act -> 3x3, BN -> act -> 1x1 restore (x4); nothing after the
+    addition: the unit of ResNet-164 and ResNet-1001 (He et al. 2016b, Sec. 4 and Table 3)."""
+
+    expansion = 4
+
+    def __init__(self, cfg: NetConfig, in_planes: int, planes: int, stride: int = 1) -> None:
+        Block.__init__(self, cfg, in_planes, planes, stride)
+        bias = not cfg.batchnorm
+        act = _ACTIVATIONS[cfg.activation]
+        self.bn1 = _norm(in_planes, cfg.batchnorm)
+        self.act1 = act()
+        self.conv1 = _conv(in_planes, planes, 1, 1, bias)
+        self.bn2 = _norm(planes, cfg.batchnorm)
+        self.act2 = act()
+        self.conv2 = _conv(planes, planes, 3, stride, bias)
+        self.bn3 = _norm(planes, cfg.batchnorm)
+        self.act3 = act()
+        self.conv3 = _conv(planes, self.out_planes, 1, 1, bias)
+        self._add_shortcut(cfg)
+
+    def branch(self, pre: torch.Tensor) -> torch.Tensor:
+        return self.conv3(self.act3(self.bn3(super().branch(pre))))
+
+    def responses(self) -> list[tuple[str, nn.Module]]:
+        return [("conv2", self.bn3)]  # the 3x3 conv's response after BN
+
+
+_BLOCKS: dict[str, type[Block]] = {"basic": BasicBlock, "bottleneck": Bottleneck, "preact": PreActBlock,
+                                   "preact_bottleneck": PreActBottleneck}
 
 
 class ResNet(nn.Module):
@@ -202,14 +302,14 @@ class ResNet(nn.Module):
     ImageNet family: 7x7/2 stem + 3x3/2 max-pool, 4 stages at 64..512 (Table 1).
     """
 
-    def __init__(self, cfg: NetConfig) -> None:
+    def __init__(self, cfg: NetConfig, noise_seed: int = 0) -> None:
         super().__init__()
         self.cfg = cfg
         block_cls = _BLOCKS[cfg.block]
         w = cfg.width
         bias = not cfg.batchnorm
         act = _ACTIVATIONS[cfg.activation]
-        preact = cfg.block == "preact"
+        preact = cfg.block in PREACT
         if cfg.family == "cifar":
             stem = [_conv(cfg.in_channels, w, 3, 1, bias)]
             if not preact:
@@ -231,6 +331,11 @@ class ResNet(nn.Module):
                 in_planes = planes * block_cls.expansion
             stages.append(nn.Sequential(*blocks))
         self.stages = nn.ModuleList(stages)
+        noise = _Noise(noise_seed)
+        blocks = self.blocks
+        for l, block in enumerate(blocks, start=1):  # Huang et al. 2016: p_l = 1 - l/L (1 - p_L)
+            block.survival = 1 - l / len(blocks) * (1 - cfg.stochastic_depth) if cfg.residual else 1.0
+            block.noise = noise
 
         # Pre-activation nets end with BN + act, since no block ends with one (He et al. 2016b).
         self.final = nn.Sequential(_norm(in_planes, cfg.batchnorm), act()) if preact else nn.Identity()
@@ -252,6 +357,9 @@ class ResNet(nn.Module):
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
+        for block in self.blocks:  # the gate's bias b_g sets how open it starts (g = sigmoid(Wx + b_g))
+            if block.gate is not None:
+                nn.init.constant_(block.gate.bias, block.gate_bias)
 
     @property
     def blocks(self) -> list[Block]:
@@ -309,8 +417,10 @@ def register_model(name: str, cfg: NetConfig) -> None:
 for _d in (20, 32, 44, 56, 110, 1202):
     register_model(f"resnet{_d}", NetConfig("cifar", _d))
     register_model(f"plain{_d}", NetConfig("cifar", _d, residual=False))
-for _d in (164, 1001):  # the original (post-activation) bottleneck unit; pre-activation ones come with their block
+for _d in (164, 1001):  # the original (post-activation) bottleneck unit, and He et al. 2016b's pre-activation one
     register_model(f"resnet{_d}", NetConfig("cifar", _d, block="bottleneck"))
+    register_model(f"preact_resnet{_d}", NetConfig("cifar", _d, block="preact_bottleneck"))
+register_model("preact_resnet110", NetConfig("cifar", 110, block="preact"))
 for _d in (18, 34, 50, 101, 152):
     register_model(f"imagenet_resnet{_d}", NetConfig("imagenet", _d, in_channels=3, num_classes=1000))
     register_model(f"imagenet_plain{_d}", NetConfig("imagenet", _d, residual=False, in_channels=3,
@@ -341,8 +451,8 @@ def build_model(cfg: NetConfig, seed: int | None = None) -> ResNet:
         return ResNet(cfg)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return ResNet(cfg)
+        return ResNet(cfg, noise_seed=seed)
 
 
-__all__ = ["BasicBlock", "Block", "Bottleneck", "PreActBlock", "ResNet", "ZeroPadShortcut",
+__all__ = ["BasicBlock", "Block", "Bottleneck", "PreActBlock", "PreActBottleneck", "ResNet", "ZeroPadShortcut",
            "build_model", "cifar_depths", "get_model", "list_models", "model_config", "register_model"]

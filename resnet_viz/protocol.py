@@ -207,12 +207,14 @@ def spec_from_dict(spec_cls: type, data: dict) -> Any:
 
 def preset(path: Path, spec: Any) -> dict | None:
     """A precomputed result shipped as a JSON asset (written by the CLI's ``--out``), if it was made
-    with exactly ``spec``; None when it is missing, unreadable or made with other settings."""
+    with exactly ``spec``; None when it is missing, unreadable or made with other settings. Settings
+    added to the lab after the asset was written read as their defaults (which keep the old behaviour)."""
     try:
         data = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
+        made_with = spec_from_dict(type(spec), data.get("spec") or {})
+    except (OSError, TypeError, ValueError, AttributeError):
         return None
-    return data if data.get("spec") == json.loads(json.dumps(dataclasses.asdict(spec))) else None
+    return data if made_with == spec else None
 
 
 def check_before_run(module: ModuleType, spec: Any) -> None:

@@ -77,12 +77,14 @@ def _autocast(device: torch.device, precision: str, cache: bool = True):
     return nullcontext()
 
 
-def use_cuda_graphs(device: torch.device, steps: int) -> bool:
+def use_cuda_graphs(device: torch.device, steps: int, model: nn.Module | None = None) -> bool:
     """Replay each training step as one CUDA graph? On a GPU the lab's small nets are bound by kernel
     launches (hundreds per step, each shorter than its launch), so capturing forward and backward
     once and replaying them pays for the capture (a few warm-up steps) within tens of steps.
-    RESNET_VIZ_CUDA_GRAPHS=0 turns this off."""
-    return device.type == "cuda" and steps >= 20 and os.environ.get("RESNET_VIZ_CUDA_GRAPHS") != "0"
+    Not for a net whose forward pass draws random numbers on the host (stochastic depth, shortcut
+    dropout): a replay would repeat the captured draw. RESNET_VIZ_CUDA_GRAPHS=0 turns this off."""
+    random = bool(getattr(getattr(model, "cfg", None), "random_forward", False))
+    return device.type == "cuda" and steps >= 20 and not random and os.environ.get("RESNET_VIZ_CUDA_GRAPHS") != "0"
 
 
 def lr_factor(schedule: str, step: int, steps: int) -> float:
@@ -199,7 +201,7 @@ def time_steps(model: nn.Module, data: Dataset, batch_size: int, device: torch.d
     model.to(device).to(memory_format=torch.channels_last).train()
     x, y = data.train_x[:batch_size].to(device), data.train_y[:batch_size].to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0, foreach=True)
-    step = _stepper(model, x, y, device, precision, use_cuda_graphs(device, 1000))
+    step = _stepper(model, x, y, device, precision, use_cuda_graphs(device, 1000, model))
     times = []
     for _ in range(steps + 1):
         start = time.perf_counter()
@@ -266,7 +268,7 @@ def fit(model: nn.Module, data: Dataset, cfg: TrainConfig, callback: Callback | 
     history: list[dict] = []
     status, message = "completed", ""
     order, pos = torch.randperm(n, generator=gen), 0
-    graphs = use_cuda_graphs(device, cfg.steps)
+    graphs = use_cuda_graphs(device, cfg.steps, model)
     step_fn = None
 
     for step in range(1, cfg.steps + 1):

@@ -102,7 +102,7 @@ def test_the_catalog_lists_exactly_each_subcommands_options(capsys):
     code, out, _ = run_cli(capsys, "experiments", "--json")
     catalog = json.loads(out)["experiments"]
     assert code == 0 and [e["name"] for e in catalog] == list(EXPERIMENTS) == [
-        "train", "degradation", "gradients", "lesion", "attribution"]
+        "train", "degradation", "gradients", "lesion", "attribution", "shortcuts"]
     subparsers = next(a for a in build_parser()._actions if a.dest == "command").choices
     general = {"-h", "--help", "--out", "--rerun", "--data-dir", "--download"}
     for entry in catalog:

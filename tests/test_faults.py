@@ -106,7 +106,8 @@ def test_host_caps_refuse_a_job_that_would_stall_the_class(monkeypatch):
         check_caps(deg.training_runs(spec), spec.train.device)
 
     caps_of(make(deg.Spec, depths=(20, 110), width=32, steps=2000, device="cpu"))  # the defaults allow these
-    with pytest.raises(ValueError, match="depth 1202 is above this server's limit of 110 .*RESNET_VIZ_MAX_DEPTH"):
+    caps_of(make(deg.Spec, depths=(164,), block="preact_bottleneck", device="cpu"))  # ResNet-164 on a CPU host
+    with pytest.raises(ValueError, match="depth 1202 is above this server's limit of 164 .*RESNET_VIZ_MAX_DEPTH"):
         caps_of(make(deg.Spec, depths=(20, 1202), device="cpu"))
     monkeypatch.setenv("RESNET_VIZ_MAX_STEPS", "100")
     with pytest.raises(ValueError, match="steps 300 is above this server's limit of 100"):

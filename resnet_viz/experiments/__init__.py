@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import attribution, degradation, gradients, lesion, training
+from . import attribution, degradation, gradients, lesion, shortcuts, training
 
 EXPERIMENTS: dict[str, ModuleType] = {m.NAME: m for m in (
     training,
@@ -16,6 +16,7 @@ EXPERIMENTS: dict[str, ModuleType] = {m.NAME: m for m in (
     gradients,
     lesion,
     attribution,
+    shortcuts,
 )}
 
 

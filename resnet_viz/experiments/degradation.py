@@ -7,13 +7,11 @@ the shortcut itself.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, replace
 
 from .. import cost as costs
 from ..config import DataConfig, NetConfig, TrainConfig, nested, setting, validate
 from ..protocol import VARIANTS, Context, Outcome, check_variants
-from ..train import fit_many
 from . import training
 
 NAME = "degradation"
@@ -37,7 +35,7 @@ class Spec:
     variants: tuple[str, ...] = setting(VARIANTS, "plain and/or residual, e.g. plain,residual", choices=VARIANTS)
     seeds: tuple[int, ...] = setting((0,), "one run per seed (init and batch order), e.g. 0,1,2", low=0,
                                      high=2**31 - 1, aliases=("--seed",))
-    net: NetConfig = nested(lambda: NetConfig(width=8), expose=("width", "block", "shortcut"))
+    net: NetConfig = nested(lambda: NetConfig(width=8), expose=("width", "block", "shortcut", "stochastic_depth"))
     data: DataConfig = nested(DataConfig, expose=("name",))
     train: TrainConfig = nested(TrainConfig, expose=("steps", "batch_size", "lr", "eval_every", "device"))
 
@@ -53,9 +51,14 @@ class Spec:
 
 
 def training_runs(spec: Spec) -> list[training.Spec]:
-    """One training spec per (seed, depth, variant), shallow and plain first."""
-    return [training.Spec(net=replace(spec.net, depth=depth, residual=variant == "residual"), data=spec.data,
-                          train=replace(spec.train, seed=seed))
+    """One training spec per (seed, depth, variant), shallow and plain first; stochastic depth applies
+    to the residual nets only."""
+    def net(depth: int, variant: str) -> NetConfig:
+        residual = variant == "residual"
+        return replace(spec.net, depth=depth, residual=residual,
+                       stochastic_depth=spec.net.stochastic_depth if residual else 1.0)
+
+    return [training.Spec(net=net(depth, variant), data=spec.data, train=replace(spec.train, seed=seed))
             for seed in spec.seeds for depth in spec.depths for variant in spec.variants]
 
 
@@ -87,35 +90,19 @@ def run(spec: Spec, ctx: Context | None = None) -> Outcome:
     """
     ctx = ctx or Context()
     runs = training_runs(spec)
-    weights_of = [r.net.depth * r.train.steps for r in runs]
-    total_weight = sum(weights_of)
-    done = [0.0] * len(runs)
-    lock = threading.Lock()
-    prepared = [training.prepare(sub) for sub in runs]  # built in order: the init seeds use the global RNG
-    jobs = []
-    for i, (sub, (model, data, net)) in enumerate(zip(runs, prepared)):
-        def report(rec: dict, i=i, sub=sub, name=net.name) -> None:
-            with lock:  # runs may train in parallel threads: keep the reported fraction monotone
-                done[i] = weights_of[i] * rec["step"] / sub.train.steps
-                ctx.report({**rec, "run": name, "done": rec["step"], "total": sub.train.steps,
-                            "variant": _variant(sub), "depth": sub.net.depth, "seed": sub.train.seed,
-                            "run_index": i, "runs": len(runs), "fraction": sum(done) / total_weight})
-        jobs.append((model, data, sub.train, report))
-    fitted = fit_many(jobs, ctx.cancel)
+    status, fitted = training.fit_all(runs, ctx, lambda sub: {"variant": _variant(sub), "depth": sub.net.depth,
+                                                               "seed": sub.train.seed})
     results, weights = [], {}
-    status = "cancelled" if any(f.status == "cancelled" for f in fitted) else "completed"
-    for sub, (model, _, net), f in zip(runs, prepared, fitted):
+    for sub, (model, net, f) in zip(runs, fitted):
         if status == "cancelled":
             break
         r = training.package(net, model, f).result
         variant, depth, seed = _variant(sub), sub.net.depth, sub.train.seed
-        history = [{k: h[k] for k in ("step", "train_loss", "train_error", "test_error") if k in h}
-                   for h in r["history"]]
         results.append({"variant": variant, "depth": depth, "seed": seed, "status": r["status"],
                         "message": r["message"], "final_train_error": r["final_train_error"],
                         "final_test_error": r["final_test_error"], "final_train_loss": r["final_train_loss"],
                         "seconds": r["seconds"], "device": r["device"], "precision": r["precision"],
-                        "history": history})
+                        "history": training.history(f)})
         weights[f"{variant}_{depth}_s{seed}"] = model.state_dict()
     return Outcome({"status": status, "runs": results}, weights=weights)
 

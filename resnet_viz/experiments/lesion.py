@@ -27,11 +27,12 @@ DESCRIPTION = ("Train (or reuse from the run store) a plain and a residual net o
 
 @dataclass(frozen=True)
 class Spec:
-    """A lesion experiment; ``train.seed`` also seeds the random lesions."""
+    """A lesion experiment; ``train.seed`` also seeds the random lesions. With ``net.stochastic_depth``
+    below 1, a third net is trained: the residual net with stochastic depth (Huang et al. 2016)."""
 
     samples: int = setting(8, "random draws per k for the drop and swap curves", low=1, high=100)
     max_k: int = setting(8, "the curves go from 0 to this many removed blocks or swaps", low=1, high=50)
-    net: NetConfig = nested(lambda: NetConfig(depth=56, width=8), expose=("depth", "width"))
+    net: NetConfig = nested(lambda: NetConfig(depth=56, width=8), expose=("depth", "width", "stochastic_depth"))
     data: DataConfig = nested(DataConfig, expose=("name",))
     train: TrainConfig = nested(lambda: TrainConfig(steps=400, eval_every=100),
                                 expose=("steps", "batch_size", "lr", "seed", "device"))
@@ -43,11 +44,29 @@ class Spec:
 def pair(net: NetConfig, data: DataConfig, train: TrainConfig) -> list[training.Spec]:
     """The plain and the residual twin of a net as ordinary training runs (plain first); shared by the
     lesion and attribution experiments, so both use the same stored nets."""
-    return [training.Spec(net=replace(net, residual=v == "residual"), data=data, train=train) for v in VARIANTS]
+    return [training.Spec(net=replace(net, residual=v == "residual", stochastic_depth=1.0), data=data, train=train)
+            for v in VARIANTS]
+
+
+STOCHASTIC = "stochastic_depth"  # the variant name of the residual net trained with stochastic depth
 
 
 def training_runs(spec: Spec) -> list[training.Spec]:
-    return pair(spec.net, spec.data, spec.train)
+    """Plain, residual and, with stochastic depth, the residual net trained with it."""
+    runs = pair(spec.net, spec.data, spec.train)
+    if spec.net.stochastic_depth < 1:
+        runs.append(training.Spec(net=spec.net, data=spec.data, train=spec.train))
+    return runs
+
+
+def variant_of(sub: training.Spec) -> str:
+    """plain, residual or stochastic_depth."""
+    return STOCHASTIC if sub.net.stochastic_depth < 1 else "residual" if sub.net.residual else "plain"
+
+
+def run_name(variant: str, depth: int) -> str:
+    """e.g. "plain-56", "ResNet-56", "ResNet-56 + stochastic depth"."""
+    return {"plain": f"plain-{depth}", "residual": f"ResNet-{depth}"}.get(variant, f"ResNet-{depth} + stochastic depth")
 
 
 PRESET = Spec()
@@ -74,7 +93,7 @@ def trained_pair(subs: list[training.Spec], ctx: Context, share: float = 1.0):
     stops after a cancelled one. Progress fractions run over ``share`` of the experiment."""
     for i, sub in enumerate(subs):
         def report(rec: dict, i=i, sub=sub) -> None:
-            variant = "residual" if sub.net.residual else "plain"
+            variant = variant_of(sub)
             ctx.report({**rec, "variant": variant, "depth": sub.net.depth, "run_index": i, "runs": len(subs),
                         "fraction": (i + share * rec["done"] / rec["total"]) / len(subs)})
 
@@ -100,7 +119,7 @@ def run(spec: Spec, ctx: Context | None = None) -> Outcome:
     subs = training_runs(spec)
     runs = []
     for i, sub, trained, model in trained_pair(subs, ctx, share=0.85):
-        variant = VARIANTS[i]
+        variant = variant_of(sub)
         r = trained.result
         runs.append({"variant": variant, "depth": spec.net.depth, **analyse(model, data.test_x, data.test_y, spec),
                      "train_key": trained.key, "final_train_error": r["final_train_error"],
@@ -118,7 +137,7 @@ def cost(spec: Spec) -> float | None:
     test-set evaluations per net."""
     train = costs.training_seconds(training_runs(spec))
     blocks = sum(spec.net.blocks_per_stage)
-    evals = 2 * (1 + blocks + 2 * spec.max_k * spec.samples)
+    evals = len(training_runs(spec)) * (1 + blocks + 2 * spec.max_k * spec.samples)
     test_images = max(1, costs.TRAIN_SIZE[spec.data.name] // 3)
     lesions = costs.forward_seconds(spec.net, spec.data, evals * test_images, spec.train.device)
     return None if train is None or lesions is None else train + lesions
@@ -131,9 +150,9 @@ def summary(spec: Spec, outcome: Outcome) -> str:
     for r in result["runs"]:
         accs = sorted(b["test_accuracy"] for b in r["single_block"] if b["test_accuracy"] is not None)
         median = accs[len(accs) // 2] if accs else float("nan")
-        lines.append(f"{r['variant']:<9} all blocks {r['base_test_accuracy']:.3f}   one block removed: median "
+        lines.append(f"{r['variant']:<17} all blocks {r['base_test_accuracy']:.3f}   one block removed: median "
                      f"{median:.3f}, min {min(accs, default=float('nan')):.3f} over {len(accs)} removable blocks")
-        lines.append("          k random blocks removed: " + "  ".join(
+        lines.append(f"{'':<18}k random blocks removed: " + "  ".join(
             f"{k['k']}: {k['mean_test_accuracy']:.3f}" for k in r["random_k"]))
     return "\n".join(lines)
 
@@ -142,4 +161,5 @@ def describe(rec: dict) -> str:
     return f"{rec['run']}: step {rec['done']}/{rec['total']}"
 
 
-__all__ = ["PRESET", "Spec", "analyse", "cost", "pair", "run", "trained_model", "trained_pair", "training_runs"]
+__all__ = ["PRESET", "STOCHASTIC", "Spec", "analyse", "cost", "pair", "run", "run_name", "trained_model", "trained_pair",
+           "training_runs", "variant_of"]

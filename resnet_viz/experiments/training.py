@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, replace
+from typing import Callable
 
 from .. import cost as costs
 from ..config import DataConfig, NetConfig, TrainConfig, nested, to_dict, validate
 from ..data import load_dataset
 from ..models import build_model
 from ..protocol import Context, Outcome, Progress
-from ..train import fit
+from ..train import FitResult, fit, fit_many
 
 NAME = "train"
 HELP = "train one plain or residual CIFAR-style net"
@@ -23,7 +25,8 @@ class Spec:
     ``net.in_channels``/``num_classes`` are taken from the dataset."""
 
     net: NetConfig = nested(NetConfig, expose=("depth", "block", "residual", "shortcut", "width", "activation",
-                                               "batchnorm", "init"))
+                                               "batchnorm", "init", "shortcut_kind", "scale", "scale_branch",
+                                               "gate_bias", "dropout", "stochastic_depth"))
     data: DataConfig = nested(DataConfig, expose=("name", "image_size", "train_limit", "seed"))
     train: TrainConfig = nested(TrainConfig, expose=("steps", "batch_size", "lr", "momentum", "weight_decay",
                                                      "schedule", "eval_every", "seed", "device", "precision"))
@@ -58,6 +61,48 @@ def reporter(net, total: int, progress: Progress | None):
         if progress is not None:
             progress({"run": net.name, "done": record["step"], "total": total, **record})
     return report
+
+
+def fit_all(runs: list[Spec], ctx: Context, tags: Callable[[Spec], dict],
+            prepared: list | None = None) -> tuple[str, list[tuple]]:
+    """Train several runs at once (:func:`resnet_viz.train.fit_many`: on a multi-core CPU several in
+    parallel, each exactly as it would train alone), reporting progress.
+
+    Progress records carry the run's name, its step metrics, ``tags(run)``, ``run_index``, ``runs``
+    and ``fraction``: the share of everything done, weighting each run by depth x steps (time per
+    step grows about linearly with depth).
+
+    Args:
+        runs: the training specs.
+        ctx: progress and cancellation.
+        tags: extra fields of a run's progress records (variant, depth, ...).
+        prepared: (model, data, net) per run from :func:`prepare`, when the caller needs the nets
+            before training (built in order: the init seeds use the global generator).
+
+    Returns:
+        ("completed" or "cancelled", [(model, net, FitResult)] per run).
+    """
+    weights_of = [r.net.depth * r.train.steps for r in runs]
+    total_weight = sum(weights_of)
+    done = [0.0] * len(runs)
+    lock = threading.Lock()
+    prepared = prepared if prepared is not None else [prepare(sub) for sub in runs]
+    jobs = []
+    for i, (sub, (model, data, net)) in enumerate(zip(runs, prepared)):
+        def report(rec: dict, i=i, sub=sub, name=net.name) -> None:
+            with lock:  # runs may train in parallel threads: keep the reported fraction monotone
+                done[i] = weights_of[i] * rec["step"] / sub.train.steps
+                ctx.report({**rec, "run": name, "done": rec["step"], "total": sub.train.steps, **tags(sub),
+                            "run_index": i, "runs": len(runs), "fraction": sum(done) / total_weight})
+        jobs.append((model, data, sub.train, report))
+    fitted: list[FitResult] = fit_many(jobs, ctx.cancel)
+    status = "cancelled" if any(f.status == "cancelled" for f in fitted) else "completed"
+    return status, [(model, net, f) for (model, _, net), f in zip(prepared, fitted)]
+
+
+def history(fitted: FitResult) -> list[dict]:
+    """A run's per-step records with the fields the experiments keep (no learning rate)."""
+    return [{k: h[k] for k in ("step", "train_loss", "train_error", "test_error") if k in h} for h in fitted.history]
 
 
 def run(spec: Spec, ctx: Context | None = None) -> Outcome:

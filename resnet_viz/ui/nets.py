@@ -49,7 +49,8 @@ def load_preset(spec: les.Spec) -> dict | None:
 def _nets(source: str, keys: tuple[str, ...], _spec: les.Spec) -> dict[str, ResNet]:
     store = None if source == "preset" else RunStore(source)
     nets = {}
-    for variant, key, sub in zip(("plain", "residual"), keys, les.training_runs(_spec)):
+    for key, sub in zip(keys, les.training_runs(_spec)):
+        variant = les.variant_of(sub)
         weights = load_file(PRESET_WEIGHTS / f"{variant}.safetensors") if store is None else store.load_weights(key)
         nets[variant] = les.trained_model(sub, weights)  # eval mode, never switched or changed after this
     return nets

@@ -36,7 +36,18 @@ class Home:
              "`python -m resnet_viz --help`.")
 
 
-class Degradation:
+class _BackgroundLesson:
+    """Words shared by the pages that train in the background and ship a precomputed first view."""
+
+    preset = ("Precomputed result of this lesson, shown for an instant first look. Press **Train** to run it live on "
+              "this server.")
+    preset_label = "Precomputed with `{command}`."
+    measured = "Measured on this server ({device}): {runs} runs, {seconds:.0f} s of training."
+    not_trained = ("Not trained yet with these settings. Press **Train**: the runs go to a background queue, so you can "
+                   "keep using the page (or reload it) while they train.")
+
+
+class Degradation(_BackgroundLesson):
     title = "Degradation: deeper plain nets train worse"
     intro = ("He et al. (2016), Fig. 1 and 6, live: train plain and residual nets of several depths with one recipe "
              "and compare their **training** error.")
@@ -62,12 +73,6 @@ lines (residual): the deeper net trains as well as, or better than, the shallow 
                  "64k iterations, data augmentation).")
     published_note = ("The paper gives no numbers for plain nets on CIFAR-10, only curves (Fig. 6): \"plain-110 is "
                       "higher than 60% and not displayed\".")
-    preset = ("Precomputed result of this lesson, shown for an instant first look. Press **Train** to run it live on "
-              "this server.")
-    preset_label = "Precomputed with `{command}`."
-    measured = "Measured on this server ({device}): {runs} runs, {seconds:.0f} s of training."
-    not_trained = ("Not trained yet with these settings. Press **Train**: the runs go to a background queue, so you can "
-                   "keep using the page (or reload it) while they train.")
     curves = ("(a) Training error on each step's batch, smoothed over 10 steps. Dashed: plain; solid: residual; one "
               "colour per depth. With several seeds, the band spans them.")
     errors = ("(b) Final errors on the *whole* training and test splits, in eval mode. Degradation is the plain line "
@@ -158,6 +163,16 @@ to chance.
 new resolution; the first blocks, which see the raw image, carry most paths' early processing.
 Veit et al. found the same on ImageNet: downsampling blocks are the ones ResNets cannot spare.
 """
+    survival = "Stochastic depth p_L (third net)"
+    stochastic = r"""
+**Trained to lose blocks.** *Deleting blocks of a trained ResNet is a bit like Dropout*, and
+stochastic depth (Huang et al. 2016) makes it the training: in every step, block $l$ of $L$ is
+skipped with probability $1 - p_l$, where $p_l = 1 - rac{l}{L}(1 - p_L)$ falls linearly to $p_L$
+(the paper: 0.5); at test time its branch is scaled by $p_l$. Set **Stochastic depth p_L** below 1
+to train a third net this way and remove the same blocks from all three: the net trained to survive
+losing blocks loses less. (Published, Huang et al. 2016: 4.91% CIFAR-10 test error at 1202 layers,
+about 25% faster training.)
+"""
     button_preset = "Train live"
     button = "Train and remove blocks"
     what = "Trains both nets in the background (or reuses them from the run store), then removes blocks."
@@ -179,6 +194,47 @@ Veit et al. found the same on ImageNet: downsampling blocks are the ones ResNets
              "to {hi} blocks (shaded). Published (Veit et al. 2016, ResNet-110 with 54 blocks): more than 95% of paths "
              "go through 19 to 35 blocks, yet almost all of the gradient during training comes from paths of only 5 to "
              "17 blocks, the *effective* paths, 0.45% of all.")
+
+
+class WhyIdentity(_BackgroundLesson):
+    title = "Why identity? Gates, scaled and dropped shortcuts"
+    intro = ("ResNet is a special case of the **Highway network** (Srivastava et al. 2015): its gated shortcut "
+             "y = T(x)·F(x) + (1 − T(x))·x contains the identity as one setting. *Yet Highway networks did not do "
+             "better, which is strange, because their solution space contains ResNet's: keeping the gradient highway "
+             "clear matters more.* He et al. (2016b), Table 1, live: train residual nets whose shortcuts are scaled, "
+             "gated, 1x1 convolutions or dropped out, at one depth with one recipe.")
+    settings = "Settings of the variants"
+    explanation = r"""
+**The argument (He et al. 2016b, Sec. 3).** Stack $L$ blocks $x_{l+1} = \lambda_l x_l + F(x_l)$. Unroll
+them: $x_L = \left(\prod_l \lambda_l
+ight) x_0 + \dots$, so the gradient that the shortcuts carry from the
+top back to block 0 is multiplied by $\prod_l \lambda_l$. With $\lambda = 1$ (the identity) it arrives
+whole; with $\lambda = 0.5$ through ResNet-56's 27 blocks it arrives as $0.5^{27} pprox 7 \cdot 10^{-9}$
+and the net must push its gradient through the weight layers, like a plain net.
+
+**Gates.** A Highway gate $g(x) = \sigma(Wx + b_g)$ multiplies the shortcut by $1 - g(x)$: a gate
+half open ($b_g = 0$) halves the gradient in every block. A very negative bias starts the gate
+almost fully open to the shortcut ($1 - \sigma(-6) = 0.998$): then it behaves like the identity, as
+in Table 1. **1x1 convolutions** and **dropout** on the shortcut also stand in its way.
+
+**What to look for.** The identity (thick red) trains to near zero error; a half-open gate
+($b_g = 0$) and a dropped-out shortcut stay clearly higher, and a gate that starts open ($b_g = -6$)
+keeps up with the identity. Constant scaling is the subtle one: on this small dataset a 56-layer net
+can still push its gradient through the weight layers, so raise the depth to 110 (54 blocks,
+$0.5^{54} \approx 6 \cdot 10^{-17}$) to see it fall behind, as in Table 1 (ResNet-110).
+"""
+    what = "Trains every variant with one recipe, then measures the gradient each net's shortcuts carry."
+    published = ("**Published, not measured here:** CIFAR-10 test error of ResNet-110 (original unit, full recipe). "
+                 "\"fail\" means above 20%.")
+    published_note = "Our measurements use a smaller net, a shorter recipe and other data: compare the order, not the numbers."
+    curves = ("(a) Training error on each step's batch, smoothed over 10 steps, one line per shortcut. Thick red: the "
+              "identity.")
+    table = ("(b) Final errors on the whole training and test splits (eval mode) of the {depth}-layer nets. The factors: "
+             "the gradient the shortcuts alone carry from the last of the {blocks} blocks back to the first, relative "
+             "to identity shortcuts, measured on a batch of training images; the product of λ's is the formula "
+             "(blank where it depends on the data: gates, 1x1 convolutions).")
+    factors = ("(c) The same factors on a log scale. For constant scaling and dropout the measurement equals the product "
+               "of the λ's over the {blocks} blocks; for the gates it is what the learned gates let through.")
 
 
 class Attributions:
@@ -238,6 +294,13 @@ class Parameters:
     family_published = ("Published: the paper rounds CIFAR parameters to 0.01 M (Table 6), hence the small "
                         "differences; ImageNet multiply-adds are from Table 1. torchvision's ResNet-50/101/152 put the "
                         "stride in the 3x3 conv (\"V1.5\"), one reason its counts exceed the paper's 3.8 / 7.6 / 11.3 G.")
+    kind_help = ("how the shortcut joins the branch (He et al. 2016b, Table 1): gates add a 1x1 conv with a bias per "
+                 "block, counted below; scaling and dropout add no weights. The 1x1 conv shortcut is option C.")
+    preact_title = "Pre-activation bottleneck nets: ResNet-164 and ResNet-1001"
+    preact_note = ("Counted here from the real modules; published by He et al. 2016b (Identity Mappings), who trained "
+                   "ResNet-1001 to 4.92% CIFAR-10 test error (original unit: 7.61%). Depth 9n+2: three convs per "
+                   "bottleneck block. The paper's round numbers sit between our option A (zero-padded) and option B "
+                   "(projection where the shape changes) counts.")
     family_stages = ("Each stage's share of every net's cost (hover for the count). Deeper CIFAR nets add blocks to "
                      "every stage equally, so the shares hardly move; ImageNet nets put most blocks in stage 3.")
     pick_variant = "Pick at least one variant."

@@ -7,24 +7,28 @@ import json
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any, Callable
 
 import pandas as pd
 import streamlit as st
 
-from ..counting import block_cost, count, family_rows, three_by_three
+from ..counting import block_cost, count, family_rows, preact_rows, three_by_three
 from ..diagram import architecture_dot
 from ..experiments import degradation as deg
 from ..experiments import gradients as gf
+from ..experiments import lesion as les
+from ..experiments import shortcuts as sc
 from ..figures import (attribution_figure, block_cost_figure, block_importance_figure, chain_rule_figure,
                        error_vs_depth_figure, family_stages_figure, gradient_heatmap_figure, gradient_norms_figure,
                        lesion_curve_figure, lesion_single_figure, lineage_figure, path_length_figure,
-                       response_std_figure, stage_cost_figure, training_curves_figure)
+                       response_std_figure, shortcut_curves_figure, shortcut_factor_figure, stage_cost_figure,
+                       training_curves_figure)
 from ..lesion import central_range, check_removable, path_lengths
 from ..lineage import ERROR_SOURCE, lineage_table
 from ..probes import describe_ratio
 from ..protocol import preset
 from . import nets
-from .texts import Attributions, Degradation, Ensembles, Gradients, Parameters
+from .texts import Attributions, Degradation, Ensembles, Gradients, Parameters, WhyIdentity
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 DEGRADATION_PRESET = ASSETS / "degradation_preset.json"
@@ -36,6 +40,21 @@ DEGRADATION_COMMAND = ("python -m resnet_viz degradation --dataset digits --dept
 TABLE6 = pd.DataFrame({"net": ["ResNet-20", "ResNet-32", "ResNet-44", "ResNet-56", "ResNet-110", "ResNet-1202"],
                        "test error (%)": [8.75, 7.51, 7.17, 6.97, 6.43, 7.93],
                        "note": ["", "", "", "", "best of 5 runs; mean 6.61 ± 0.16", "overfits: 19.4M parameters"]})
+
+
+# --- what a background lesson shows ---------------------------------------------------------------
+
+def stored_or_preset(panel, show: Callable[[dict, str, str], None], measured: Callable[[dict], str],
+                     preset_result: dict | None, command: str, texts: Any) -> None:
+    """The stored result of the chosen settings, else (while nothing trains) the shipped preset with
+    its command, else a line saying how to train. ``show(result, label, ident)`` draws a result."""
+    if panel.stored is not None:
+        show(panel.stored.result, measured(panel.stored.result), panel.stored.key)
+    elif not panel.active and preset_result is not None:
+        st.info(texts.preset, icon=":material/history:")
+        show(preset_result, texts.preset_label.format(command=command), "preset")
+    elif not panel.active:
+        st.info(texts.not_trained)
 
 
 # --- degradation ----------------------------------------------------------------------------------
@@ -92,6 +111,82 @@ def degradation_result(result: dict, label: str, ident: str) -> None:
 def degradation_measured(result: dict) -> str:
     first = result["runs"][0] if result["runs"] else {}
     return Degradation.measured.format(device=first.get("device", "?"), runs=len(result["runs"]),
+                                       seconds=sum(r["seconds"] for r in result["runs"]))
+
+
+# --- why identity? --------------------------------------------------------------------------------
+
+SHORTCUTS_PRESET = ASSETS / "shortcuts_preset.json"
+SHORTCUTS_COMMAND = ("python -m resnet_viz shortcuts --dataset digits --depth 56 --width 8 --steps 300 --seed 0 "
+                     "--out assets/shortcuts_preset.json")
+
+
+def shortcuts_preset() -> dict | None:
+    """The precomputed result of the default lesson shipped in assets/."""
+    return preset(SHORTCUTS_PRESET, sc.PRESET)
+
+
+def _shortcut_history(records: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame.from_records(records, columns=["variant", "label", "step", "train_error"])
+
+
+def shortcuts_live(records: list[dict], max_points: int = 200) -> None:
+    """The curves so far, one line per run (labelled from the run's net)."""
+    if records:
+        per_run = max(1, records[-1]["total"] // max_points)
+        rows = [{"variant": r["variant"], "label": r["run"], "step": r["done"], "train_error": r["train_error"]}
+                for r in records if "train_error" in r and (r["done"] % per_run == 0 or r["done"] == r["total"])]
+        st.plotly_chart(shortcut_curves_figure(_shortcut_history(rows)), width="stretch", key="live-shortcuts")
+
+
+def _shortcut_table(result: dict) -> pd.DataFrame:
+    cols = ["label", "variant", "final_train_error", "final_test_error", "shortcut_gradient_factor_init",
+            "shortcut_gradient_factor", "expected_factor", "seconds"]
+    return pd.DataFrame.from_records([{c: r.get(c) for c in cols} for r in result["runs"]], columns=cols)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _shortcuts_figures(ident: str, _result: dict) -> tuple:
+    """Built once per result for every session (never changed after this)."""
+    history = _shortcut_history([{"variant": r["variant"], "label": r["label"], **h}
+                                 for r in _result["runs"] for h in r["history"]])
+    table = _shortcut_table(_result)
+    return shortcut_curves_figure(history), shortcut_factor_figure(table), table
+
+
+def shortcuts_result(result: dict, label: str, ident: str) -> None:
+    """Curves, the table of final errors and shortcut factors, and the factor plot."""
+    st.caption(label)
+    curves, factors, table = _shortcuts_figures(ident, result)
+    st.plotly_chart(curves, width="stretch")
+    st.caption(WhyIdentity.curves)
+    for r in result["runs"]:
+        if r["status"] == "diverged":
+            st.warning(f"{r['label']}: {r['message']}")
+    st.dataframe(table.drop(columns=["variant"]), hide_index=True, width="stretch", column_config={
+        "label": st.column_config.TextColumn("shortcut"),
+        "final_train_error": st.column_config.NumberColumn("train error", format="%.4f"),
+        "final_test_error": st.column_config.NumberColumn("test error", format="%.4f"),
+        "shortcut_gradient_factor_init": st.column_config.NumberColumn("factor at init", format="%.3g"),
+        "shortcut_gradient_factor": st.column_config.NumberColumn("factor trained", format="%.3g"),
+        "expected_factor": st.column_config.NumberColumn("product of λ's", format="%.3g"),
+        "seconds": st.column_config.NumberColumn("seconds", format="%.1f")})
+    st.caption(WhyIdentity.table.format(blocks=result["blocks"], depth=result["depth"]))
+    st.plotly_chart(factors, width="stretch")
+    st.caption(WhyIdentity.factors.format(blocks=result["blocks"]))
+
+
+def shortcuts_published() -> None:
+    """He et al. 2016b, Table 1, labelled as published."""
+    st.markdown(WhyIdentity.published)
+    st.dataframe(pd.DataFrame(sc.PUBLISHED), hide_index=True, width="stretch", column_config={
+        "test_error": st.column_config.TextColumn("test error (%)")})
+    st.caption(sc.PUBLISHED_SOURCE + ". " + WhyIdentity.published_note)
+
+
+def shortcuts_measured(result: dict) -> str:
+    first = result["runs"][0] if result["runs"] else {}
+    return WhyIdentity.measured.format(device=first.get("device", "?"), runs=len(result["runs"]),
                                        seconds=sum(r["seconds"] for r in result["runs"]))
 
 
@@ -170,7 +265,7 @@ def block_toggles(p: nets.Pair) -> None:
     cols = st.columns(len(p.nets) + 1)
     start = time.perf_counter()
     for col, (variant, model) in zip(cols, p.nets.items()):
-        name = f"{'ResNet' if variant == 'residual' else 'plain'}-{result['runs'][0]['depth']}"
+        name = les.run_name(variant, result["runs"][0]["depth"])
         base = next(r["base_test_accuracy"] for r in result["runs"] if r["variant"] == variant)
         try:
             check_removable(model, chosen)
@@ -406,3 +501,17 @@ def family_tab() -> None:
         family_view(family, tuple(variants), metric)
     else:
         st.info(Parameters.pick_variant)
+    if family == "cifar":
+        st.subheader(Parameters.preact_title)
+        st.dataframe(pd.DataFrame(_preact_table()), hide_index=True, width="stretch", column_config={
+            "params": st.column_config.NumberColumn("parameters (counted)", format="localized"),
+            "published_params": st.column_config.NumberColumn("parameters (published)", format="localized"),
+            "params_diff_pct": st.column_config.NumberColumn("diff %", format="%+.2f"),
+            "macs": st.column_config.NumberColumn("multiply-adds (counted)", format="localized")})
+        st.caption(Parameters.preact_note)
+
+
+@st.cache_data(max_entries=1, show_spinner=False)
+def _preact_table() -> list[dict]:
+    return [{k: r[k] for k in ("net", "params", "published_params", "params_diff_pct", "macs", "source")}
+            for r in preact_rows()]

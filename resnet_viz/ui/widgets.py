@@ -30,7 +30,8 @@ def setting(spec_cls: type, name: str, where: Any = st, *, values: Sequence | No
         radio: a horizontal radio instead of a select box for choices.
     """
     o = _option(spec_cls, name)
-    label = label or (o.meta.get("label") or name.replace("_", " ")).capitalize()
+    label = label or (o.meta.get("label") or name.replace("_", " "))
+    label = label[0].upper() + label[1:]  # not str.capitalize(): "p_L" and "F" keep their case
     value = o.default if default is None else default
     preset = key is not None and key in st.session_state  # set by the page (a lesson): no second default
     common = {"help": o.meta["help"], "key": key, "disabled": disabled}

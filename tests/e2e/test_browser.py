@@ -88,6 +88,18 @@ def test_ensembles_page_removes_a_block_in_the_browser(server, page):
     page.screenshot(path=str(ARTIFACTS / "ensembles.png"), full_page=True)
 
 
+def test_why_identity_page_paints_the_precomputed_variants(server, page):
+    page.goto(f"{server['url']}/Why_identity")
+    page.get_by_text("Precomputed result of this lesson").wait_for(timeout=60_000)
+    page.locator(".js-plotly-plot").nth(1).wait_for(timeout=30_000)  # (a) curves and (c) shortcut factors
+    assert page.get_by_text("Published, not measured here").is_visible()
+    page.get_by_text("Settings of the variants").click()
+    page.get_by_text("Scale F by 1 - λ").wait_for(timeout=30_000)
+    wait_for_app(page)
+    assert_no_exception(page)
+    page.screenshot(path=str(ARTIFACTS / "why_identity.png"), full_page=True)
+
+
 def _small_degradation_spec(page) -> None:
     """Depth 20 only, width 4: the smallest preset a student would pick."""
     page.locator('[data-testid="stMultiSelect"] input').click()

@@ -1,0 +1,41 @@
+"""Why must the shortcut be an identity? Scaled, gated, 1x1-conv and dropout shortcuts (He et al. 2016b, Table 1)."""
+
+import streamlit as st
+
+from resnet_viz import ui
+from resnet_viz.config import cifar_depths
+from resnet_viz.experiments import shortcuts as sc
+from resnet_viz.ui import views
+from resnet_viz.ui.jobs import job_panel
+from resnet_viz.ui.texts import WhyIdentity as T
+from resnet_viz.ui.widgets import setting, spec_from
+
+ui.page_setup("Why identity?", ":material/alt_route:")
+ui.sidebar()
+st.title(T.title)
+st.markdown(T.intro)
+
+c1, c2, c3, c4 = st.columns([5, 2, 2, 2])
+variants = setting(sc.Spec, "variants", c1)
+depth = setting(sc.Spec, "depth", c2, values=cifar_depths("basic", up_to=110))
+width = setting(sc.Spec, "width", c3, values=[4, 8, 16])
+steps = setting(sc.Spec, "steps", c4, values=list(range(50, 1001, 50)))
+with st.expander(T.settings):
+    a1, a2, a3, a4 = st.columns(4)
+    gate_biases = setting(sc.Spec, "gate_bias", a1, values=[0.0, -1.0, -2.0, -4.0, -6.0, -7.0])
+    scale = setting(sc.Spec, "scale", a2, values=[0.1, 0.3, 0.5, 0.7, 0.9, 1.0])
+    scale_branch = setting(sc.Spec, "scale_branch", a3)
+    dropout = setting(sc.Spec, "dropout", a4, values=[0.1, 0.3, 0.5, 0.7])
+spec = spec_from(sc.Spec, {"variants": variants, "depth": depth, "width": width, "steps": steps,
+                            "gate_bias": gate_biases, "scale": scale, "scale_branch": scale_branch,
+                            "dropout": dropout})
+
+left, right = st.columns([3, 2])
+with right:
+    st.markdown(T.explanation)
+    views.shortcuts_published()
+
+with left:
+    panel = job_panel("shortcuts", spec, sc.describe, live=views.shortcuts_live, what=T.what)
+    views.stored_or_preset(panel, views.shortcuts_result, views.shortcuts_measured,
+                           views.shortcuts_preset() if spec == sc.PRESET else None, views.SHORTCUTS_COMMAND, T)
