@@ -120,27 +120,37 @@ class Block(nn.Module):
     def _gate(self, x: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.gate(x))
 
-    def carry(self, x: torch.Tensor, shortcut_in: torch.Tensor | None = None) -> torch.Tensor:
-        """The shortcut's term of the addition: s(x) times what the kind multiplies it by
-        (λ, 1 - g(x), a dropout mask or 1 - p at test)."""
-        s = self.shortcut(x if shortcut_in is None else shortcut_in)
+    def multiplier(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor | float | None:
+        """What the kind multiplies the shortcut s(x) by: λ, 1 - g(x), a dropout mask in training
+        (1 - p at test); None for the identity."""
         if self.kind == "scaling":
-            return self.scale * s
+            return self.scale
         if self.kind in ("gating", "shortcut_gating"):
-            return (1 - self._gate(x)) * s
+            return 1 - self._gate(x)
         if self.kind == "dropout":
             keep = 1 - self.dropout
             if not self.training or s.is_meta:  # test time, or counting on the meta device
-                return keep * s
-            mask = torch.empty_like(s).bernoulli_(keep, generator=self.noise.on(s.device))
-            return mask * s  # no rescaling: the expected scale of the shortcut is 1 - p (He et al. 2016b)
-        return s
+                return keep
+            # no rescaling: the expected scale of the shortcut is 1 - p (He et al. 2016b)
+            return torch.empty_like(s).bernoulli_(keep, generator=self.noise.on(s.device))
+        return None
 
-    def survives(self) -> bool:
-        """Stochastic depth: does the branch take part in this training step? Always at test."""
-        if self.survival >= 1 or not self.training:
+    def carry(self, x: torch.Tensor, shortcut_in: torch.Tensor | None = None, hold: bool = False) -> torch.Tensor:
+        """The shortcut's term of the addition: s(x) times its :meth:`multiplier`. ``hold`` treats
+        the multiplier as a constant (no gradient through a gate), as in He et al. 2016b's argument."""
+        s = self.shortcut(x if shortcut_in is None else shortcut_in)
+        m = self.multiplier(x, s)
+        if m is None:
+            return s
+        return (m.detach() if hold and isinstance(m, torch.Tensor) else m) * s
+
+    def survives(self, x: torch.Tensor) -> bool:
+        """Stochastic depth: does the branch take part in this training step? Always at test, and
+        when counting on the meta device (the whole net is what must fit)."""
+        if self.survival >= 1 or not self.training or x.is_meta:
             return True
-        return bool(torch.rand((), generator=self.noise.on(torch.device("cpu"))) < self.survival)
+        cpu = torch.device("cpu")
+        return bool(torch.rand((), generator=self.noise.on(cpu), device=cpu) < self.survival)
 
     def join(self, x: torch.Tensor, f: torch.Tensor | None, shortcut_in: torch.Tensor | None = None) -> torch.Tensor:
         """The addition: F(x) (None: the branch dropped by stochastic depth) joined with the shortcut,
@@ -185,7 +195,7 @@ class BasicBlock(Block):
 
     def residual_branch(self, x: torch.Tensor) -> torch.Tensor:
         out = None
-        if self.survives():
+        if self.survives(x):
             out = self.act1(self.bn1(self.conv1(x)))
             out = self.bn2(self.conv2(out))
         return self.act2(self.join(x, out))
@@ -219,7 +229,7 @@ class Bottleneck(Block):
 
     def residual_branch(self, x: torch.Tensor) -> torch.Tensor:
         out = None
-        if self.survives():
+        if self.survives(x):
             out = self.act1(self.bn1(self.conv1(x)))
             out = self.act2(self.bn2(self.conv2(out)))
             out = self.bn3(self.conv3(out))
@@ -248,16 +258,16 @@ class PreActBlock(Block):
         pre = self.act1(self.bn1(x))
         # A projection shortcut sees the pre-activated input (as in the paper's code); identity sees x.
         shortcut_in = pre if isinstance(self.shortcut, nn.Sequential) else x
-        return self.join(x, self.branch(pre) if self.survives() else None, shortcut_in)
+        return self.join(x, self.branch(pre) if self.survives(x) else None, shortcut_in)
 
     def branch(self, pre: torch.Tensor) -> torch.Tensor:
         """F of the pre-activated input."""
         return self.conv2(self.act2(self.bn2(self.conv1(pre))))
 
-    def carry(self, x: torch.Tensor, shortcut_in: torch.Tensor | None = None) -> torch.Tensor:
+    def carry(self, x: torch.Tensor, shortcut_in: torch.Tensor | None = None, hold: bool = False) -> torch.Tensor:
         if shortcut_in is None and isinstance(self.shortcut, nn.Sequential):
             shortcut_in = self.act1(self.bn1(x))
-        return super().carry(x, shortcut_in)
+        return super().carry(x, shortcut_in, hold)
 
     def responses(self) -> list[tuple[str, nn.Module]]:
         return [("conv1", self.bn2), ("conv2", self.conv2)]  # conv2 meets the addition un-normalized

@@ -130,9 +130,12 @@ def shortcut_gradient_factor(model: ResNet, x: torch.Tensor, y: torch.Tensor) ->
 
     One forward and backward pass of the cross-entropy on (x, y) in eval mode (dropout shortcuts then
     carry their expected 1 - p) gives each block's gradient u at its addition. The block's factor is
-    ||u backpropagated through its shortcut term (s(x) times λ, 1 - g(x), ...)|| over ||u
-    backpropagated through a parameter-free identity shortcut|| (zero-padded where the shape changes);
-    the net's factor is their product: 1 for identity shortcuts, λ^L for constant scaling.
+    ||u backpropagated through its shortcut term, s(x) times its multiplier held fixed (λ, 1 - g(x) at
+    this input, 1 - p)|| over ||u backpropagated through a parameter-free identity shortcut||
+    (zero-padded where the shape changes); the net's factor is their product: 1 for identity
+    shortcuts, λ^L for constant scaling, the product of the gates' 1 - g for gated ones, and whatever a
+    1x1 convolution does to the gradient for those. The gate's own dependence on x is a path through
+    the gate's weights, not along the shortcut, so it is held fixed, as in He et al. 2016b's argument.
 
     Returns:
         ``{"factor": float, "blocks": [per-block factor]}``, or None for a plain net. The model is
@@ -155,7 +158,7 @@ def shortcut_gradient_factor(model: ResNet, x: torch.Tensor, y: torch.Tensor) ->
             grads = torch.autograd.grad(loss, added)
             for block, x_in, u in zip(blocks, inputs, grads):
                 x_in = x_in.detach().requires_grad_()
-                through = torch.autograd.grad(block.carry(x_in), x_in, u)[0]
+                through = torch.autograd.grad(block.carry(x_in, hold=True), x_in, u)[0]
                 reference = ZeroPadShortcut(block.in_planes, block.out_planes, block.stride) if block.changes_shape else None
                 ref = torch.autograd.grad(reference(x_in) if reference else x_in * 1, x_in, u)[0]
                 factors.append(_ratio(through.double().norm().item(), ref.double().norm().item()))

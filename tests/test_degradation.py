@@ -6,6 +6,7 @@ import pytest
 from resnet_viz.protocol import make
 from resnet_viz.cli import main
 from resnet_viz.experiments import degradation as deg
+from resnet_viz.experiments import training
 from resnet_viz.figures import error_vs_depth_figure, training_curves_figure
 from resnet_viz.config import DataConfig, NetConfig
 from resnet_viz.protocol import Context
@@ -27,7 +28,7 @@ def test_run_reports_tidy_history_and_progress_weighted_by_depth(monkeypatch):
     seen = []
     spec = make(deg.Spec, depths=(8, 14), variants=("residual",), width=4, steps=4, batch_size=16, eval_every=2,
                     seeds=(0, 1))
-    monkeypatch.setattr(deg, "fit_many", lambda jobs, cancel: fit_many(jobs, cancel, workers=1))  # in turn
+    monkeypatch.setattr(training, "fit_many", lambda jobs, cancel: fit_many(jobs, cancel, workers=1))  # in turn
     outcome = deg.run(spec, Context(progress=seen.append))
     runs = outcome.result["runs"]
     assert [(r["seed"], r["depth"]) for r in runs] == [(0, 8), (0, 14), (1, 8), (1, 14)]

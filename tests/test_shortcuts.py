@@ -209,15 +209,18 @@ def test_cli_bad_input(argv, message, capsys):
     assert message in err and "Traceback" not in err
 
 
-def test_effect_identity_trains_better_than_gates_at_zero_bias():
-    """The lesson on a small config (digits, depth 20): exclusive gating with b_g = 0 trains clearly
-    worse than the identity, and a gate starting almost open (b_g = -6) about as well."""
-    spec = protocol.make(shortcuts.Spec, variants=("identity", "gating"), gate_bias=(0.0, -6.0), depth=20, width=8,
-                         steps=150, seed=0)
-    runs = {r["label"]: r for r in shortcuts.run(spec).result["runs"]}
-    identity, shut, open_ = (runs[k]["final_train_error"] for k in ("identity", "gating, b_g = 0", "gating, b_g = -6"))
-    assert shut > identity + 0.03 and shut > open_ + 0.03
-    assert math.isfinite(runs["gating, b_g = 0"]["shortcut_gradient_factor"])
+def test_effect_scaled_and_half_gated_shortcuts_train_worse_than_the_identity():
+    """Table 1's lesson on a small config (digits, depth 32, width 4, 100 steps; measured on the
+    development CPU: identity 0.035, scaling 0.739, gating 0.330): clear margins, fixed seed."""
+    spec = protocol.make(shortcuts.Spec, variants=("identity", "scaling", "gating"), gate_bias=(0.0,), depth=32,
+                         width=4, steps=100, seed=0)
+    runs = {r["variant"]: r for r in shortcuts.run(spec).result["runs"]}
+    identity = runs["identity"]["final_train_error"]
+    assert identity < 0.2
+    assert runs["scaling"]["final_train_error"] > identity + 0.1
+    assert runs["gating"]["final_train_error"] > identity + 0.1
+    assert runs["scaling"]["shortcut_gradient_factor"] == pytest.approx(0.5 ** 15, rel=1e-4)
+    assert runs["gating"]["shortcut_gradient_factor"] < 0.01 < runs["identity"]["shortcut_gradient_factor"]
 
 
 # --- pages ----------------------------------------------------------------------------------------
@@ -298,3 +301,25 @@ def test_gradient_page_offers_the_pre_activation_bottleneck():
     assert not at.exception
     labels = [m.label for m in at.metric]
     assert any("ResNet-56 (preact_bottleneck)" in label for label in labels), labels
+
+
+@pytest.mark.parametrize("extra", [["--stochastic-depth", "0.5"], ["--shortcut-kind", "dropout"],
+                                   ["--shortcut-kind", "gating", "--gate-bias", "-6"]])
+def test_train_cli_runs_random_and_gated_nets(extra, tmp_path):
+    """The pre-run memory check counts these nets on the meta device, where nothing can be drawn."""
+    out = tmp_path / "t.json"
+    assert main(["train", "--depth", "8", "--width", "4", "--steps", "2", "--out", str(out)] + extra) == 0
+    assert json.loads(out.read_text())["status"] == "completed"
+
+
+def test_page_prose_has_no_control_characters():
+    """A LaTeX command typed into a non-raw string (\\frac, \\right, \\approx) turns into a control
+    character and breaks the formula on the page."""
+    from resnet_viz.ui import texts
+
+    for cls in vars(texts).values():
+        if isinstance(cls, type) and cls.__module__ == texts.__name__:
+            for name, value in vars(cls).items():
+                for text in value if isinstance(value, (list, tuple)) else [value]:
+                    if isinstance(text, str):
+                        assert not [c for c in text if ord(c) < 32 and c != "\n"], f"{cls.__name__}.{name}"

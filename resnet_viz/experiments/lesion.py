@@ -112,7 +112,8 @@ def run(spec: Spec, ctx: Context | None = None) -> Outcome:
         "runs": [{"variant", "depth", "base_test_accuracy", "single_block": [{"block", "stage",
         "droppable", "changes_shape", "test_accuracy"}], "random_k": [{"k", "mean_test_accuracy",
         "std", "samples"}], "swaps": [...], "train_key", "final_train_error", "final_test_error",
-        "trained_now"}]}``. The weights stay with the training runs (``train_key``).
+        "trained_now", "stochastic_depth"}]}`` (plain, residual and, with stochastic depth, the
+        residual net trained with it). The weights stay with the training runs (``train_key``).
     """
     ctx = ctx or Context()
     data = load_dataset(spec.data)
@@ -123,7 +124,8 @@ def run(spec: Spec, ctx: Context | None = None) -> Outcome:
         r = trained.result
         runs.append({"variant": variant, "depth": spec.net.depth, **analyse(model, data.test_x, data.test_y, spec),
                      "train_key": trained.key, "final_train_error": r["final_train_error"],
-                     "final_test_error": r["final_test_error"], "trained_now": not trained.from_store})
+                     "final_test_error": r["final_test_error"], "trained_now": not trained.from_store,
+                     "stochastic_depth": sub.net.stochastic_depth})
         ctx.report({"run": f"lesions of {variant}-{spec.net.depth}", "variant": variant, "depth": spec.net.depth,
                     "run_index": i, "runs": len(subs), "done": spec.train.steps, "total": spec.train.steps,
                     "fraction": (i + 1) / len(subs)})

@@ -142,7 +142,8 @@ def shortcuts_live(records: list[dict], max_points: int = 200) -> None:
 def _shortcut_table(result: dict) -> pd.DataFrame:
     cols = ["label", "variant", "final_train_error", "final_test_error", "shortcut_gradient_factor_init",
             "shortcut_gradient_factor", "expected_factor", "seconds"]
-    return pd.DataFrame.from_records([{c: r.get(c) for c in cols} for r in result["runs"]], columns=cols)
+    table = pd.DataFrame.from_records([{c: r.get(c) for c in cols} for r in result["runs"]], columns=cols)
+    return table.astype({"expected_factor": float})  # None (data-dependent) shows as a blank
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
@@ -337,7 +338,7 @@ def maps_for_image(p: nets.Pair, index: int, method: str, target_mode: str, stag
     label = int(p.data.test_y[index])
     image = nets.image(p, index)
     image = image.mean(2) if image.ndim == 3 else image
-    maps = [(f"{'ResNet' if r['variant'] == 'residual' else 'plain'}, class {r['target']}", r["map"],
+    maps = [(f"{les.run_name(r['variant'], p.spec.net.depth)}, class {r['target']}", r["map"],
              method == "integrated_gradients") for r in rows]
     st.plotly_chart(attribution_figure(image, maps), width="stretch")
     table = []
