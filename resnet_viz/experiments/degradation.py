@@ -114,8 +114,7 @@ def summary(spec: Spec, outcome: Outcome) -> str:
              f"{'net':<16}{'seed':>5}{'train error':>13}{'test error':>12}{'seconds':>9}"]
     for r in result["runs"]:
         name = f"{'ResNet' if r['variant'] == 'residual' else 'plain'}-{r['depth']}"
-        train = "diverged" if r["final_train_error"] is None else f"{r['final_train_error']:.4f}"
-        test = "" if r["final_test_error"] is None else f"{r['final_test_error']:.4f}"
+        train, test = training.error_texts(r)
         lines.append(f"{name:<16}{r['seed']:>5}{train:>13}{test:>12}{r['seconds']:>9.1f}")
         if r["message"]:
             lines.append(f"  {r['message']}")

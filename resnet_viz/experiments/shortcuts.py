@@ -161,8 +161,7 @@ def summary(spec: Spec, outcome: Outcome) -> str:
              f"{spec.train.steps} steps{' (from the run store)' if outcome.from_store else ''}: {result['status']}",
              f"{'shortcut':<28}{'train error':>12}{'test error':>12}{'shortcut factor':>17}{'product of λs':>15}"]
     for r in result["runs"]:
-        train = "diverged" if r["final_train_error"] is None else f"{r['final_train_error']:.4f}"
-        test = "" if r["final_test_error"] is None else f"{r['final_test_error']:.4f}"
+        train, test = training.error_texts(r)
         expected = "data-dependent" if r["expected_factor"] is None else f"{r['expected_factor']:.3g}"
         lines.append(f"{r['label']:<28}{train:>12}{test:>12}{r['shortcut_gradient_factor']:>17.3g}{expected:>15}")
         if r["message"]:

@@ -105,6 +105,12 @@ def history(fitted: FitResult) -> list[dict]:
     return [{k: h[k] for k in ("step", "train_loss", "train_error", "test_error") if k in h} for h in fitted.history]
 
 
+def error_texts(r: dict) -> tuple[str, str]:
+    """A run's final training and test error as printed in a summary table ("diverged" if it did)."""
+    train = "diverged" if r["final_train_error"] is None else f"{r['final_train_error']:.4f}"
+    return train, "" if r["final_test_error"] is None else f"{r['final_test_error']:.4f}"
+
+
 def run(spec: Spec, ctx: Context | None = None) -> Outcome:
     """Train ``spec.net`` and return its history, final errors and weights.
 
