@@ -323,3 +323,25 @@ def test_page_prose_has_no_control_characters():
                 for text in value if isinstance(value, (list, tuple)) else [value]:
                     if isinstance(text, str):
                         assert not [c for c in text if ord(c) < 32 and c != "\n"], f"{cls.__name__}.{name}"
+
+
+def test_ensembles_page_trains_a_third_net_with_stochastic_depth():
+    at = _app("pages/4_Ensembles.py").run()
+    for label, value in (("Depth (both nets)", 8), ("Width", 4), ("Training steps", 100),
+                         ("Stochastic depth p_L (third net)", 0.5)):
+        next(s for s in at.select_slider if s.label == label).set_value(value).run()
+    assert any("Not trained yet" in i.value for i in at.info)
+    next(b for b in at.button if b.label == "Train and remove blocks").click().run()
+    from resnet_viz.ui.jobs import job_manager
+
+    job = job_manager().jobs()[0]
+    deadline = time.time() + 180
+    while job.state in ("queued", "running") and time.time() < deadline:
+        time.sleep(0.2)
+    assert job.state == "done", job.error
+    at.run()
+    assert not at.exception
+    assert [m.label for m in at.metric] == ["plain-8: test accuracy", "ResNet-8: test accuracy",
+                                            "ResNet-8 + stochastic depth: test accuracy"]
+    at.button_group(key="lesion_blocks").set_value([1]).run()
+    assert not at.exception and len(at.metric) == 3
