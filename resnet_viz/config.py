@@ -211,8 +211,8 @@ class NetConfig:
                           choices=FAMILIES)
     depth: int = setting(20, "weighted layers: CIFAR 6n+2 (9n+2 bottleneck) up to 1202; ImageNet 18/34/50/101/152",
                          low=1, high=MAX_CIFAR_DEPTH)
-    block: str = setting("auto", "basic, preact (pre-activation) or bottleneck; auto: basic (CIFAR), the paper's "
-                                 "block (ImageNet)", choices=BLOCKS + ("auto",))
+    block: str = setting("auto", "basic, preact (pre-activation), bottleneck or preact_bottleneck (ResNet-164/1001, "
+                                 "9n+2); auto: basic (CIFAR), the paper's block (ImageNet)", choices=BLOCKS + ("auto",))
     residual: bool = setting(True, "shortcuts on (residual net); --plain turns them off: the plain counterpart",
                              flag="--plain", label="shortcuts")
     shortcut: str = setting("auto", "A zero-pad identity, B projection where the shape changes, C projection "
