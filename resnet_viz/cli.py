@@ -46,7 +46,8 @@ def _word_list(text: str) -> tuple[str, ...]:
 def add_option(group: Any, o: Option, default_shown: Any = None) -> None:
     """One argparse option from a declared setting. Only options the user gives reach the Spec
     (``SUPPRESS``), so the declaration's default is the one default."""
-    meta, shown = o.meta, o.default if default_shown is None else default_shown
+    # argparse formats help with %: a literal one ("at 50% and 75%") must be doubled
+    meta, shown = {**o.meta, "help": o.meta["help"].replace("%", "%%")}, o.default if default_shown is None else default_shown
     if o.type is bool:
         if meta.get("flag"):
             group.add_argument(meta["flag"], dest=o.name, action="store_const", const=not o.default,

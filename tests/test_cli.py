@@ -140,3 +140,12 @@ def test_a_closed_pipe_ends_quietly():
     proc = subprocess.run(f"{sys.executable} -m resnet_viz params --diagram --depth 110 | head -1", shell=True,
                           capture_output=True, text=True)
     assert proc.stdout.startswith("digraph") and "BrokenPipeError" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("name", ["train", "degradation", "gradients", "lesion", "attribution", "shortcuts", "params"])
+def test_every_subcommand_prints_its_help(name, capsys):
+    """argparse formats help texts with %: a literal "50%" in a declaration once broke train --help."""
+    with pytest.raises(SystemExit) as exc:
+        main([name, "--help"])
+    assert exc.value.code == 0
+    assert "usage:" in capsys.readouterr().out
