@@ -157,15 +157,23 @@ class Block(nn.Module):
         before any activation after it. A plain block returns F(x)."""
         if self.shortcut is None:
             return self.add(f)
-        carried = self.carry(x, shortcut_in)
+        s = self.shortcut(x if shortcut_in is None else shortcut_in)
+        gate = self._gate(x) if self.kind == "gating" else None
+        # Exclusive gating computes its gate once and uses it twice. Computing it twice used the gate's
+        # weight twice per forward, and under bf16 autocast such a net's training then depended on what
+        # trained beside it in another thread (measured; most likely autocast's weight-cast cache, which
+        # another thread can clear, deciding whether the two uses share one cast and so where their
+        # gradients are summed). tests/test_shortcuts.py checks it.
+        m = 1 - gate if gate is not None else self.multiplier(x, s)
+        carried = s if m is None else m * s
         if f is None:
             return self.add(carried)
         if not self.training and self.survival < 1:
             f = self.survival * f  # test time: the branch's expected contribution (Huang et al. 2016)
         if self.kind == "scaling" and self.scale_branch:
             f = (1 - self.scale) * f
-        elif self.kind == "gating":
-            f = self._gate(x) * f
+        elif gate is not None:
+            f = gate * f
         return self.add(carried + f)
 
     def bypass(self, x: torch.Tensor) -> torch.Tensor:

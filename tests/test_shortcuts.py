@@ -345,3 +345,27 @@ def test_ensembles_page_trains_a_third_net_with_stochastic_depth():
                                             "ResNet-8 + stochastic depth: test accuracy"]
     at.button_group(key="lesion_blocks").set_value([1]).run()
     assert not at.exception and len(at.metric) == 3
+
+
+def test_a_gated_net_trains_the_same_beside_another_thread():
+    """fit_many's promise for the gated nets: under bf16 autocast (whose weight-cast cache is shared by
+    all threads) a gate used twice per forward once made training depend on the neighbour thread."""
+    from resnet_viz.config import DataConfig, TrainConfig
+    from resnet_viz.experiments import training
+    from resnet_viz.train import fit_many
+
+    spec = training.Spec(net=NetConfig(depth=20, width=4, shortcut_kind="gating"), data=DataConfig(),
+                         train=TrainConfig(steps=30, precision="bf16"))
+
+    def job():
+        model, data, _ = training.prepare(spec)
+        return model, data, spec.train, None
+
+    losses = [[f.history[-1]["train_loss"] for f in fit_many([job(), job()], workers=2)] for _ in range(2)]
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        alone = fit_many([job()], workers=1)[0].history[-1]["train_loss"]
+    finally:
+        torch.set_num_threads(before)
+    assert losses[0] == losses[1] == [alone, alone]
