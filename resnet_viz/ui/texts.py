@@ -232,7 +232,7 @@ $0.5^{54} \approx 6 \cdot 10^{-17}$) it falls far behind, as in Table 1 (ResNet-
     table = ("(b) Final errors on the whole training and test splits (eval mode) of the {depth}-layer nets. The factors: "
              "the gradient the shortcuts alone carry from the last of the {blocks} blocks back to the first, relative "
              "to identity shortcuts, measured on a batch of training images; the product of λ's is the formula "
-             "(blank where it depends on the data: gates, 1x1 convolutions).")
+             "(None where it depends on the data: gates, 1x1 convolutions).")
     factors = ("(c) The same factors on a log scale. For constant scaling and dropout the measurement equals the product "
                "of the λ's over the {blocks} blocks; for the gates it is what the learned gates let through.")
 
