@@ -233,6 +233,17 @@ def _app(path: str):
     return AppTest.from_file(str(Path(__file__).resolve().parents[1] / path), default_timeout=60)
 
 
+def _wait_for_the_job(seconds: float = 180) -> None:
+    """Wait for the page's background job (the first of this test's job manager) to finish."""
+    from resnet_viz.ui.jobs import job_manager
+
+    job = job_manager().jobs()[0]
+    deadline = time.time() + seconds
+    while job.state in ("queued", "running") and time.time() < deadline:
+        time.sleep(0.2)
+    assert job.state == "done", job.error
+
+
 def test_why_identity_page_shows_the_preset_the_published_table_and_the_factors():
     at = _app("pages/6_Why_identity.py").run()
     assert not at.exception
@@ -255,13 +266,7 @@ def test_why_identity_page_trains_a_tiny_spec_in_the_background():
     next(s for s in at.select_slider if s.label == "Steps").set_value(50).run()
     assert any("Not trained yet" in i.value for i in at.info)
     next(b for b in at.button if b.label == "Train").click().run()
-    from resnet_viz.ui.jobs import job_manager
-
-    job = job_manager().jobs()[0]
-    deadline = time.time() + 120
-    while job.state in ("queued", "running") and time.time() < deadline:
-        time.sleep(0.2)
-    assert job.state == "done", job.error
+    _wait_for_the_job()
     at.run()
     assert not at.exception
     assert any("Measured on this server" in c.value for c in at.caption)
@@ -332,13 +337,7 @@ def test_ensembles_page_trains_a_third_net_with_stochastic_depth():
         next(s for s in at.select_slider if s.label == label).set_value(value).run()
     assert any("Not trained yet" in i.value for i in at.info)
     next(b for b in at.button if b.label == "Train and remove blocks").click().run()
-    from resnet_viz.ui.jobs import job_manager
-
-    job = job_manager().jobs()[0]
-    deadline = time.time() + 180
-    while job.state in ("queued", "running") and time.time() < deadline:
-        time.sleep(0.2)
-    assert job.state == "done", job.error
+    _wait_for_the_job()
     at.run()
     assert not at.exception
     assert [m.label for m in at.metric] == ["plain-8: test accuracy", "ResNet-8: test accuracy",
