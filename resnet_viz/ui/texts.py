@@ -51,7 +51,7 @@ class Degradation(_BackgroundLesson):
     title = "Degradation: deeper plain nets train worse"
     intro = ("He et al. (2016), Fig. 1 and 6, live: train plain and residual nets of several depths with one recipe "
              "and compare their **training** error.")
-    advanced = "Advanced: block, shortcut option, learning rate, batch size"
+    advanced = "Advanced: block, shortcut option, learning rate, batch size, stochastic depth"
     explanation = """
 **What degradation is.** Add layers to a plain net and, past some depth, its error goes *up*. He et
 al. (2016) saw it on CIFAR-10 and ImageNet: plain-56 is worse than plain-20 (their Fig. 1).
