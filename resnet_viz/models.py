@@ -135,11 +135,13 @@ class Block(nn.Module):
             return torch.empty_like(s).bernoulli_(keep, generator=self.noise.on(s.device))
         return None
 
-    def carry(self, x: torch.Tensor, shortcut_in: torch.Tensor | None = None, hold: bool = False) -> torch.Tensor:
+    def carry(self, x: torch.Tensor, shortcut_in: torch.Tensor | None = None, hold: bool = False,
+              gate: torch.Tensor | None = None) -> torch.Tensor:
         """The shortcut's term of the addition: s(x) times its :meth:`multiplier`. ``hold`` treats
-        the multiplier as a constant (no gradient through a gate), as in He et al. 2016b's argument."""
+        the multiplier as a constant (no gradient through a gate), as in He et al. 2016b's argument;
+        ``gate``: g(x) already computed (exclusive gating uses it on F too)."""
         s = self.shortcut(x if shortcut_in is None else shortcut_in)
-        m = self.multiplier(x, s)
+        m = self.multiplier(x, s) if gate is None else 1 - gate
         if m is None:
             return s
         return (m.detach() if hold and isinstance(m, torch.Tensor) else m) * s
@@ -157,15 +159,13 @@ class Block(nn.Module):
         before any activation after it. A plain block returns F(x)."""
         if self.shortcut is None:
             return self.add(f)
-        s = self.shortcut(x if shortcut_in is None else shortcut_in)
         gate = self._gate(x) if self.kind == "gating" else None
         # Exclusive gating computes its gate once and uses it twice. Computing it twice used the gate's
         # weight twice per forward, and under bf16 autocast such a net's training then depended on what
         # trained beside it in another thread (measured; most likely autocast's weight-cast cache, which
         # another thread can clear, deciding whether the two uses share one cast and so where their
         # gradients are summed). tests/test_shortcuts.py checks it.
-        m = 1 - gate if gate is not None else self.multiplier(x, s)
-        carried = s if m is None else m * s
+        carried = self.carry(x, shortcut_in, gate=gate)
         if f is None:
             return self.add(carried)
         if not self.training and self.survival < 1:
@@ -272,10 +272,11 @@ class PreActBlock(Block):
         """F of the pre-activated input."""
         return self.conv2(self.act2(self.bn2(self.conv1(pre))))
 
-    def carry(self, x: torch.Tensor, shortcut_in: torch.Tensor | None = None, hold: bool = False) -> torch.Tensor:
+    def carry(self, x: torch.Tensor, shortcut_in: torch.Tensor | None = None, hold: bool = False,
+              gate: torch.Tensor | None = None) -> torch.Tensor:
         if shortcut_in is None and isinstance(self.shortcut, nn.Sequential):
             shortcut_in = self.act1(self.bn1(x))
-        return super().carry(x, shortcut_in, hold)
+        return super().carry(x, shortcut_in, hold, gate)
 
     def responses(self) -> list[tuple[str, nn.Module]]:
         return [("conv1", self.bn2), ("conv2", self.conv2)]  # conv2 meets the addition un-normalized
@@ -352,7 +353,7 @@ class ResNet(nn.Module):
         noise = _Noise(noise_seed)
         blocks = self.blocks
         for l, block in enumerate(blocks, start=1):  # Huang et al. 2016: p_l = 1 - l/L (1 - p_L)
-            block.survival = 1 - l / len(blocks) * (1 - cfg.stochastic_depth) if cfg.residual else 1.0
+            block.survival = 1 - l / len(blocks) * (1 - cfg.stochastic_depth)
             block.noise = noise
 
         # Pre-activation nets end with BN + act, since no block ends with one (He et al. 2016b).

@@ -10,6 +10,7 @@ statistics, so a probe can run in the middle of training without changing it.
 from __future__ import annotations
 
 import copy
+import math
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -166,10 +167,7 @@ def shortcut_gradient_factor(model: ResNet, x: torch.Tensor, y: torch.Tensor) ->
         for h in hooks:
             h.remove()
         model.train(was_training)
-    product = 1.0
-    for f in factors:
-        product *= f
-    return {"factor": product, "blocks": factors}
+    return {"factor": math.prod(factors), "blocks": factors}
 
 
 @torch.no_grad()

@@ -77,6 +77,13 @@ class Context:
 
 
 VARIANTS = ("plain", "residual")
+STOCHASTIC = "stochastic_depth"  # the residual net trained with stochastic depth (lesion experiment)
+
+
+def run_name(variant: str, depth: int) -> str:
+    """A run's name for people: "plain-56", "ResNet-56", "ResNet-56 + stochastic depth"."""
+    names = {"plain": f"plain-{depth}", "residual": f"ResNet-{depth}", STOCHASTIC: f"ResNet-{depth} + stochastic depth"}
+    return names[variant]
 
 
 def check_variants(variants: tuple[str, ...]) -> tuple[str, ...]:
@@ -208,13 +215,27 @@ def spec_from_dict(spec_cls: type, data: dict) -> Any:
 def preset(path: Path, spec: Any) -> dict | None:
     """A precomputed result shipped as a JSON asset (written by the CLI's ``--out``), if it was made
     with exactly ``spec``; None when it is missing, unreadable or made with other settings. Settings
-    added to the lab after the asset was written read as their defaults (which keep the old behaviour)."""
+    added to the lab after the asset was written read as their defaults (which keep the old behaviour).
+
+    The file is read once per change (pages ask on every rerun of every session); the dict returned
+    is shared and must not be changed."""
+    try:
+        stamp = Path(path).stat().st_mtime_ns
+    except OSError:
+        return None
+    found = _read_preset(str(path), stamp, type(spec))
+    return found[0] if found is not None and found[1] == spec else None
+
+
+@functools.lru_cache(maxsize=16)
+def _read_preset(path: str, stamp: int, spec_cls: type) -> tuple[dict, Any] | None:
+    """(the asset's JSON, the Spec it was made with), or None when unreadable; ``stamp`` (its
+    modification time) keys the cache."""
     try:
         data = json.loads(Path(path).read_text())
-        made_with = spec_from_dict(type(spec), data.get("spec") or {})
+        return data, spec_from_dict(spec_cls, data.get("spec") or {})
     except (OSError, TypeError, ValueError, AttributeError):
         return None
-    return data if made_with == spec else None
 
 
 def check_before_run(module: ModuleType, spec: Any) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 from .. import cost as costs
 from ..config import DataConfig, NetConfig, TrainConfig, nested, setting, validate
-from ..protocol import VARIANTS, Context, Outcome, check_variants
+from ..protocol import VARIANTS, Context, Outcome, check_variants, run_name
 from . import training
 
 NAME = "degradation"
@@ -113,7 +113,7 @@ def summary(spec: Spec, outcome: Outcome) -> str:
              f"{' (from the run store)' if outcome.from_store else ''}: {result['status']}",
              f"{'net':<16}{'seed':>5}{'train error':>13}{'test error':>12}{'seconds':>9}"]
     for r in result["runs"]:
-        name = f"{'ResNet' if r['variant'] == 'residual' else 'plain'}-{r['depth']}"
+        name = run_name(r["variant"], r["depth"])
         train, test = training.error_texts(r)
         lines.append(f"{name:<16}{r['seed']:>5}{train:>13}{test:>12}{r['seconds']:>9.1f}")
         if r["message"]:
@@ -123,8 +123,7 @@ def summary(spec: Spec, outcome: Outcome) -> str:
 
 def describe(rec: dict) -> str:
     """One line of progress for people."""
-    net = f"{'ResNet' if rec['variant'] == 'residual' else 'plain'}-{rec['depth']}"
-    return f"Run {rec['run_index'] + 1}/{rec['runs']}: {net}, seed {rec['seed']}, step {rec['done']}/{rec['total']}"
+    return f"Run {rec['run_index'] + 1}/{rec['runs']}: {run_name(rec['variant'], rec['depth'])}, seed {rec['seed']}, step {rec['done']}/{rec['total']}"
 
 
 __all__ = ["PRESET", "Spec", "VARIANTS", "cost", "run", "training_runs"]

@@ -15,7 +15,7 @@ from ..config import DataConfig, NetConfig, TrainConfig, nested, setting, valida
 from ..data import load_dataset
 from ..lesion import accuracy, adjacent_pairs, path_lengths, random_drops, random_swaps, shape_keeping_blocks, single_block
 from ..models import ResNet
-from ..protocol import VARIANTS, Context, Outcome, run_cached
+from ..protocol import STOCHASTIC, VARIANTS, Context, Outcome, run_cached
 from . import training
 
 NAME = "lesion"
@@ -48,9 +48,6 @@ def pair(net: NetConfig, data: DataConfig, train: TrainConfig) -> list[training.
             for v in VARIANTS]
 
 
-STOCHASTIC = "stochastic_depth"  # the variant name of the residual net trained with stochastic depth
-
-
 def training_runs(spec: Spec) -> list[training.Spec]:
     """Plain, residual and, with stochastic depth, the residual net trained with it."""
     runs = pair(spec.net, spec.data, spec.train)
@@ -62,11 +59,6 @@ def training_runs(spec: Spec) -> list[training.Spec]:
 def variant_of(sub: training.Spec) -> str:
     """plain, residual or stochastic_depth."""
     return STOCHASTIC if sub.net.stochastic_depth < 1 else "residual" if sub.net.residual else "plain"
-
-
-def run_name(variant: str, depth: int) -> str:
-    """e.g. "plain-56", "ResNet-56", "ResNet-56 + stochastic depth"."""
-    return {"plain": f"plain-{depth}", "residual": f"ResNet-{depth}"}.get(variant, f"ResNet-{depth} + stochastic depth")
 
 
 PRESET = Spec()
@@ -163,5 +155,5 @@ def describe(rec: dict) -> str:
     return f"{rec['run']}: step {rec['done']}/{rec['total']}"
 
 
-__all__ = ["PRESET", "STOCHASTIC", "Spec", "analyse", "cost", "pair", "run", "run_name", "trained_model", "trained_pair",
-           "training_runs", "variant_of"]
+__all__ = ["PRESET", "Spec", "analyse", "cost", "pair", "run", "trained_model", "trained_pair", "training_runs",
+           "variant_of"]

@@ -13,7 +13,6 @@ from dataclasses import dataclass, replace
 
 from .. import cost as costs
 from ..config import DataConfig, NetConfig, TrainConfig, nested, setting, validate
-from ..data import load_dataset
 from ..probes import probe_batch, shortcut_gradient_factor
 from ..protocol import Context, Outcome
 from . import training
@@ -132,11 +131,11 @@ def run(spec: Spec, ctx: Context | None = None) -> Outcome:
     ctx = ctx or Context()
     runs = training_runs(spec)
     pairs = runs_of(spec)
-    prepared = [training.prepare(sub) for sub in runs]
-    data = prepared[0][1] if prepared else load_dataset(spec.data)
-    x, y = probe_batch(data, PROBE_IMAGES)
+    prepared = [training.prepare(sub) for sub in runs]  # every spec has at least one variant
+    x, y = probe_batch(prepared[0][1], PROBE_IMAGES)
     init = [shortcut_gradient_factor(model, x, y) for model, _, _ in prepared]
-    tag = {id(sub): {"variant": v, "gate_bias": b, "depth": sub.net.depth} for sub, (v, b) in zip(runs, pairs)}
+    tag = {id(sub): {"variant": v, "gate_bias": b, "depth": sub.net.depth, "label": label(v, b, sub.net)}
+           for sub, (v, b) in zip(runs, pairs)}
     status, fitted = training.fit_all(runs, ctx, lambda sub: tag[id(sub)], prepared)
     results, weights = [], {}
     for (variant, bias), (model, net, f), start in zip(pairs, fitted, init):

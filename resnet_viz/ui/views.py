@@ -26,7 +26,7 @@ from ..figures import (attribution_figure, block_cost_figure, block_importance_f
 from ..lesion import central_range, check_removable, path_lengths
 from ..lineage import ERROR_SOURCE, lineage_table
 from ..probes import describe_ratio
-from ..protocol import preset
+from ..protocol import preset, run_name
 from . import nets
 from .texts import Attributions, Degradation, Ensembles, Gradients, Parameters, WhyIdentity
 
@@ -131,10 +131,10 @@ def _shortcut_history(records: list[dict]) -> pd.DataFrame:
 
 
 def shortcuts_live(records: list[dict], max_points: int = 200) -> None:
-    """The curves so far, one line per run (labelled from the run's net)."""
+    """The curves so far, one line per run, labelled as in the finished result."""
     if records:
         per_run = max(1, records[-1]["total"] // max_points)
-        rows = [{"variant": r["variant"], "label": r["run"], "step": r["done"], "train_error": r["train_error"]}
+        rows = [{"variant": r["variant"], "label": r["label"], "step": r["done"], "train_error": r["train_error"]}
                 for r in records if "train_error" in r and (r["done"] % per_run == 0 or r["done"] == r["total"])]
         st.plotly_chart(shortcut_curves_figure(_shortcut_history(rows)), width="stretch", key="live-shortcuts")
 
@@ -266,7 +266,7 @@ def block_toggles(p: nets.Pair) -> None:
     cols = st.columns(len(p.nets) + 1)
     start = time.perf_counter()
     for col, (variant, model) in zip(cols, p.nets.items()):
-        name = les.run_name(variant, result["runs"][0]["depth"])
+        name = run_name(variant, result["runs"][0]["depth"])
         base = next(r["base_test_accuracy"] for r in result["runs"] if r["variant"] == variant)
         try:
             check_removable(model, chosen)
@@ -338,7 +338,7 @@ def maps_for_image(p: nets.Pair, index: int, method: str, target_mode: str, stag
     label = int(p.data.test_y[index])
     image = nets.image(p, index)
     image = image.mean(2) if image.ndim == 3 else image
-    maps = [(f"{les.run_name(r['variant'], p.spec.net.depth)}, class {r['target']}", r["map"],
+    maps = [(f"{run_name(r['variant'], p.spec.net.depth)}, class {r['target']}", r["map"],
              method == "integrated_gradients") for r in rows]
     st.plotly_chart(attribution_figure(image, maps), width="stretch")
     table = []
