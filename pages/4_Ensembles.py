@@ -27,6 +27,7 @@ left, right = st.columns([3, 2])
 with right:
     st.markdown(T.unraveled)
     views.path_view(sum(spec.net.blocks_per_stage))
+    st.markdown(f":material/landscape: [{T.paths_link}](./Landscape)")  # a page_link fails where a page runs alone
     st.markdown(T.why)
     st.markdown(T.stochastic)
 

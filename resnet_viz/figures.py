@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 
 def stage_cost_figure(df: pd.DataFrame) -> go.Figure:
@@ -76,8 +79,6 @@ def error_vs_depth_figure(summary: pd.DataFrame) -> go.Figure:
     Args:
         summary: one row per run with variant, depth, seed, final_train_error, final_test_error.
     """
-    from plotly.subplots import make_subplots
-
     fig = make_subplots(rows=1, cols=2, subplot_titles=("training error", "test error"), shared_yaxes=True)
     for col, metric in enumerate(("final_train_error", "final_test_error"), start=1):
         for variant, group in summary.groupby("variant", sort=True):
@@ -126,8 +127,6 @@ def chain_rule_figure(blocks: pd.DataFrame) -> go.Figure:
     Args:
         blocks: one row per (variant, block) with variant, block, gain, chain_product.
     """
-    from plotly.subplots import make_subplots
-
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
                         subplot_titles=("gain of each block (1 = passes the gradient unchanged)",
                                         "running product from the output back = gradient reaching the block"))
@@ -154,8 +153,6 @@ def gradient_heatmap_figure(checkpoints: dict[str, dict]) -> go.Figure:
             Exact zeros (float32 underflow) are left blank.
     """
     import numpy as np
-    from plotly.subplots import make_subplots
-
     variants = [v for v in ("plain", "residual") if v in checkpoints]
     logs = {}
     for v in variants:
@@ -185,8 +182,6 @@ def response_std_figure(responses: pd.DataFrame) -> go.Figure:
     Args:
         responses: one row per (variant, layer) with variant, index, name, std, rank (0 = largest).
     """
-    from plotly.subplots import make_subplots
-
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=("in network order", "sorted by magnitude"))
     for variant, group in responses.groupby("variant", sort=True):
         for col, x in ((1, "index"), (2, "rank")):
@@ -357,8 +352,6 @@ def attribution_figure(image, maps: list[tuple[str, object, bool]]) -> go.Figure
     target class); unsigned ones (saliency, GradCAM) go from white to red.
     """
     import numpy as np
-    from plotly.subplots import make_subplots
-
     titles = ["input"] + [t for t, _, _ in maps]
     fig = make_subplots(rows=1, cols=len(titles), subplot_titles=titles, horizontal_spacing=0.03)
     fig.add_heatmap(z=np.asarray(image), colorscale="gray", showscale=False, row=1, col=1,
@@ -384,8 +377,6 @@ def block_importance_figure(df: pd.DataFrame) -> go.Figure:
         df: one row per (variant, block) with variant, block, importance, accuracy_drop (NaN where
             the block cannot be removed).
     """
-    from plotly.subplots import make_subplots
-
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.1,
                         subplot_titles=("what the gradient says: |gradient x branch output|",
                                         "what deleting says: test accuracy lost without the block"))
@@ -451,4 +442,128 @@ def shortcut_factor_figure(runs: pd.DataFrame) -> go.Figure:
                         customdata=values, hovertemplate="%{x}: %{customdata:.3g}<extra>" + name + "</extra>")
     fig.update_layout(yaxis_type="log", yaxis_title="shortcut gradient factor (first block / last)",
                       legend=dict(orientation="h", y=-0.3), margin=dict(t=30, b=10), height=400)
+    return fig
+
+
+# --- loss landscapes and paths --------------------------------------------------------------------
+
+SURFACE_CAP = 10.0  # losses above this are drawn at it in the 3-D view (Li et al. clip their plots the same way)
+
+
+def _log_ticks(low: float, high: float) -> tuple[list[float], list[str]]:
+    """Tick positions on a log10 colour scale and their loss labels."""
+    values = [v for v in (1e-4, 1e-3, 0.01, 0.1, 0.3, 1, 2.3, 5, 10, 100, 1e3, 1e4, 1e5) if low <= v <= high]
+    return [math.log10(v) for v in values], [f"{v:g}" for v in values]
+
+
+def landscape_contour_figure(runs: list[dict]) -> go.Figure:
+    """Contours of log10(loss) over the plane of the two directions, one panel per net, on one colour
+    scale; the trained net sits at (0, 0) (Li et al. 2018, Fig. 5).
+
+    Args:
+        runs: the landscape experiment's runs (variant, name, grid: x, y, loss).
+    """
+    fig = make_subplots(rows=1, cols=len(runs), subplot_titles=[r["name"] for r in runs], horizontal_spacing=0.08)
+    logs = [[[math.log10(max(v, 1e-6)) for v in row] for row in r["grid"]["loss"]] for r in runs]
+    low = min(min(min(row) for row in z) for z in logs) if logs else 0.0
+    high = max(max(max(row) for row in z) for z in logs) if logs else 1.0
+    tickvals, ticktext = _log_ticks(10 ** low, 10 ** high)
+    for i, (r, z) in enumerate(zip(runs, logs), start=1):
+        fig.add_contour(x=r["grid"]["x"], y=r["grid"]["y"], z=z, zmin=low, zmax=high, colorscale="Viridis",
+                        ncontours=30, showscale=i == len(runs), row=1, col=i,
+                        customdata=r["grid"]["loss"], name=r["name"],
+                        colorbar=dict(title="loss", tickvals=tickvals, ticktext=ticktext),
+                        hovertemplate="a = %{x:.2f}, b = %{y:.2f}: loss %{customdata:.3g}<extra>%{fullData.name}</extra>")
+        fig.add_scatter(x=[0], y=[0], mode="markers", marker=dict(symbol="x", color="white", size=9),
+                        showlegend=False, hoverinfo="skip", row=1, col=i)
+        fig.update_xaxes(title_text="direction 1", constrain="domain", row=1, col=i)
+        fig.update_yaxes(title_text="direction 2" if i == 1 else None, scaleanchor=f"x{'' if i == 1 else i}",
+                         constrain="domain", row=1, col=i)
+    fig.update_layout(margin=dict(t=40, b=10), height=420)
+    return fig
+
+
+def landscape_surface_figure(runs: list[dict], cap: float = SURFACE_CAP) -> go.Figure:
+    """The same surfaces in 3-D, losses above ``cap`` drawn at ``cap``, one scene per net."""
+    fig = make_subplots(rows=1, cols=len(runs), specs=[[{"type": "surface"}] * len(runs)],
+                        subplot_titles=[r["name"] for r in runs], horizontal_spacing=0.02)
+    for i, r in enumerate(runs, start=1):
+        z = [[min(v, cap) if v == v else cap for v in row] for row in r["grid"]["loss"]]
+        fig.add_surface(x=r["grid"]["x"], y=r["grid"]["y"], z=z, cmin=0, cmax=cap, colorscale="Viridis",
+                        showscale=i == len(runs), colorbar=dict(title="loss"), name=r["name"],
+                        customdata=r["grid"]["loss"],
+                        hovertemplate="a = %{x:.2f}, b = %{y:.2f}: loss %{customdata:.3g}<extra>%{fullData.name}</extra>",
+                        row=1, col=i)
+    scene = dict(xaxis_title="direction 1", yaxis_title="direction 2", zaxis=dict(title="loss", range=[0, cap]),
+                 camera=dict(eye=dict(x=1.6, y=1.6, z=1.0)))
+    fig.update_layout(**{f"scene{'' if i == 1 else i}": scene for i in range(1, len(runs) + 1)},
+                      margin=dict(t=40, b=0, l=0, r=0), height=460)
+    return fig
+
+
+def interpolation_figure(runs: list[dict]) -> go.Figure:
+    """Training loss along the line from initialization (alpha 0) to the trained weights (alpha 1),
+    log axis; a cross marks each net's loss with its own BN running statistics (the surface's centre)."""
+    fig = go.Figure()
+    for r in runs:
+        line = r["interpolation"]
+        style = _variant_line(r["variant"])
+        fig.add_scatter(x=line["alpha"], y=[max(v, 1e-6) for v in line["loss"]], mode="lines+markers", name=r["name"],
+                        line=style, marker=dict(size=4, color=style["color"]), customdata=line["accuracy"],
+                        hovertemplate="alpha %{x:.2f}: loss %{y:.3g}, accuracy %{customdata:.3f}<extra>%{fullData.name}"
+                                      "</extra>")
+        fig.add_scatter(x=[1.0], y=[max(r["centre_loss"], 1e-6)], mode="markers", showlegend=False,
+                        marker=dict(symbol="x", size=11, color=style["color"]),
+                        hovertemplate=f"{r['name']} with its running BN statistics: loss %{{y:.3g}}<extra></extra>")
+    fig.add_vline(x=0, line_dash="dot", line_color="#999", annotation_text="init")
+    fig.add_vline(x=1, line_dash="dot", line_color="#999", annotation_text="trained")
+    fig.update_layout(xaxis_title="alpha (0 = initialization, 1 = trained)", yaxis_type="log",
+                      yaxis_title="training loss", yaxis_exponentformat="e", legend=dict(orientation="h", y=-0.25), margin=dict(t=30, b=10),
+                      height=360)
+    return fig
+
+
+STAGE_STYLE = {"init": dict(color="#7f7f7f", dash="dash"), "trained": dict(color="#d62728", dash="solid")}
+
+
+def path_gradient_figure(runs: list[dict]) -> go.Figure:
+    """The gradient at the input through one path, by the number of residual branches on it (log
+    axis; Veit et al. 2016, Fig. 6b); hover shows the spread over sampled paths."""
+    fig = go.Figure()
+    for r in runs:
+        rows = r["by_length"]
+        fig.add_scatter(x=[q["k"] for q in rows], y=[q["grad_norm_mean"] for q in rows], mode="lines+markers",
+                        name=r["stage"], line=STAGE_STYLE.get(r["stage"], {}), marker=dict(size=5),
+                        customdata=[[q["grad_norm_std"], q["samples"]] for q in rows],
+                        hovertemplate="k = %{x}: mean %{y:.3g}, std %{customdata[0]:.3g} over %{customdata[1]} paths"
+                                      "<extra>%{fullData.name}</extra>")
+    fig.update_layout(xaxis_title="path length k (residual branches the gradient goes through)", yaxis_type="log",
+                      yaxis_title="gradient norm at the input", yaxis_exponentformat="e", legend_title="net", margin=dict(t=30, b=10),
+                      height=360)
+    return fig
+
+
+def effective_paths_figure(runs: list[dict]) -> go.Figure:
+    """Share of the paths of each length (grey bars, Binomial(n, 1/2)) against the share of the
+    gradient they carry (paths x one path's gradient; Veit et al. 2016, Fig. 6c); the shaded band is
+    the shortest range of lengths that carries 90% of the trained net's gradient."""
+    fig = go.Figure()
+    if runs:
+        first = runs[0]["effective"]["by_length"]
+        fig.add_bar(x=[q["k"] for q in first], y=[100 * q["path_share"] for q in first], name="paths",
+                    marker_color="#cccccc", hovertemplate="k = %{x}: %{y:.2f}% of the paths<extra></extra>")
+    for r in runs:
+        rows = r["effective"]["by_length"]
+        fig.add_scatter(x=[q["k"] for q in rows], y=[100 * q["gradient_share"] for q in rows], mode="lines+markers",
+                        name=f"gradient ({r['stage']})", line=STAGE_STYLE.get(r["stage"], {}), marker=dict(size=5),
+                        hovertemplate="k = %{x}: %{y:.2f}% of the gradient<extra>%{fullData.name}</extra>")
+    trained = [r for r in runs if r["stage"] == "trained"]
+    if trained:
+        lo, hi = trained[0]["effective"]["effective_range"]
+        fig.add_vrect(x0=lo - 0.5, x1=hi + 0.5, fillcolor="#d62728", opacity=0.08, line_width=0,
+                      annotation_text="effective paths", annotation_position="top left")
+        fig.add_vline(x=trained[0]["effective"]["typical_length"], line_dash="dot", line_color="#555",
+                      annotation_text="typical path", annotation_position="top right")
+    fig.update_layout(xaxis_title="path length k", yaxis_title="share (%)", barmode="overlay",
+                      legend=dict(orientation="h", y=-0.25), margin=dict(t=30, b=10), height=360)
     return fig

@@ -7,8 +7,10 @@ every activation is its own module, and the residual add is out-of-place (Captum
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import replace
-from typing import Callable, Collection, Sequence
+from typing import Callable, Collection, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -17,6 +19,37 @@ from torch import nn
 from .config import PREACT, NetConfig, cifar_depths
 
 _ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
+
+# Which way the backward pass goes through each block (route_gradient); per thread and call, never on the
+# modules, so a net shared by many sessions is not changed.
+_ROUTES: ContextVar[dict[int, torch.Tensor] | None] = ContextVar("resnet_viz_routes", default=None)
+
+
+@contextmanager
+def route_gradient(model: "ResNet", through_branch: torch.Tensor) -> Iterator[None]:
+    """Forward passes inside are unchanged; backward passes go, per image, through the residual
+    branch F of some blocks and through the shortcut of the others (Veit et al. 2016, Sec. 6: the
+    gradient of one path of the unraveled net).
+
+    Args:
+        model: a residual net.
+        through_branch: (batch, blocks) of 0/1: 1 sends image i's gradient through block j's F only,
+            0 through its shortcut only.
+    """
+    blocks = model.blocks
+    if through_branch.shape[-1] != len(blocks):
+        raise ValueError(f"a route names every block: {len(blocks)} columns, got {through_branch.shape[-1]}")
+    token = _ROUTES.set({id(b): through_branch[:, j] for j, b in enumerate(blocks)})
+    try:
+        yield
+    finally:
+        _ROUTES.reset(token)
+
+
+def _gradient_only_where(a: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """a's value; its gradient only for the batch items where ``keep`` is 1 (0/1, one per item)."""
+    keep = keep.to(a.dtype).view(-1, *([1] * (a.dim() - 1)))
+    return a * keep + (a * (1 - keep)).detach()
 
 
 def _conv(cin: int, cout: int, k: int, stride: int, bias: bool) -> nn.Conv2d:
@@ -174,6 +207,10 @@ class Block(nn.Module):
             f = (1 - self.scale) * f
         elif gate is not None:
             f = gate * f
+        routes = _ROUTES.get()
+        if routes is not None and id(self) in routes:
+            branch = routes[id(self)]
+            carried, f = _gradient_only_where(carried, 1 - branch), _gradient_only_where(f, branch)
         return self.add(carried + f)
 
     def bypass(self, x: torch.Tensor) -> torch.Tensor:
@@ -474,4 +511,4 @@ def build_model(cfg: NetConfig, seed: int | None = None) -> ResNet:
 
 
 __all__ = ["BasicBlock", "Block", "Bottleneck", "PreActBlock", "PreActBottleneck", "ResNet", "ZeroPadShortcut",
-           "build_model", "cifar_depths", "get_model", "list_models", "model_config", "register_model"]
+           "build_model", "cifar_depths", "get_model", "list_models", "model_config", "register_model", "route_gradient"]

@@ -13,7 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
-from typing import Callable
+from typing import Callable, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -23,6 +23,7 @@ from .config import TrainConfig
 from .data import Dataset
 
 Callback = Callable[[dict], None]
+T = TypeVar("T")
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -352,17 +353,36 @@ def fit_many(jobs: list[tuple[nn.Module, Dataset, TrainConfig, Callback | None]]
     """
     if not jobs:
         return []
-    workers = workers or parallel_workers(len(jobs), resolve_device(jobs[0][2].device))
-    if workers <= 1:
-        return [fit(m, d, c, cb, cancel) for m, d, c, cb in jobs]
+    device = resolve_device(jobs[0][2].device)
     cost = [c.steps * sum(1 for _ in m.modules()) for m, _, c, _ in jobs]
+    return run_parallel([lambda job=job: _fit_on_own_stream(*job, cancel) for job in jobs], device, cost, workers)
+
+
+def run_parallel(tasks: list[Callable[[], T]], device: torch.device, cost: list[float] | None = None,
+                 workers: int | None = None) -> list[T]:
+    """Call independent pieces of torch work at once, as :func:`fit_many` trains: on a multi-core CPU
+    one thread each with one torch thread (intra-op threads are global), longest first; on a CUDA
+    GPU several at once; else one after another.
+
+    Args:
+        tasks: the callables.
+        device: where they compute.
+        cost: relative cost per task (longest first balances the cores).
+        workers: threads (default :func:`parallel_workers`).
+
+    Returns:
+        Their results, in the order given.
+    """
+    workers = workers or parallel_workers(len(tasks), device)
+    if workers <= 1:
+        return [task() for task in tasks]
     before = torch.get_num_threads()
-    if resolve_device(jobs[0][2].device).type == "cpu":
+    if device.type == "cpu":
         torch.set_num_threads(1)  # intra-op threads are global: each worker thread then uses its own core
     try:
-        with ThreadPoolExecutor(workers, thread_name_prefix="fit") as pool:
-            order = sorted(range(len(jobs)), key=lambda i: -cost[i])  # longest first balances the cores
-            futures = {i: pool.submit(_fit_on_own_stream, *jobs[i], cancel) for i in order}
-            return [futures[i].result() for i in range(len(jobs))]
+        with ThreadPoolExecutor(workers, thread_name_prefix="rv") as pool:
+            order = sorted(range(len(tasks)), key=lambda i: -(cost[i] if cost else 0))  # longest first
+            futures = {i: pool.submit(tasks[i]) for i in order}
+            return [futures[i].result() for i in range(len(tasks))]
     finally:
         torch.set_num_threads(before)

@@ -9,7 +9,10 @@ from resnet_viz.train import resolve_device
 
 
 def run_cli(capsys, *argv):
-    code = main(list(argv))
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:  # argparse's own checks (a word where a number belongs)
+        code = exc.code
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -65,6 +68,22 @@ def test_params_stages_and_human_summary(capsys):
     (["train", "--dataset", "mnist", "--data-dir", "/nonexistent/x"], "put train-images-idx3-ubyte"),
     (["gradients", "--dataset", "mnist", "--data-dir", "/nonexistent/y"], "/nonexistent/y"),
     (["attribute", "--dataset", "mnist", "--data-dir", "/nonexistent/z"], "/nonexistent/z"),
+    (["shortcuts", "--variants", "identity,highway"], "variants must be one of identity, scaling"),
+    (["shortcuts", "--gate-bias", "99"], "gate bias must be a finite number from -30 to 30; got 99"),
+    (["shortcuts", "--gate-bias", "zero"], "expected numbers separated by commas"),
+    (["shortcuts", "--scale", "0"], "scale must be a finite number > 0 and <= 1"),
+    (["shortcuts", "--dropout", "1"], "shortcut dropout must be below 1"),
+    (["shortcuts", "--depth", "57"], "6n+2"),
+    (["train", "--plain", "--stochastic-depth", "0.5"], "stochastic depth needs shortcuts"),
+    (["train", "--stochastic-depth", "1.5"], "stochastic depth p_L must be a finite number > 0 and <= 1"),
+    (["landscape", "--grid", "20"], "grid must be odd"),
+    (["landscape", "--grid", "101"], "grid must be a whole number from 5 to 51; got 101"),
+    (["landscape", "--variants", "plain,highway"], "variants must be one of plain, residual"),
+    (["landscape", "--span", "0"], "span must be"),
+    (["landscape", "--images", "5"], "images must be a whole number from 16 to 4096"),
+    (["paths", "--samples", "0"], "samples must be a whole number from 1 to 1000"),
+    (["paths", "--samples", "many"], "argument --samples: invalid int value: 'many'"),
+    (["paths", "--depth", "21"], "6n+2"),
 ])
 def test_bad_input_is_a_message_and_exit_2_not_a_traceback(capsys, argv, message):
     code, _, err = run_cli(capsys, *argv)
@@ -102,7 +121,7 @@ def test_the_catalog_lists_exactly_each_subcommands_options(capsys):
     code, out, _ = run_cli(capsys, "experiments", "--json")
     catalog = json.loads(out)["experiments"]
     assert code == 0 and [e["name"] for e in catalog] == list(EXPERIMENTS) == [
-        "train", "degradation", "gradients", "lesion", "attribution", "shortcuts"]
+        "train", "degradation", "gradients", "lesion", "attribution", "shortcuts", "landscape", "paths"]
     subparsers = next(a for a in build_parser()._actions if a.dest == "command").choices
     general = {"-h", "--help", "--out", "--rerun", "--data-dir", "--download"}
     for entry in catalog:

@@ -3,7 +3,6 @@
 import time
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from resnet_viz.store import RunStore

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import attribution, degradation, gradients, lesion, shortcuts, training
+from . import attribution, degradation, gradients, landscape, lesion, paths, shortcuts, training
 
 EXPERIMENTS: dict[str, ModuleType] = {m.NAME: m for m in (
     training,
@@ -17,6 +17,8 @@ EXPERIMENTS: dict[str, ModuleType] = {m.NAME: m for m in (
     lesion,
     attribution,
     shortcuts,
+    landscape,
+    paths,
 )}
 
 

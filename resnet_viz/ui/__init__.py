@@ -73,6 +73,11 @@ def device_line() -> str:
     return line
 
 
+def accelerated() -> bool:
+    """Does this server train on a GPU (or another accelerator)? Pages offer bigger settings there."""
+    return not describe_device("auto").startswith("CPU")
+
+
 def sidebar() -> list[StoredRun]:
     """The sidebar every page shows: the device in use, where results live, unreadable runs.
 

@@ -16,19 +16,21 @@ from ..counting import block_cost, count, family_rows, preact_rows, three_by_thr
 from ..diagram import architecture_dot
 from ..experiments import degradation as deg
 from ..experiments import gradients as gf
-from ..experiments import lesion as les
+from ..experiments import landscape as land
+from ..experiments import paths as pa
 from ..experiments import shortcuts as sc
-from ..figures import (attribution_figure, block_cost_figure, block_importance_figure, chain_rule_figure,
-                       error_vs_depth_figure, family_stages_figure, gradient_heatmap_figure, gradient_norms_figure,
-                       lesion_curve_figure, lesion_single_figure, lineage_figure, path_length_figure,
-                       response_std_figure, shortcut_curves_figure, shortcut_factor_figure, stage_cost_figure,
-                       training_curves_figure)
+from ..figures import (SURFACE_CAP, attribution_figure, block_cost_figure, block_importance_figure,
+                       chain_rule_figure, effective_paths_figure, error_vs_depth_figure, family_stages_figure,
+                       gradient_heatmap_figure, gradient_norms_figure, interpolation_figure, landscape_contour_figure,
+                       landscape_surface_figure, lesion_curve_figure, lesion_single_figure, lineage_figure,
+                       path_gradient_figure, path_length_figure, response_std_figure, shortcut_curves_figure,
+                       shortcut_factor_figure, stage_cost_figure, training_curves_figure)
 from ..lesion import central_range, check_removable, path_lengths
 from ..lineage import ERROR_SOURCE, lineage_table
 from ..probes import describe_ratio
 from ..protocol import preset, run_name
 from . import nets
-from .texts import Attributions, Degradation, Ensembles, Gradients, Parameters, WhyIdentity
+from .texts import Attributions, Degradation, Ensembles, Gradients, Landscape, Parameters, Paths, WhyIdentity
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 DEGRADATION_PRESET = ASSETS / "degradation_preset.json"
@@ -516,3 +518,111 @@ def family_tab() -> None:
 def _preact_table() -> list[dict]:
     return [{k: r[k] for k in ("net", "params", "published_params", "params_diff_pct", "macs", "source")}
             for r in preact_rows()]
+
+
+# --- landscape and paths ----------------------------------------------------------------------------
+
+# The shipped first views: (asset, the command that made it). A preset is shown only for its exact spec.
+LANDSCAPE_PRESETS = {depth: (ASSETS / f"landscape_preset_{depth}.json",
+                             f"python -m resnet_viz landscape --dataset digits --depth {depth} --variants plain,residual "
+                             f"--grid 21 --seed 0 --out assets/landscape_preset_{depth}.json") for depth in (20, 56)}
+PATHS_PRESET = ASSETS / "paths_preset.json"
+PATHS_COMMAND = "python -m resnet_viz paths --dataset digits --depth 56 --samples 100 --seed 0 --out assets/paths_preset.json"
+
+
+def landscape_preset(spec: land.Spec) -> tuple[dict | None, str]:
+    """The shipped result for this spec (None if there is none) and the command that made it."""
+    path, command = LANDSCAPE_PRESETS.get(spec.net.depth, (None, ""))
+    return (preset(path, spec) if path is not None else None), command
+
+
+def paths_preset(spec: pa.Spec) -> dict | None:
+    return preset(PATHS_PRESET, spec)
+
+
+def landscape_published() -> None:
+    """Li et al. 2018, Fig. 5, labelled as published."""
+    st.markdown(Landscape.published)
+    st.dataframe(pd.DataFrame(land.PUBLISHED), hide_index=True, width="stretch", column_config={
+        "depth": st.column_config.NumberColumn("depth"),
+        "residual": st.column_config.NumberColumn("ResNet test error (%)", format="%.2f"),
+        "plain": st.column_config.NumberColumn("no skips test error (%)", format="%.2f")})
+    st.caption(land.PUBLISHED_SOURCE + ". " + Landscape.published_note)
+
+
+def _landscape_table(result: dict) -> pd.DataFrame:
+    return pd.DataFrame.from_records([
+        {"net": r["name"], "train error": r["final_train_error"], "test error": r["final_test_error"],
+         "loss at centre": r["numbers"]["centre_loss"], "curvature ratio": r["numbers"]["curvature_ratio"],
+         "convex share": r["numbers"]["convex_share"], "basin share": r["numbers"]["basin_share"]}
+        for r in result["runs"]])
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _landscape_figures(ident: str, _result: dict) -> tuple:
+    """Built once per result for every session (never changed after this)."""
+    runs = _result["runs"]
+    return (landscape_contour_figure(runs), landscape_surface_figure(runs), interpolation_figure(runs),
+            _landscape_table(_result))
+
+
+def landscape_result(result: dict, label: str, ident: str) -> None:
+    """The numbers, contours, 3-D surfaces, the 1-D line and the table."""
+    st.caption(label)
+    for label, key, value, tip in ((Landscape.metric_curvature, "curvature_ratio", "{:.3g}", Landscape.metric_curvature_help),
+                                   (Landscape.metric_basin, "basin_share", "{:.1%}", Landscape.metric_basin_help)):
+        for column, r in zip(st.columns(len(result["runs"])), result["runs"]):
+            column.metric(label.format(name=r["name"]), value.format(r["numbers"][key]), help=tip)
+    contour, surface, line, table = _landscape_figures(ident, result)
+    st.plotly_chart(contour, width="stretch")
+    st.caption(Landscape.contour.format(images=result["images"], grid=result["grid_points"], span=result["span"]))
+    st.plotly_chart(surface, width="stretch")
+    st.caption(Landscape.surface.format(cap=SURFACE_CAP))
+    st.plotly_chart(line, width="stretch")
+    st.caption(Landscape.line_caption)
+    st.dataframe(table, hide_index=True, width="stretch", column_config={
+        name: st.column_config.NumberColumn(name, format=fmt) for name, fmt in (
+            ("train error", "%.4f"), ("test error", "%.4f"), ("loss at centre", "%.4f"),
+            ("curvature ratio", "%.3g"), ("convex share", "%.3f"), ("basin share", "%.3f"))})
+    st.caption(Landscape.table)
+
+
+def landscape_measured(result: dict) -> str:
+    runs = result["runs"]
+    return Landscape.measured.format(device=runs[0].get("device", "?") if runs else "?", nets=len(runs),
+                                     points=result["grid_points"] ** 2,
+                                     seconds=sum(r["surface_seconds"] for r in runs))
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _paths_figures(ident: str, _result: dict) -> tuple:
+    return path_gradient_figure(_result["runs"]), effective_paths_figure(_result["runs"])
+
+
+def paths_result(result: dict, label: str, ident: str) -> None:
+    """The effective paths as numbers, the gradient by path length and the effective-path plot."""
+    st.caption(label)
+    stages = {r["stage"]: r["effective"] for r in result["runs"]}
+    if "trained" in stages:
+        trained, init = stages["trained"], stages.get("init", stages["trained"])
+        lo, hi = trained["effective_range"]
+        c1, c2, c3 = st.columns(3)
+        c1.metric(Paths.metric_effective, Paths.value_range.format(lo=lo, hi=hi),
+                  help=Paths.metric_effective_help.format(n=result["blocks"]))
+        c2.metric(Paths.metric_mean, f"{trained['effective_length']:.1f}", help=Paths.metric_mean_help,
+                  delta=Paths.value_since_init.format(change=trained["effective_length"] - init["effective_length"]),
+                  delta_color="off")
+        c3.metric(Paths.metric_typical, f"{trained['typical_length']:g}", help=Paths.metric_typical_help)
+    gradient, effective = _paths_figures(ident, result)
+    st.plotly_chart(gradient, width="stretch")
+    st.caption(Paths.gradient.format(samples=result["samples"], images=result["images"]) + " " + Paths.init_note)
+    st.plotly_chart(effective, width="stretch")
+    st.caption(Paths.effective.format(n=result["blocks"]))
+
+
+def paths_published() -> None:
+    st.markdown(Paths.published.format(source=pa.PUBLISHED))
+
+
+def paths_measured(result: dict) -> str:
+    return Paths.measured.format(depth=result["depth"], key=result["train_key"])

@@ -143,3 +143,19 @@ def test_a_student_trains_cancels_retrains_and_reloads_the_stored_result(server,
     assert page.get_by_role("button", name="Train").count() == 0  # stored: nothing to train
     assert page.locator('[data-testid="stProgress"]').count() == 0
     assert_no_exception(page)
+
+
+def test_landscape_page_paints_the_precomputed_surfaces_and_paths(server, page):
+    page.goto(f"{server['url']}/Landscape")
+    page.get_by_text("Precomputed result of this lesson").first.wait_for(timeout=60_000)
+    page.locator(".js-plotly-plot").nth(2).wait_for(timeout=30_000)  # (a) contours, (b) 3-D, (c) the 1-D line
+    assert page.get_by_text("plain-56: curvature ratio").is_visible()
+    assert page.get_by_text("Published, not measured here").first.is_visible()
+    wait_for_app(page)
+    assert_no_exception(page)
+    page.screenshot(path=str(ARTIFACTS / "landscape.png"), full_page=True)
+    page.get_by_role("tab", name="Paths of the gradient").click()
+    page.get_by_text("Effective paths", exact=True).first.wait_for(timeout=30_000)
+    page.get_by_text("3 to 10", exact=True).wait_for(timeout=30_000)  # the shipped preset, measured
+    assert_no_exception(page)
+    page.screenshot(path=str(ARTIFACTS / "paths.png"), full_page=True)

@@ -1,0 +1,51 @@
+"""Loss surfaces of plain vs residual nets (Li et al. 2018) and the paths that carry the gradient (Veit et al. 2016)."""
+
+import streamlit as st
+
+from resnet_viz import ui
+from resnet_viz.config import cifar_depths
+from resnet_viz.experiments import landscape as land
+from resnet_viz.experiments import paths as pa
+from resnet_viz.ui import views
+from resnet_viz.ui.jobs import job_panel
+from resnet_viz.ui.texts import Landscape as T
+from resnet_viz.ui.texts import Paths as P
+from resnet_viz.ui.widgets import setting, spec_from
+
+ui.page_setup("The landscape", ":material/landscape:")
+ui.sidebar()
+st.title(T.title)
+st.markdown(T.intro)
+
+st.markdown(f"**{T.nets}**")
+c1, c2, c3 = st.columns(3)
+depth = setting(land.Spec, "depth", c1, values=cifar_depths("basic", up_to=110))
+width = setting(land.Spec, "width", c2, values=[4, 8, 16])
+steps = setting(land.Spec, "steps", c3, values=[100, 200, 400, 800], label="Training steps")
+nets = {"depth": depth, "width": width, "steps": steps}
+
+surface_tab, paths_tab = st.tabs([T.surface_tab, T.paths_tab])
+with surface_tab:
+    grid = setting(land.Spec, "grid", values=[11, 21, 31] + ([41, 51] if ui.accelerated() else []), label=T.grid_label)
+    spec = spec_from(land.Spec, {**nets, "grid": grid})
+    left, right = st.columns([3, 2])
+    with right:
+        st.markdown(T.explanation)
+        st.markdown(T.line)
+        views.landscape_published()
+    with left:
+        panel = job_panel("landscape", spec, land.describe, button=T.button, what=T.what)
+        shipped, command = views.landscape_preset(spec)
+        views.stored_or_preset(panel, views.landscape_result, views.landscape_measured, shipped, command, T)
+
+with paths_tab:
+    samples = setting(pa.Spec, "samples", values=[10, 30, 100, 300], label=T.samples_label)
+    paths_spec = spec_from(pa.Spec, {**nets, "samples": samples})
+    left, right = st.columns([3, 2])
+    with right:
+        st.markdown(P.explanation)
+        views.paths_published()
+    with left:
+        panel = job_panel("paths", paths_spec, pa.describe, button=P.button, what=P.what)
+        shipped = views.paths_preset(paths_spec)
+        views.stored_or_preset(panel, views.paths_result, views.paths_measured, shipped, views.PATHS_COMMAND, P)
