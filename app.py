@@ -3,6 +3,7 @@
 import streamlit as st
 
 from resnet_viz import ui
+from resnet_viz.ui.lang import _
 from resnet_viz.ui.texts import Home as T
 
 ui.page_setup("resnet-viz", ":material/account_tree:")
@@ -13,9 +14,10 @@ st.subheader(T.story_title)
 st.markdown(T.story)
 st.subheader(T.open_title)
 for path, title, icon, blurb in ui.available_pages():
-    st.page_link(path, label=f"**{title}**: {blurb}", icon=icon)
+    st.page_link(path, label=f"**{_(title)}**: {_(blurb)}", icon=icon)
 st.subheader(T.where_title)
 left, right = st.columns(2)
-left.metric(T.device, ui.device_line())
+left.metric(T.device, _(ui.device_line()))
 right.metric(T.stored, len(runs), help=T.stored_help)
 st.caption(T.where.format(root=ui.run_store().root))
+ui.finish_page()

@@ -5,10 +5,11 @@ import streamlit as st
 from resnet_viz import ui
 from resnet_viz.config import cifar_depths
 from resnet_viz.experiments import degradation as deg
+from resnet_viz.i18n import N_
 from resnet_viz.ui import views
 from resnet_viz.ui.jobs import job_panel
 from resnet_viz.ui.texts import Degradation as T
-from resnet_viz.ui.widgets import setting, spec_from
+from resnet_viz.ui.widgets import control, setting, spec_from
 
 ui.page_setup("Degradation", ":material/trending_up:")
 ui.sidebar()
@@ -25,10 +26,12 @@ with st.expander(T.advanced):
 
 c1, c2, c3, c4, c5 = st.columns([3, 2, 2, 2, 2])
 depths = setting(deg.Spec, "depths", c1, values=cifar_depths(block, up_to=110), max_selections=deg.MAX_DEPTHS)
-which = c2.radio("Shortcuts", ["both", "plain only", "residual only"], help="plain: no shortcuts")
+which = control(c2, "radio", "nets", N_("Shortcuts"), [N_("both"), N_("plain only"), N_("residual only")], "both",
+                help=N_("plain: no shortcuts"))
 width = setting(deg.Spec, "width", c3, values=[4, 8, 16, 32])
 steps = setting(deg.Spec, "steps", c4, values=list(range(50, 2001, 50)))
-seeds = c5.slider("Seeds", 1, deg.MAX_SEEDS, 1, help="repeat each run with other seeds to see the spread")
+seeds = control(c5, "select_slider", "seeds", N_("Seeds"), list(range(1, deg.MAX_SEEDS + 1)), 1,
+                help=N_("repeat each run with other seeds to see the spread"))
 dataset = setting(deg.Spec, "dataset", c5)
 
 variants = {"both": ("plain", "residual"), "plain only": ("plain",), "residual only": ("residual",)}[which]
@@ -44,4 +47,6 @@ with right:
 with left:
     panel = job_panel("degradation", spec, deg.describe, live=views.degradation_live, what=T.what)
     views.stored_or_preset(panel, views.degradation_result, views.degradation_measured,
-                           views.degradation_preset() if spec == deg.PRESET else None, views.DEGRADATION_COMMAND, T)
+                           views.degradation_preset() if spec == deg.PRESET else None, views.DEGRADATION_COMMAND, T,
+                           answer=views.answer_degradation)
+ui.finish_page()

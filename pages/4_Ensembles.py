@@ -34,7 +34,7 @@ with right:
 with left:
     panel = job_panel("lesion", spec, les.describe, button=T.button_preset if preset else T.button, what=T.what)
     result = panel.stored.result if panel.stored is not None else preset
-    if result is not None:
+    if result is not None and views.quiz(T, result, views.answer_lesion):
         if panel.stored is not None:
             st.caption(T.measured.format(keys=", ".join(r["train_key"] for r in result["runs"])))
         else:
@@ -45,3 +45,4 @@ with left:
         views.lesion_result(result, 1.0 / pair.data.num_classes, pair.id)
     elif not panel.active:
         st.info(T.not_trained)
+ui.finish_page()

@@ -4,7 +4,12 @@ import streamlit as st
 
 from resnet_viz import ui
 from resnet_viz.ui import nets, views
+from resnet_viz.i18n import N_
+from resnet_viz.ui.lang import _
 from resnet_viz.ui.texts import Attributions as T
+from resnet_viz.ui.widgets import control
+
+TARGETS = {"predicted": N_("each net's prediction"), "label": N_("the true label")}
 
 ui.page_setup("What the nets look at", ":material/visibility:")
 ui.sidebar()
@@ -14,7 +19,8 @@ st.markdown(T.intro)
 sources = nets.sources(ui.run_store(), T.preset_source, T.stored_source)
 if not sources:
     st.info(T.none)
-    st.page_link("pages/4_Ensembles.py", label="Residual nets as ensembles", icon=":material/hub:")
+    st.markdown(f":material/hub: [{_('Residual nets as ensembles')}](./Ensembles)")
+    ui.finish_page()
     st.stop()
 label = st.selectbox(T.source, list(sources), help=T.source_help)
 pair = nets.pair(*sources[label])
@@ -24,12 +30,15 @@ with st.expander(T.grid_title.format(n=views.GRID), expanded=True):
     views.image_grid(pair)
 
 c1, c2, c3, c4 = st.columns([2, 3, 2, 2])
-index = c1.number_input("Test image #", 0, len(pair.data.test_y) - 1, 0, help="pick one from the grid above")
-method = c2.radio("Method", list(views.METHOD_LABELS), format_func=views.METHOD_LABELS.get, horizontal=True)
-target = c3.selectbox("Explain the class", ["predicted", "label"] + [str(c) for c in range(pair.data.num_classes)],
-                      format_func=lambda t: {"predicted": "each net's prediction", "label": "the true label"}.get(t, t))
-stage = c4.selectbox("GradCAM stage", range(stages), index=stages - 1, format_func=lambda s: f"stage {s + 1}",
-                     disabled=method != "gradcam")
+index = control(c1, "number_input", "image", N_("Test image #"), None, 0, low=0, high=len(pair.data.test_y) - 1,
+                help=N_("pick one from the grid above"))
+method = control(c2, "radio", "method", N_("Method"), list(views.METHOD_LABELS), "saliency",
+                 format_func=lambda m: _(views.METHOD_LABELS[m]))
+target = control(c3, "selectbox", "target", N_("Explain the class"),
+                 ["predicted", "label"] + [str(c) for c in range(pair.data.num_classes)], "predicted",
+                 format_func=lambda t: _(TARGETS[t]) if t in TARGETS else t)
+stage = control(c4, "selectbox", "stage", N_("GradCAM stage"), list(range(stages)), stages - 1,
+                format_func=lambda s: _("stage {n}").format(n=s + 1), disabled=method != "gradcam")
 left, right = st.columns([3, 2])
 with left:
     ui.guard(views.maps_for_image, pair, int(index), method, target, stage)
@@ -40,3 +49,4 @@ left, right = st.columns([3, 2])
 with left:
     views.importance_vs_lesion(pair)
 right.markdown(T.blocks)
+ui.finish_page()

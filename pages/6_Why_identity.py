@@ -38,4 +38,6 @@ with right:
 with left:
     panel = job_panel("shortcuts", spec, sc.describe, live=views.shortcuts_live, what=T.what)
     views.stored_or_preset(panel, views.shortcuts_result, views.shortcuts_measured,
-                           views.shortcuts_preset() if spec == sc.PRESET else None, views.SHORTCUTS_COMMAND, T)
+                           views.shortcuts_preset() if spec == sc.PRESET else None, views.SHORTCUTS_COMMAND, T,
+                           answer=views.answer_shortcuts)
+ui.finish_page()

@@ -36,7 +36,8 @@ with surface_tab:
     with left:
         panel = job_panel("landscape", spec, land.describe, button=T.button, what=T.what)
         shipped, command = views.landscape_preset(spec)
-        views.stored_or_preset(panel, views.landscape_result, views.landscape_measured, shipped, command, T)
+        views.stored_or_preset(panel, views.landscape_result, views.landscape_measured, shipped, command, T,
+                               answer=views.answer_landscape)
 
 with paths_tab:
     samples = setting(pa.Spec, "samples", values=[10, 30, 100, 300], label=T.samples_label)
@@ -49,3 +50,4 @@ with paths_tab:
         panel = job_panel("paths", paths_spec, pa.describe, button=P.button, what=P.what)
         shipped = views.paths_preset(paths_spec)
         views.stored_or_preset(panel, views.paths_result, views.paths_measured, shipped, views.PATHS_COMMAND, P)
+ui.finish_page()

@@ -28,6 +28,7 @@ import torch
 from .config import DataConfig, NetConfig, TrainConfig
 from .data import TRAIN_SIZE, shape_of
 from .host import job_threads
+from .i18n import N_
 from .paths import home
 
 CALIBRATION_WIDTHS = (4, 8, 16, 32)  # throughput grows with width (bigger matrices): measured per width
@@ -253,7 +254,7 @@ def describe(seconds: float | None) -> str:
     from .units import format_duration
 
     if seconds is None:
-        return "an estimate follows in a moment (this server is measuring its speed)"
+        return N_("an estimate follows in a moment (this server is measuring its speed)")
     return format_duration(seconds)
 
 

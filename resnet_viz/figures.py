@@ -8,6 +8,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from .i18n import F_
+
 
 def stage_cost_figure(df: pd.DataFrame) -> go.Figure:
     """Stacked bars of parameters and multiply-adds per stage.
@@ -67,8 +69,8 @@ def training_curves_figure(history: pd.DataFrame, smooth: int = 10) -> go.Figure
                             showlegend=False, legendgroup=name)
         fig.add_scatter(x=frame.index, y=frame["mean"], mode="lines", name=name, legendgroup=name,
                         line=dict(color=color, dash=VARIANT_DASH[variant], width=2.5 if variant == "residual" else 2),
-                        hovertemplate=f"{name}<br>step %{{x}}<br>training error %{{y:.3f}}<extra></extra>")
-    fig.update_layout(xaxis_title="step", yaxis_title=f"training error (moving average of {smooth} steps)",
+                        hovertemplate=F_("{name}<br>step %{{x}}<br>training error %{{y:.3f}}<extra></extra>", name=name))
+    fig.update_layout(xaxis_title="step", yaxis_title=F_("training error (moving average of {smooth} steps)", smooth=smooth),
                       yaxis_range=[0, 1], legend_title="net", margin=dict(t=30, b=10), height=420)
     return fig
 
@@ -88,7 +90,7 @@ def error_vs_depth_figure(summary: pd.DataFrame) -> go.Figure:
                 showlegend=col == 1, line=dict(color=VARIANT_COLORS[variant], dash=VARIANT_DASH[variant]),
                 error_y=dict(type="data", symmetric=False, array=stats["max"] - stats["mean"],
                              arrayminus=stats["mean"] - stats["min"], visible=group["seed"].nunique() > 1),
-                hovertemplate=f"{variant}-%{{x}}: %{{y:.3f}}<extra></extra>", row=1, col=col)
+                hovertemplate=F_("{variant}-%{{x}}: %{{y:.3f}}<extra></extra>", variant=variant), row=1, col=col)
         fig.update_xaxes(title_text="depth (layers)", tickvals=sorted(summary["depth"].unique().tolist()),
                          row=1, col=col)
     fig.update_yaxes(title_text="error", rangemode="tozero", row=1, col=1)
@@ -136,7 +138,7 @@ def chain_rule_figure(blocks: pd.DataFrame) -> go.Figure:
             fig.add_scatter(x=group["block"], y=group[column].where(group[column] > 0), name=variant,
                             legendgroup=variant, showlegend=row == 1, mode="lines+markers", marker=dict(size=4),
                             line=_variant_line(variant), row=row, col=1,
-                            hovertemplate=f"block %{{x}}: %{{y:.3g}}<extra>{variant}</extra>")
+                            hovertemplate=F_("block %{{x}}: %{{y:.3g}}<extra>{variant}</extra>", variant=variant))
     fig.add_hline(y=1, line=dict(color="black", width=1, dash="dot"), row=1, col=1)
     fig.add_hline(y=1, line=dict(color="black", width=1, dash="dot"), row=2, col=1)
     fig.update_yaxes(type="log", exponentformat="power")
@@ -206,15 +208,15 @@ def block_cost_figure(costs: list[dict]) -> go.Figure:
         costs: block_cost() results; each becomes one bar labelled by kind and channels.
     """
     fig = go.Figure()
-    names = [f"{c['kind']}, {c['channels']} channels" for c in costs]
+    names = [F_("{kind}, {channels} channels", kind=c["kind"], channels=c["channels"]) for c in costs]
     segments: dict[str, list[int]] = {}
     for i, c in enumerate(costs):
-        parts = [(f"conv {j + 1} ({conv['kernel']}x{conv['kernel']})", conv["weights"]) for j, conv in enumerate(c["convs"])]
+        parts = [(F_("conv {n} ({k}x{k})", n=j + 1, k=conv["kernel"]), conv["weights"]) for j, conv in enumerate(c["convs"])]
         parts += [("BN", c["bn_params"]), ("shortcut", c["shortcut_params"])]
         for label, value in parts:
             segments.setdefault(label, [0] * len(costs))[i] = value
     for label, values in segments.items():
-        fig.add_bar(name=label, x=names, y=values, hovertemplate=f"{label}: %{{y:,}}<extra></extra>")
+        fig.add_bar(name=label, x=names, y=values, hovertemplate=F_("{label}: %{{y:,}}<extra></extra>", label=label))
     fig.update_layout(barmode="stack", yaxis_title="parameters", legend_title="part", margin=dict(t=30, b=10),
                       height=340)
     return fig
@@ -236,9 +238,9 @@ def family_stages_figure(rows: pd.DataFrame, metric: str = "params") -> go.Figur
         group = group.set_index("net").reindex(order)
         share = 100 * group[metric] / totals.reindex(order)
         fig.add_bar(name=stage, x=order, y=share, customdata=group[metric],
-                    hovertemplate=f"{stage}: %{{customdata:,}} (%{{y:.1f}}%)<extra>%{{x}}</extra>")
+                    hovertemplate=F_("{stage}: %{{customdata:,}} (%{{y:.1f}}%)<extra>%{{x}}</extra>", stage=stage))
     what = "parameters" if metric == "params" else "multiply-adds"
-    fig.update_layout(barmode="stack", yaxis_title=f"share of the net's {what} (%)", legend_title="stage",
+    fig.update_layout(barmode="stack", yaxis_title=F_("share of the net's {what} (%)", what=what), legend_title="stage",
                       margin=dict(t=30, b=10), height=380)
     return fig
 
@@ -282,12 +284,13 @@ def lesion_single_figure(rows: pd.DataFrame, chance: float) -> go.Figure:
         group = group.sort_values("block")
         fig.add_scatter(x=group["block"], y=group["test_accuracy"], mode="lines+markers", name=variant,
                         line=_variant_line(variant), marker=dict(size=6),
-                        hovertemplate=f"{variant}: without block %{{x}}, accuracy %{{y:.3f}}<extra></extra>")
+                        hovertemplate=F_("{variant}: without block %{{x}}, accuracy %{{y:.3f}}<extra></extra>", variant=variant))
         fig.add_hline(y=group["base_test_accuracy"].iloc[0], line=dict(color=VARIANT_COLORS[variant], width=1, dash="dot"),
-                      annotation_text=f"{variant}, all blocks", annotation_position="top left")
+                      annotation_text=F_("{variant}, all blocks", variant=variant), annotation_position="top left")
         blocked = group[group["test_accuracy"].isna()]
         if len(blocked):
-            fig.add_scatter(x=blocked["block"], y=[0.0] * len(blocked), mode="markers", name=f"{variant}: cannot remove",
+            fig.add_scatter(x=blocked["block"], y=[0.0] * len(blocked), mode="markers",
+                            name=F_("{variant}: cannot remove", variant=variant),
                             marker=dict(symbol="x", size=10, color=VARIANT_COLORS[variant]),
                             hovertemplate="block %{x} changes the shape: a plain net cannot lose it<extra></extra>")
     for b in rows.loc[rows["changes_shape"].astype(bool), "block"].unique():
@@ -317,7 +320,8 @@ def lesion_curve_figure(curves: pd.DataFrame, x_title: str, chance: float) -> go
                         showlegend=False, legendgroup=variant)
         fig.add_scatter(x=group["k"], y=group["mean_test_accuracy"], mode="lines+markers", name=variant,
                         legendgroup=variant, line=_variant_line(variant), customdata=group["std"],
-                        hovertemplate=f"{variant}: k = %{{x}}, accuracy %{{y:.3f}} ± %{{customdata:.3f}}<extra></extra>")
+                        hovertemplate=F_("{variant}: k = %{{x}}, accuracy %{{y:.3f}} ± %{{customdata:.3f}}<extra></extra>",
+                                         variant=variant))
     fig.add_hline(y=chance, line=dict(color="black", width=1, dash="dot"), annotation_text="chance",
                   annotation_position="bottom right")
     fig.update_layout(xaxis_title=x_title, yaxis_title="test accuracy", yaxis_range=[0, 1.02], legend_title="net",
@@ -385,7 +389,7 @@ def block_importance_figure(df: pd.DataFrame) -> go.Figure:
         for row, column in ((1, "importance"), (2, "accuracy_drop")):
             fig.add_bar(x=group["block"], y=group[column], name=variant, legendgroup=variant, showlegend=row == 1,
                         marker_color=VARIANT_COLORS[variant], row=row, col=1,
-                        hovertemplate=f"{variant}, block %{{x}}: %{{y:.3f}}<extra></extra>")
+                        hovertemplate=F_("{variant}, block %{{x}}: %{{y:.3f}}<extra></extra>", variant=variant))
     fig.update_xaxes(title_text="block (0 = input side)", row=2, col=1)
     fig.update_layout(barmode="group", legend_title="net", margin=dict(t=40, b=10), height=480)
     return fig
@@ -415,8 +419,8 @@ def shortcut_curves_figure(history: pd.DataFrame, smooth: int = 10) -> go.Figure
         fig.add_scatter(x=group["step"], y=group["train_error"].rolling(smooth, min_periods=1).mean(), mode="lines",
                         name=label, line=dict(color=SHORTCUT_COLORS.get(variant, "#333"), dash=dash,
                                               width=3 if variant == "identity" else 2),
-                        hovertemplate=f"{label}<br>step %{{x}}<br>training error %{{y:.3f}}<extra></extra>")
-    fig.update_layout(xaxis_title="step", yaxis_title=f"training error (moving average of {smooth} steps)",
+                        hovertemplate=F_("{label}<br>step %{{x}}<br>training error %{{y:.3f}}<extra></extra>", label=label))
+    fig.update_layout(xaxis_title="step", yaxis_title=F_("training error (moving average of {smooth} steps)", smooth=smooth),
                       yaxis_range=[0, 1], legend_title="shortcut", margin=dict(t=30, b=10), height=400)
     return fig
 
@@ -514,11 +518,12 @@ def interpolation_figure(runs: list[dict]) -> go.Figure:
                                       "</extra>")
         fig.add_scatter(x=[1.0], y=[max(r["centre_loss"], 1e-6)], mode="markers", showlegend=False,
                         marker=dict(symbol="x", size=11, color=style["color"]),
-                        hovertemplate=f"{r['name']} with its running BN statistics: loss %{{y:.3g}}<extra></extra>")
+                        hovertemplate=F_("{name} with its running BN statistics: loss %{{y:.3g}}<extra></extra>", name=r["name"]))
     fig.add_vline(x=0, line_dash="dot", line_color="#999", annotation_text="init")
     fig.add_vline(x=1, line_dash="dot", line_color="#999", annotation_text="trained")
     fig.update_layout(xaxis_title="alpha (0 = initialization, 1 = trained)", yaxis_type="log",
-                      yaxis_title="training loss", yaxis_exponentformat="e", legend=dict(orientation="h", y=-0.25), margin=dict(t=30, b=10),
+                      yaxis_title="training loss", yaxis_exponentformat="e", legend=dict(orientation="h", y=-0.25),
+                      margin=dict(t=30, b=10),
                       height=360)
     return fig
 
@@ -538,7 +543,8 @@ def path_gradient_figure(runs: list[dict]) -> go.Figure:
                         hovertemplate="k = %{x}: mean %{y:.3g}, std %{customdata[0]:.3g} over %{customdata[1]} paths"
                                       "<extra>%{fullData.name}</extra>")
     fig.update_layout(xaxis_title="path length k (residual branches the gradient goes through)", yaxis_type="log",
-                      yaxis_title="gradient norm at the input", yaxis_exponentformat="e", legend_title="net", margin=dict(t=30, b=10),
+                      yaxis_title="gradient norm at the input", yaxis_exponentformat="e", legend_title="net",
+                      margin=dict(t=30, b=10),
                       height=360)
     return fig
 
@@ -555,7 +561,7 @@ def effective_paths_figure(runs: list[dict]) -> go.Figure:
     for r in runs:
         rows = r["effective"]["by_length"]
         fig.add_scatter(x=[q["k"] for q in rows], y=[100 * q["gradient_share"] for q in rows], mode="lines+markers",
-                        name=f"gradient ({r['stage']})", line=STAGE_STYLE.get(r["stage"], {}), marker=dict(size=5),
+                        name=F_("gradient ({stage})", stage=r["stage"]), line=STAGE_STYLE.get(r["stage"], {}), marker=dict(size=5),
                         hovertemplate="k = %{x}: %{y:.2f}% of the gradient<extra>%{fullData.name}</extra>")
     trained = [r for r in runs if r["stage"] == "trained"]
     if trained:

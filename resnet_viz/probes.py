@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import Dataset
+from .i18n import N_
 from .models import ResNet, ZeroPadShortcut
 
 
@@ -104,10 +105,10 @@ def first_last_ratio(layers: list[dict]) -> float:
 def describe_ratio(ratio: float) -> str:
     """A first/last ratio in words: explodes above 100, vanishes below 0.01."""
     if ratio > 100:
-        return "grows toward the input (explodes)"
+        return N_("grows toward the input (explodes)")
     if ratio < 1e-2:
-        return "vanishes toward the input"
-    return "stays within a factor of 100"
+        return N_("vanishes toward the input")
+    return N_("stays within a factor of 100")
 
 
 def chain_product(blocks: list[dict]) -> list[float]:

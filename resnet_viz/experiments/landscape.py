@@ -20,6 +20,7 @@ from .. import cost as costs
 from .. import landscape as land
 from ..config import DataConfig, NetConfig, TrainConfig, nested, setting, validate
 from ..data import load_dataset
+from ..i18n import N_
 from ..protocol import VARIANTS, Context, Outcome, check_variants, run_name
 from ..train import resolve_device, run_parallel
 from . import lesion, training
@@ -109,7 +110,7 @@ def run(spec: Spec, ctx: Context | None = None) -> Outcome:
         def report(points: int, what: str) -> None:
             with lock:  # the nets may be mapped in parallel threads: keep the fraction monotone
                 done[i] = points / total
-                ctx.report({"run": f"{what} of {name}", "variant": variant, "depth": spec.net.depth, "run_index": i,
+                ctx.report({"run": name, "what": what, "variant": variant, "depth": spec.net.depth, "run_index": i,
                             "runs": len(subs), "done": points, "total": total,
                             "fraction": share + (1 - share) * sum(done) / len(subs)})
 
@@ -117,13 +118,13 @@ def run(spec: Spec, ctx: Context | None = None) -> Outcome:
         model = model.to(device)
         d1, d2 = land.directions(model, spec.train.seed)
         grid = land.loss_surface(model, d1, d2, x, y, axis, axis, cancel=ctx.cancel,
-                                 progress=lambda points, _: report(points, "loss surface"))
+                                 progress=lambda points, _: report(points, N_("loss surface")))
         if grid is None:
             return None
         surface_seconds = time.perf_counter() - start
         initial = training.prepare(sub)[0].to(device)
         line = land.interpolation(land.recompute_batchnorm(initial, bn_x), model, x, y, ALPHAS)
-        report(total, "1-D line")
+        report(total, N_("1-D line"))
         numbers = land.surface_numbers(grid, axis, axis, chance_loss=math.log(data.num_classes))
         r = fitted.result
         run = {"variant": variant, "depth": spec.net.depth, "name": name,
@@ -171,7 +172,8 @@ def summary(spec: Spec, outcome: Outcome) -> str:
 
 
 def describe(rec: dict) -> str:
-    return f"Net {rec['run_index'] + 1}/{rec['runs']}: {rec['run']}, {rec['done']}/{rec['total']}"
+    what = f"{rec['what']} of " if rec.get("what") else ""
+    return f"Net {rec['run_index'] + 1}/{rec['runs']}: {what}{rec['run']}, {rec['done']}/{rec['total']}"
 
 
 __all__ = ["ALPHAS", "PRESET", "PUBLISHED", "Spec", "cost", "fixed_subset", "run", "training_runs"]

@@ -14,6 +14,7 @@ from .. import cost as costs
 from .. import landscape as land
 from ..config import DataConfig, NetConfig, TrainConfig, nested, setting, validate
 from ..data import load_dataset
+from ..i18n import N_
 from ..lesion import path_lengths
 from ..protocol import Context, Outcome
 from ..train import resolve_device
@@ -26,6 +27,7 @@ DESCRIPTION = ("Train (or reuse from the run store) the residual net of one dept
                "training, sample paths of each length k (the backward pass through the residual branch of k "
                "random blocks and the shortcut of the others) and measure the gradient that reaches the input.")
 STAGES = ("init", "trained")
+STAGE_NAMES = {"init": N_("the net at initialization"), "trained": N_("the trained net")}
 
 PUBLISHED = ("Veit, Wilber, Belongie 2016, Residual Networks Behave Like Ensembles of Relatively Shallow Networks, "
              "Fig. 6 (ResNet-110 on CIFAR-10, 54 blocks): the gradient of a path falls exponentially with its "
@@ -87,7 +89,7 @@ def run(spec: Spec, ctx: Context | None = None) -> Outcome:
     runs = []
     for s, (stage, net) in enumerate(zip(STAGES, (initial, model.to(device)))):
         def report(done: int, total: int, s=s, stage=stage) -> None:
-            ctx.report({"run": f"paths of the {stage} net", "stage": stage, "run_index": s, "runs": len(STAGES),
+            ctx.report({"run": STAGE_NAMES[stage], "what": N_("paths"), "stage": stage, "run_index": s, "runs": len(STAGES),
                         "done": done, "total": total,
                         "fraction": share + (1 - share) * (s + done / total) / len(STAGES)})
 
@@ -129,7 +131,8 @@ def summary(spec: Spec, outcome: Outcome) -> str:
 
 
 def describe(rec: dict) -> str:
-    return f"{rec['run']}: {rec['done']}/{rec['total']}"
+    what = f"{rec['what']} of " if rec.get("what") else ""
+    return f"{what}{rec['run']}: {rec['done']}/{rec['total']}"
 
 
 __all__ = ["PRESET", "PUBLISHED", "STAGES", "Spec", "cost", "run", "training_runs"]

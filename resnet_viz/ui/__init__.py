@@ -5,7 +5,8 @@
 - :mod:`.nets`: trained nets shared by every session (read-only) and what is computed from them;
 - :mod:`.widgets`: widgets made from an experiment's declared settings;
 - :mod:`.texts`: every page's prose, one place per page;
-- :mod:`.views`: results drawn as plots, tables and captions.
+- :mod:`.views`: results drawn as plots, tables and captions;
+- :mod:`.lang`: the session's language, teacher links (settings in the URL, locks) and the quiz.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from ..host import apply_server_policy, cores, job_threads, server_threads
 from ..paths import data_dir, home
 from ..store import RunStore, StoredRun
 from ..train import describe_device
+from ..i18n import F_
+from .lang import _, begin_page, finish_page, language_switch
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,7 +33,8 @@ def page_setup(title: str, icon: str) -> None:
     gives the navigation; st.navigation is not used because a page opened by its URL then skipped
     app.py.)"""
     _server_policy()
-    st.set_page_config(page_title=title, page_icon=icon, layout="wide")
+    begin_page()
+    st.set_page_config(page_title=_(title), page_icon=icon, layout="wide")
 
 
 @st.cache_resource
@@ -69,7 +73,8 @@ def device_line() -> str:
     """The device in use; on a CPU, how its cores are shared between training jobs and the server."""
     line = describe_device("auto")
     if line.startswith("CPU"):
-        line = f"CPU ({cores()} cores: jobs train with {job_threads()}, the server's own work uses {server_threads()})"
+        line = F_("CPU ({cores} cores: jobs train with {jobs}, the server's own work uses {server})",
+                  cores=cores(), jobs=job_threads(), server=server_threads())
     return line
 
 
@@ -86,15 +91,29 @@ def sidebar() -> list[StoredRun]:
     """
     store = run_store()
     runs = store.runs()
+    language_switch()
     with st.sidebar:
-        st.caption(f"**Device:** {device_line()}")
-        st.caption(f"**Run store:** `{store.root}` ({len(runs)} runs)")
-        st.caption(f"**Datasets:** `{data_dir()}`")
+        _navigation()
+        st.caption(_("**Device:** {device}").format(device=_(device_line())))
+        st.caption(_("**Run store:** `{root}` ({runs} runs)").format(root=store.root, runs=len(runs)))
+        st.caption(_("**Datasets:** `{root}`").format(root=data_dir()))
         for problem in store.problems:
             st.warning(problem, icon=":material/warning:")
         if (problem := _store_problem(str(store.root))) is not None:
             st.warning(problem, icon=":material/warning:")
     return runs
+
+
+def _navigation() -> None:
+    """The pages, by their titles in the session's language (Streamlit's own list shows file names,
+    so it is switched off in .streamlit/config.toml)."""
+    try:
+        st.page_link("app.py", label=_("Home"), icon=":material/home:")
+        for path, title, icon, _blurb in available_pages():
+            st.page_link(path, label=_(title), icon=icon)
+    except st.errors.StreamlitAPIException:  # a page run on its own (AppTest): there is no app to navigate
+        pass
+    st.divider()
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -114,3 +133,7 @@ def guard(fn, *args, **kwargs):
     except ValueError as exc:
         st.error(str(exc), icon=":material/error:")
         st.stop()
+
+
+__all__ = ["ROOT", "accelerated", "available_pages", "device_line", "finish_page", "guard", "page_setup", "run_store",
+           "sidebar", "store_at"]

@@ -17,6 +17,8 @@ from ..paths import home
 from ..store import RunStore, StoredRun
 from ..units import format_duration
 from . import guard, store_at
+from ..i18n import N_
+from .lang import _
 
 
 @st.cache_resource
@@ -42,7 +44,7 @@ class Panel:
 
 
 def job_panel(kind: str, spec: Any, describe: Callable[[dict], str], live: Callable[[list[dict]], None] | None = None,
-              button: str = "Train", what: str = "") -> Panel:
+              button: str = N_("Train"), what: str = "") -> Panel:
     """Draw the state of (kind, spec) and the button that trains it.
 
     Args:
@@ -64,18 +66,19 @@ def job_panel(kind: str, spec: Any, describe: Callable[[dict], str], live: Calla
         _progress(manager, job, describe, live)
         return Panel(None, True, key)
     if job is not None and job.state == "failed":
-        st.error(f"The run failed: {job.error}", icon=":material/error:")
+        st.error(_("The run failed: {error}").format(error=job.error), icon=":material/error:")
     elif job is not None and job.state == "cancelled":
-        st.warning("The run was cancelled; nothing was stored. Press the button to start again.",
+        st.warning(_("The run was cancelled; nothing was stored. Press the button to start again."),
                    icon=":material/stop_circle:")
     else:
         _stored_state_notice(manager.store, key)
     estimate = guard(experiments.get(kind).cost, spec)
-    if st.button(button, type="primary", icon=":material/play_arrow:", key=f"submit-{kind}"):
+    if st.button(_(button), type="primary", icon=":material/play_arrow:", key=f"submit-{kind}"):
         guard(manager.submit, kind, spec, estimate)
         st.rerun()  # show the job's progress at once
-    st.caption(f"{what} Estimated duration on this server: **{describe_estimate(estimate)}**. The run goes to a "
-               "background queue: keep using the page, or reload it, while it trains.".strip())
+    st.caption(f"{_(what)} " + _("Estimated duration on this server: **{estimate}**. The run goes to a background "
+                                 "queue: keep using the page, or reload it, while it trains.").format(
+        estimate=_(describe_estimate(estimate))))
     return Panel(None, False, key)
 
 
@@ -88,17 +91,18 @@ def _progress(manager: JobManager, job: Job, describe: Callable[[dict], str],
         snap = job.snapshot()
         if snap["state"] == "queued":
             position = manager.position(job.key)
-            text = (f"Waiting in the queue (position {position}); it takes about {format_duration(snap['estimate'])} "
-                    "once it starts." if position else "Starting...")
+            text = (_("Waiting in the queue (position {position}); it takes about {duration} once it starts.").format(
+                position=position, duration=_(format_duration(snap["estimate"]))) if position else _("Starting..."))
         else:
             last = snap["records"][-1] if snap["records"] else None
-            text = (f"{describe(last)} · about {format_duration(snap['eta'])} left" if last
-                    else "Starting (loading data, building the nets)...")
+            text = (_("{progress} · about {duration} left").format(progress=_progress_line(last, describe),
+                                                                     duration=_(format_duration(snap["eta"]))) if last
+                    else _("Starting (loading data, building the nets)..."))
         left, right = st.columns([6, 1])
         left.progress(min(1.0, snap["fraction"]), text=text)
-        if right.button("Cancel", key=f"cancel-{job.key}", icon=":material/stop:", width="stretch"):
+        if right.button(_("Cancel"), key=f"cancel-{job.key}", icon=":material/stop:", width="stretch"):
             manager.cancel(job.key)
-            st.toast("Cancelling: the run stops before its next step.")
+            st.toast(_("Cancelling: the run stops before its next step."))
 
     bar()
     if live is not None:
@@ -109,6 +113,18 @@ def _progress(manager: JobManager, job: Job, describe: Callable[[dict], str],
         curves()
 
 
+def _progress_line(record: dict, describe: Callable[[dict], str]) -> str:
+    """The latest progress record as a line in the session's language (the experiment's own
+    ``describe`` for records without the common fields)."""
+    if not {"run", "done", "total"} <= set(record):
+        return describe(record)
+    name = f"{_(record['what'])}: {record['run']}" if record.get("what") else record["run"]
+    if "run_index" in record and record.get("runs", 1) > 1:
+        return _("Run {index} of {runs}: {name}, {done}/{total}").format(
+            index=record["run_index"] + 1, runs=record["runs"], name=name, done=record["done"], total=record["total"])
+    return _("{name}: {done}/{total}").format(name=name, done=record["done"], total=record["total"])
+
+
 def _stored_state_notice(store: RunStore, key: str) -> None:
     """Say what the store remembers of a run this server has no job for: interrupted by a server
     stop (the button trains it again) or failed."""
@@ -116,9 +132,10 @@ def _stored_state_notice(store: RunStore, key: str) -> None:
     if state is None:
         return
     if state["status"] == "interrupted":
-        ago = format_duration(time.time() - state.get("time", time.time()))
-        st.warning(f"A run with these settings was interrupted {ago} ago: the server stopped while it trained, and "
-                   "nothing of it was kept. Press the button to train it again.", icon=":material/restart_alt:")
+        ago = _(format_duration(time.time() - state.get("time", time.time())))
+        st.warning(_("A run with these settings was interrupted {ago} ago: the server stopped while it trained, and "
+                     "nothing of it was kept. Press the button to train it again.").format(ago=ago),
+                   icon=":material/restart_alt:")
     elif state["status"] == "failed":
-        st.error(f"The last run with these settings failed: {state.get('error', 'unknown error')}",
+        st.error(_("The last run with these settings failed: {error}").format(error=state.get("error", "?")),
                  icon=":material/error:")

@@ -22,6 +22,7 @@ from ..lesion import accuracy_without
 from ..models import ResNet
 from ..protocol import preset, spec_from_dict
 from ..store import RunStore
+from .lang import _
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 PRESET_RESULT = ASSETS / "lesion_preset.json"
@@ -45,7 +46,7 @@ def load_preset(spec: les.Spec) -> dict | None:
     return preset(PRESET_RESULT, spec)
 
 
-@st.cache_resource(max_entries=8, show_spinner="Loading the trained nets...")
+@st.cache_resource(max_entries=8, show_spinner=False)
 def _nets(source: str, keys: tuple[str, ...], _spec: les.Spec) -> dict[str, ResNet]:
     store = None if source == "preset" else RunStore(source)
     nets = {}
@@ -60,7 +61,9 @@ def pair(spec: les.Spec, result: dict, store: RunStore | None) -> Pair:
     """The two trained nets of a lesion result; ``store`` None means the shipped preset."""
     keys = ("plain", "residual") if store is None else tuple(r["train_key"] for r in result["runs"])
     source = "preset" if store is None else str(store.root)
-    return Pair(f"{source}:{','.join(keys)}", spec, result, _nets(source, keys, spec), load_dataset(spec.data))
+    with st.spinner(_("Loading the trained nets...")):
+        nets = _nets(source, keys, spec)
+    return Pair(f"{source}:{','.join(keys)}", spec, result, nets, load_dataset(spec.data))
 
 
 def sources(store: RunStore, preset_label: str, stored_label: str) -> dict[str, tuple[les.Spec, dict, RunStore | None]]:
@@ -121,14 +124,15 @@ def maps(p: Pair, index: int, method: str, target_mode: str, stage: int) -> list
     return _maps(p.id, index, method, target_mode, stage, p)
 
 
-@st.cache_data(max_entries=32, show_spinner="Computing gradient x activation for every block...")
+@st.cache_data(max_entries=32, show_spinner=False)
 def _importance(pair_id: str, variant: str, n: int, _p: Pair) -> list[dict]:
     return attr.block_importance(_p.nets[variant], _p.data.test_x[:n], _p.data.test_y[:n])
 
 
 def importance(p: Pair, variant: str, n: int) -> list[dict]:
     """Gradient x activation of every block's branch output on the first ``n`` test images."""
-    return _importance(p.id, variant, n, p)
+    with st.spinner(_("Computing gradient x activation for every block...")):
+        return _importance(p.id, variant, n, p)
 
 
 def image(p: Pair, index: int) -> np.ndarray:

@@ -1,13 +1,34 @@
 """Every page's prose, one class per page: titles, introductions, explanations, figure captions.
 
-Pages and views read their words from here only, so a translation (the next issue: gettext
-catalogs) replaces one place per page. Numbers are filled in with ``str.format`` fields.
+Pages and views read their words from here only. The English text is the message id of the gettext
+catalogs (:mod:`resnet_viz.i18n`): reading ``Degradation.title`` gives it in the session's language.
+Numbers are filled in with ``str.format`` fields, which a translation keeps.
 """
 
 from __future__ import annotations
 
+from .lang import _
 
-class Home:
+
+class _Translated(type):
+    """Reading a class's text gives it in the session's language (the English text is the message id)."""
+
+    def __getattribute__(cls, name: str):
+        value = type.__getattribute__(cls, name)
+        if name.startswith("__"):
+            return value
+        if isinstance(value, str):
+            return _(value)
+        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            return type(value)(_(v) for v in value)
+        return value
+
+
+class _Text(metaclass=_Translated):
+    """The base of every page's words."""
+
+
+class Home(_Text):
     title = "resnet-viz: a lab for residual networks"
     intro = ("Build plain and residual CNNs, train them for a minute on real data, and watch the story of "
              "**He et al. (2016), _Deep Residual Learning for Image Recognition_** happen in front of you. "
@@ -36,7 +57,7 @@ class Home:
              "`python -m resnet_viz --help`.")
 
 
-class _BackgroundLesson:
+class _BackgroundLesson(_Text):
     """Words shared by the pages that train in the background and ship a precomputed first view."""
 
     preset = ("Precomputed result of this lesson, shown for an instant first look. Press **Train** to run it live on "
@@ -49,6 +70,10 @@ class _BackgroundLesson:
 
 class Degradation(_BackgroundLesson):
     title = "Degradation: deeper plain nets train worse"
+    quiz = "Which net will have the higher *training* error after the same training: the shallower or the deeper plain net?"
+    quiz_options = ["the deeper plain net", "the shallower plain net"]
+    quiz_why = ("The deeper plain net could copy the shallower one and set its extra layers to identity, yet it fits "
+                "its own training data worse: that is degradation, not overfitting.")
     intro = ("He et al. (2016), Fig. 1 and 6, live: train plain and residual nets of several depths with one recipe "
              "and compare their **training** error.")
     advanced = "Advanced: block, shortcut option, learning rate, batch size, stochastic depth"
@@ -80,8 +105,14 @@ lines (residual): the deeper net trains as well as, or better than, the shallow 
     csv = "Download CSV (per-step history)"
 
 
-class Gradients:
+class Gradients(_Text):
     title = "Gradient flow: why shortcuts help gradients"
+    quiz = ("At initialization, how does the gradient of the plain net's first layer compare with that of its last "
+            "layer, with the settings above?")
+    quiz_options = ["much smaller: it vanishes toward the input", "within a factor of 100",
+                    "much larger: it explodes toward the input"]
+    quiz_why = ("Through every layer the gradient is multiplied by that layer's Jacobian; with sigmoid and no batch "
+                "norm each factor is below 1, with batch norm the product stays near 1.")
     rule = r"""
 A residual block computes $H(x) = F(x) + x$, so by the chain rule
 $\frac{\partial H}{\partial x} = \frac{\partial F}{\partial x} + 1$: whatever the layers do, the
@@ -142,8 +173,13 @@ appears with training.
     measured = "Measured on this server ({device}), stored: it loads at once next time."
 
 
-class Ensembles:
+class Ensembles(_Text):
     title = "Residual nets as ensembles: remove blocks, watch accuracy"
+    quiz = ("Remove one block from each trained net (the median over all blocks): which net loses more test "
+            "accuracy?")
+    quiz_options = ["the plain net", "the residual net"]
+    quiz_why = ("A plain net is one path; a residual net of n blocks is 2^n paths, and removing a block leaves half of "
+                "them, all paths it was trained with.")
     intro = ("\"Delete a few layers in the middle of a ResNet and it still works; do that to VGG and it fails.\" Veit, "
              "Wilber and Belongie (2016), with your own hands: a plain and a residual net of the same depth, trained "
              "with the same recipe, then blocks removed from the trained nets.")
@@ -199,6 +235,10 @@ about 25% faster training.)
 
 class WhyIdentity(_BackgroundLesson):
     title = "Why identity? Gates, scaled and dropped shortcuts"
+    quiz = "Which shortcut lets the net reach the lowest training error?"
+    quiz_options = ["the identity", "scaling by λ", "a Highway gate", "dropout on the shortcut"]
+    quiz_why = ("Whatever multiplies the shortcut multiplies the gradient it carries, once per block: only the "
+                "identity (or a gate that starts open) lets it through whole.")
     intro = ("ResNet is a special case of the **Highway network** (Srivastava et al. 2015): its gated shortcut "
              "y = T(x)·F(x) + (1 − T(x))·x contains the identity as one setting. *Yet Highway networks did not do "
              "better, which is strange, because their solution space contains ResNet's: keeping the gradient highway "
@@ -238,7 +278,7 @@ $0.5^{54} \approx 6 \cdot 10^{-17}$) it falls far behind, as in Table 1 (ResNet-
                "of the λ's over the {blocks} blocks; for the gates it is what the learned gates let through.")
 
 
-class Attributions:
+class Attributions(_Text):
     title = "What do the nets look at?"
     intro = ("Attributions with [Captum](https://captum.ai) for a plain and a residual net of the same depth, trained "
              "with the same recipe: which pixels drive each prediction, and which blocks matter.")
@@ -279,7 +319,7 @@ residual net's evidence sits on the strokes of the digit, and where the (degrade
                       "(plain blocks become identities when deleted).")
 
 
-class Parameters:
+class Parameters(_Text):
     title = "Parameters and compute"
     intro = ("Why could ResNet go to 152 layers and still cost less than VGG-16? Every number here is counted from real "
              "PyTorch modules: parameters with `numel()`, multiply-adds for one image with `torch.utils.flop_counter`. "
@@ -329,6 +369,10 @@ ResNet-50/101/152 go deep and wide while costing less than VGG-16 (He et al. 201
 
 class Landscape(_BackgroundLesson):
     title = "The landscape: loss surfaces, and the paths that carry the gradient"
+    quiz = "Around its minimum, which net's loss surface will be smoother (less folded)?"
+    quiz_options = ["the plain net's", "the residual net's"]
+    quiz_why = ("Li et al. found the skip connections keep the surface from turning chaotic as the net gets deeper; "
+                "the curvature ratio above says how folded each surface is.")
     intro = ("Two of the most cited pictures of why residual nets train, measured live on the nets of the *Residual "
              "nets as ensembles* page: the **loss surface** around a trained plain and residual net (Li, Xu, Taylor, "
              "Studer, Goldstein 2018), and which **paths** of a residual net the gradient actually flows through "

@@ -1,5 +1,9 @@
 """Widgets made from an experiment's declared settings: label, help, default and allowed values come
-from the Spec (:func:`resnet_viz.config.setting`); a page only says which values to offer."""
+from the Spec (:func:`resnet_viz.config.setting`); a page only says which values to offer.
+
+Every widget drawn here is in the session's language, lives in the page's URL under its setting's
+name (a teacher's link reproduces it) and is disabled when the link locks it (:mod:`.lang`).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import streamlit as st
 
 from ..protocol import Option, build, options
 from . import guard
+from .lang import _, from_link, keep_in_link, locked
 
 
 def _option(spec_cls: type, name: str) -> Option:
@@ -16,6 +21,17 @@ def _option(spec_cls: type, name: str) -> Option:
     if name not in found:
         raise ValueError(f"{spec_cls.__module__} has no setting {name!r}; it has {', '.join(found)}")
     return found[name]
+
+
+def label_of(o: Option) -> str:
+    """A setting's English label as widgets show it (the message id of its translation)."""
+    label = o.meta.get("label") or o.name.replace("_", " ")
+    return label[0].upper() + label[1:]  # not str.capitalize(): "p_L" and "F" keep their case
+
+
+def _words(value: Any) -> str:
+    """How a choice is shown: words translated, numbers as they are."""
+    return _(value) if isinstance(value, str) else str(value)
 
 
 def setting(spec_cls: type, name: str, where: Any = st, *, values: Sequence | None = None, label: str | None = None,
@@ -26,35 +42,73 @@ def setting(spec_cls: type, name: str, where: Any = st, *, values: Sequence | No
     Args:
         values: the values to offer (a slider over them for numbers, a list for lists); default:
             the declared choices, or a number input within the declared bounds.
-        label, default: override the declaration's label and default for this page.
+        label, default: override the declaration's label and default for this page (``label`` is
+            the English message id).
         radio: a horizontal radio instead of a select box for choices.
     """
     o = _option(spec_cls, name)
-    label = label or (o.meta.get("label") or name.replace("_", " "))
-    label = label[0].upper() + label[1:]  # not str.capitalize(): "p_L" and "F" keep their case
-    value = o.default if default is None else default
-    preset = key is not None and key in st.session_state  # set by the page (a lesson): no second default
-    common = {"help": o.meta["help"], "key": key, "disabled": disabled}
-    if o.type is bool:
-        return where.toggle(label, **({} if preset else {"value": value}), **common)
     item = getattr(o.type, "__args__", (o.type,))[0]
-    extra = {"format_func": format_func} if format_func else {}
-    if item is not o.type:  # a list setting
-        offered = list(values if values is not None else o.meta["choices"])
-        chosen = where.multiselect(label, offered, **({} if preset else {"default": [v for v in value if v in offered]}),
-                                   max_selections=max_selections, **extra, **common)
-        return tuple(chosen)
-    offered = list(values if values is not None else (o.meta["choices"] or ()))
+    offered = list(values if values is not None else (o.meta["choices"] or ())) or None
+    if o.type is bool:
+        offered = None
+    return control(where, _kind(o, item, offered, radio), name, label or label_of(o), offered,
+                   o.default if default is None else default, help=o.meta["help"], format_func=format_func,
+                   key=key, disabled=disabled, max_selections=max_selections,
+                   low=o.meta.get("low"), high=o.meta.get("high"), check=o.check)
+
+
+def _kind(o: Option, item: type, offered: list | None, radio: bool) -> str:
+    if o.type is bool:
+        return "toggle"
+    if item is not o.type:
+        return "multiselect"
     if offered and o.meta.get("choices") is not None:
-        index = {} if preset else {"index": offered.index(value) if value in offered else 0}
-        if radio:
-            return where.radio(label, offered, horizontal=True, **index, **extra, **common)
-        return where.selectbox(label, offered, **index, **extra, **common)
-    if offered:
-        return where.select_slider(label, offered, **({} if preset else {"value": value if value in offered else offered[0]}),
-                                   **extra, **common)
-    return where.number_input(label, min_value=o.meta.get("low"), max_value=o.meta.get("high"),
-                              **({} if preset else {"value": value}), **common)
+        return "radio" if radio else "selectbox"
+    return "select_slider" if offered else "number_input"
+
+
+def control(where: Any, kind: str, name: str, label: str, offered: Sequence | None, default: Any, *,
+            help: str | None = None, format_func: Callable | None = None, key: str | None = None,
+            disabled: bool = False, max_selections: int | None = None, low: Any = None, high: Any = None,
+            check: Callable | None = None) -> Any:
+    """One widget of a page: ``kind`` is toggle, multiselect, radio, selectbox, select_slider or
+    number_input; ``name`` its name in the URL; ``label`` and ``help`` English message ids."""
+    key = key or name
+    if key in st.session_state and offered is not None:  # the offered values changed (another block, say)
+        current = st.session_state[key]
+        if kind == "multiselect" and not all(v in offered for v in current):
+            st.session_state[key] = type(current)(v for v in current if v in offered)
+        elif kind != "multiselect" and current not in offered:
+            del st.session_state[key]
+    seeded = st.session_state.setdefault("_rv_seeded", set())
+    if key not in seeded or key not in st.session_state:  # first drawn: the link decides, if it says
+        seeded.add(key)
+        linked = from_link(name, offered, default, check)
+        if linked is not None:
+            st.session_state[key] = linked
+    else:
+        st.session_state.setdefault("_rv_known", set()).add(name)
+    preset = key in st.session_state
+    common = {"help": _(help) if help else None, "key": key, "disabled": disabled or name in locked()}
+    label = _(label)
+    fmt = {"format_func": format_func or _words}
+    if kind == "toggle":
+        value = where.toggle(label, **({} if preset else {"value": default}), **common)
+    elif kind == "multiselect":
+        value = tuple(where.multiselect(label, list(offered), **({} if preset else {"default": [
+            v for v in default if v in offered]}), max_selections=max_selections, **fmt, **common))
+    elif kind in ("radio", "selectbox"):
+        index = {} if preset else {"index": list(offered).index(default) if default in offered else 0}
+        extra = {"horizontal": True} if kind == "radio" else {}
+        value = getattr(where, kind)(label, list(offered), **index, **extra, **fmt, **common)
+    elif kind == "select_slider":
+        value = where.select_slider(label, list(offered), **({} if preset else {
+            "value": default if default in offered else offered[0]}), **fmt, **common)
+    else:
+        value = where.number_input(label, min_value=low, max_value=high, **({} if preset else {"value": default}),
+                                   **common)
+    keep_in_link(name, value, default)
+    return value
 
 
 def spec_from(spec_cls: type, values: dict[str, Any]) -> Any:

@@ -159,3 +159,51 @@ def test_landscape_page_paints_the_precomputed_surfaces_and_paths(server, page):
     page.get_by_text("3 to 10", exact=True).wait_for(timeout=30_000)  # the shipped preset, measured
     assert_no_exception(page)
     page.screenshot(path=str(ARTIFACTS / "paths.png"), full_page=True)
+
+
+def test_a_teacher_link_opens_the_lesson_in_chinese_with_depths_locked_and_the_question_first(server, page):
+    page.goto(f"{server['url']}/Degradation?lang=zh&depths=20,32,56&lock=depths&quiz=1")
+    page.get_by_text("退化：更深的普通网络训练得更差").wait_for(timeout=60_000)
+    wait_for_app(page)
+    depths = page.locator('[data-testid="stMultiSelect"]').filter(has_text="深度").first
+    tags = depths.locator('[data-testid="stMultiSelectTagsContainer"] [title]')
+    assert [tags.nth(i).get_attribute("title") for i in range(tags.count())] == ["20", "32", "56"]
+    assert depths.locator("input").is_disabled()
+    assert page.get_by_text("先预测，再看结果。").is_visible()
+    assert page.get_by_text("请先做出预测：做出预测后才会显示结果。").is_visible()
+    assert page.get_by_text("Degradation: deeper plain nets train worse").count() == 0
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "degradation_zh.png"), full_page=True)
+    page.get_by_text("更深的普通网络", exact=True).click()
+    page.get_by_text("已记下你的预测").wait_for(timeout=30_000)  # 20/32/56 is not trained yet: the run will tell
+    assert_no_exception(page)
+
+
+def test_an_english_link_locks_the_depth_of_the_landscape_lesson(server, page):
+    page.goto(f"{server['url']}/Landscape?lang=en&depth=20&lock=depth")
+    page.get_by_text("plain-20: curvature ratio").wait_for(timeout=60_000)  # the shipped depth-20 preset
+    wait_for_app(page)
+    slider = page.locator('[data-testid="stSlider"]').first
+    assert slider.get_by_text("Depth").is_visible()
+    thumb = slider.locator('input[type="range"]')
+    assert thumb.is_disabled() and thumb.get_attribute("aria-valuetext") == "20"
+    assert page.get_by_text("损失地形").count() == 0
+    assert_no_exception(page)
+
+
+def test_the_browser_language_is_the_default_and_bad_parameters_get_a_note(server, browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    page = context.new_page()
+    try:
+        page.goto(f"{server['url']}/Why_identity?colour=red&depth=57")
+        page.get_by_text("为什么是恒等映射？门控、缩放和暂退的快捷连接").wait_for(timeout=60_000)
+        wait_for_app(page)
+        page.get_by_text("这个链接包含本页无法使用的设置，已忽略").wait_for(timeout=30_000)
+        assert page.get_by_text("colour=red").is_visible() and page.get_by_text("depth=57").is_visible()
+        page.screenshot(path=str(ARTIFACTS / "why_identity_zh.png"), full_page=True)
+        page.get_by_text("English", exact=True).click()  # the switch in the sidebar
+        page.get_by_text("Why identity? Gates, scaled and dropped shortcuts").wait_for(timeout=30_000)
+        assert "lang=en" in page.url
+        assert_no_exception(page)
+    finally:
+        context.close()

@@ -1,0 +1,159 @@
+"""The classroom: every word in Chinese and English, teacher links, predict-before-you-run."""
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from resnet_viz import i18n
+from resnet_viz.ui import available_pages
+from resnet_viz.ui.catalog import extract
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = ["app.py"] + [p[0] for p in available_pages()]
+FIELD = re.compile(r"\{[^{}]*\}")
+
+
+def app(path: str, **params: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / path), default_timeout=90)
+    for k, v in params.items():
+        at.query_params[k] = v
+    return at
+
+
+# --- the catalog ------------------------------------------------------------------------------------
+
+def test_every_message_has_a_translation_and_the_same_placeholders():
+    found = extract()
+    zh = i18n.messages("zh")
+    assert len(found) > 400
+    missing = sorted(m for m in found if not zh.get(m, "").strip())
+    assert not missing, f"{len(missing)} messages without a translation, e.g. {missing[:5]}"
+    stale = sorted(set(zh) - set(found))
+    assert not stale, f"catalog entries the code no longer uses: {stale[:5]} (python -m resnet_viz.ui.catalog)"
+    for message in found:
+        assert Counter(FIELD.findall(zh[message])) == Counter(FIELD.findall(message)), message
+        assert zh[message].count("$") == message.count("$"), message  # the formulas are kept
+
+
+def test_terminology_follows_d2l_zh_throughout():
+    text = "\n".join(i18n.messages("zh").values())
+    for term in ("残差块", "恒等映射", "瓶颈块", "退化", "梯度消失", "批量规范化", "快捷连接"):
+        assert term in text, term
+    for other in ("批量归一化", "批归一化", "捷径", "残差模块"):  # synonyms d2l-zh does not use
+        assert other not in text, other
+
+
+def test_translate_falls_back_to_english_and_translates_composed_text():
+    assert i18n.translate("Train", "zh") == "训练"
+    assert i18n.translate("a sentence the catalog never saw", "zh") == "a sentence the catalog never saw"
+    assert i18n.translate("Train", "en") == "Train"
+    assert i18n.translate(i18n.F_("{m} min {s:02d} s", m=4, s=7), "zh") == "4 分 07 秒"
+    assert i18n.translate(i18n.F_("gradient ({stage})", stage="trained"), "zh") == "梯度（训练后）"
+    assert i18n.language_of("zh-CN") == "zh" and i18n.language_of("en_US") == "en"
+    assert i18n.language_of("fr") is None and i18n.language_of(None) is None
+
+
+# --- pages in Chinese ---------------------------------------------------------------------------------
+
+def _texts(at: AppTest) -> list[str]:
+    found = [e.value for kind in ("title", "markdown", "caption", "info", "warning", "subheader", "success", "error")
+             for e in getattr(at, kind)]
+    found += [m.label for m in at.metric] + [b.label for b in at.button]
+    for kind in ("selectbox", "select_slider", "multiselect", "radio", "toggle", "number_input", "slider"):
+        found += [w.label for w in getattr(at, kind)] + [w.help or "" for w in getattr(at, kind)]
+    return found
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_each_page_in_chinese_shows_no_english_sentence_from_the_catalog(path):
+    at = app(path, lang="zh").run()
+    assert not at.exception
+    zh = i18n.messages("zh")
+    sentences = [m for m, t in zh.items() if t != m and len(m.split()) >= 3 and not FIELD.fullmatch(m)]
+    shown = _texts(at)
+    assert any(re.search(r"[\u4e00-\u9fff]", t) for t in shown)
+    leaks = {m for m in sentences for t in shown if m in t}
+    assert not leaks, f"{path}: English left: {sorted(leaks)[:5]}"
+
+
+def test_the_language_follows_the_link_and_english_is_the_default():
+    assert app("pages/1_Degradation.py").run().title[0].value == "Degradation: deeper plain nets train worse"
+    assert app("pages/1_Degradation.py", lang="zh").run().title[0].value == "退化：更深的普通网络训练得更差"
+
+
+# --- teacher links --------------------------------------------------------------------------------------
+
+def test_a_link_sets_and_locks_the_settings():
+    at = app("pages/1_Degradation.py", lang="zh", depths="20,32,56", lock="depths", width="4", steps="100").run()
+    assert not at.exception
+    depths = at.multiselect[0]
+    assert depths.value == [20, 32, 56] and depths.disabled
+    width = next(s for s in at.select_slider if s.label == "宽度")
+    assert width.value == 4 and not width.disabled
+    assert not at.warning  # nothing ignored
+
+
+def test_changing_a_setting_writes_it_into_the_link():
+    at = app("pages/7_Landscape.py").run()
+    next(s for s in at.select_slider if s.label == "Depth").set_value(20).run()
+    assert at.query_params["depth"] in ("20", ["20"])
+    next(s for s in at.select_slider if s.label == "Depth").set_value(56).run()
+    assert "depth" not in at.query_params  # the default leaves the link clean
+
+
+@pytest.mark.parametrize("params, shown", [
+    ({"depths": "21,999"}, "`depths=21,999`"),
+    ({"width": "lots"}, "`width=lots`"),
+    ({"colour": "red"}, "`colour=red`"),
+    ({"lock": "nothing_here"}, "`lock=nothing_here`"),
+    ({"lang": "fr"}, "`lang=fr`"),
+])
+def test_bad_link_parameters_are_ignored_with_a_note(params, shown):
+    at = app("pages/1_Degradation.py", **params).run()
+    assert not at.exception
+    notes = [w.value for w in at.warning]
+    assert any("ignored" in n and shown in n for n in notes), notes
+    assert at.multiselect[0].value == [20, 56]  # the page's own defaults stand
+
+
+def test_the_class_link_carries_settings_language_lock_and_quiz():
+    at = app("pages/1_Degradation.py", lang="zh", depths="20,32", lock="depths", quiz="1").run()
+    link = next(c.value for c in at.code)
+    assert "depths=20,32" in link and "lang=zh" in link and "lock=depths" in link and "quiz=1" in link
+
+
+# --- predict before you run -------------------------------------------------------------------------------
+
+def test_the_quiz_hides_the_result_until_answered_and_reads_the_answer_from_it():
+    at = app("pages/1_Degradation.py", quiz="1").run()
+    assert not at.exception
+    assert any("higher *training* error" in m.value for m in at.markdown)
+    assert not at.get("plotly_chart")  # the precomputed curves wait for the prediction
+    quiz = next(r for r in at.radio if r.label == "Your prediction")
+    quiz.set_value(0).run()
+    assert at.get("plotly_chart")
+    verdict = (at.success or at.warning)[0].value
+    assert "Measured here:" in verdict  # the right option comes from the shipped result
+
+
+@pytest.mark.parametrize("path", ["pages/1_Degradation.py", "pages/2_Gradient_flow.py", "pages/4_Ensembles.py",
+                                  "pages/6_Why_identity.py", "pages/7_Landscape.py"])
+def test_every_training_page_has_its_question_in_both_languages(path):
+    for lang, label in (("en", "Your prediction"), ("zh", "你的预测")):
+        at = app(path, quiz="1", lang=lang).run()
+        assert not at.exception
+        assert any(r.label == label for r in at.radio), (path, lang)
+
+
+def test_links_reach_page_preset_controls_and_page_own_widgets():
+    at = app("pages/2_Gradient_flow.py", batchnorm="0", activation="sigmoid", depth="20").run()
+    assert not at.exception
+    assert next(t for t in at.toggle if t.label == "Batch norm").value is False
+    assert next(r for r in at.radio if r.label == "Activation").value == "sigmoid"
+    assert next(s for s in at.select_slider if s.label == "Depth").value == 20
+    at = app("pages/3_Parameters_and_compute.py", family="imagenet", depth="50", residual="0").run()
+    assert not at.exception
+    assert [m.value for m in at.metric][0] == "plain-50"
