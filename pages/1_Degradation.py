@@ -19,9 +19,9 @@ st.markdown(T.intro)
 with st.expander(T.advanced):
     a1, a2, a3, a4, a5 = st.columns(5)
     block = setting(deg.Spec, "block", a1, values=["basic", "preact", "bottleneck", "preact_bottleneck"])
-    shortcut = setting(deg.Spec, "shortcut", a2, values=["A", "B", "C"], label="Shortcut option", radio=True)
+    shortcut = setting(deg.Spec, "shortcut", a2, values=["A", "B", "C"], label=N_("Shortcut option"), radio=True)
     lr = setting(deg.Spec, "lr", a3, values=[0.01, 0.03, 0.1, 0.3])
-    batch_size = setting(deg.Spec, "batch_size", a4, values=[32, 64, 128, 256], label="Batch size")
+    batch_size = setting(deg.Spec, "batch_size", a4, values=[32, 64, 128, 256], label=N_("Batch size"))
     survival = setting(deg.Spec, "stochastic_depth", a5, values=[0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
 
 c1, c2, c3, c4, c5 = st.columns([3, 2, 2, 2, 2])

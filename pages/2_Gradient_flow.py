@@ -25,9 +25,9 @@ block = setting(gf.Spec, "block", c4, values=list(views.GRADIENT_BLOCKS), key="g
                 format_func=lambda b: _(views.GRADIENT_BLOCKS[b]), radio=True)
 depth = control(c1, "select_slider", "depth", N_("Depth"), cifar_depths(block, up_to=164), 56,
                 help=N_("6n+2 layers (9n+2 for bottlenecks)"))
-batchnorm = setting(gf.Spec, "batchnorm", c2, key="gf_bn", label="Batch norm")
+batchnorm = setting(gf.Spec, "batchnorm", c2, key="gf_bn", label=N_("Batch norm"))
 activation = setting(gf.Spec, "activation", c3, key="gf_act", radio=True)
-init = setting(gf.Spec, "init", c5, format_func={"he": "He", "xavier": "Xavier"}.get, radio=True, label="Initialization")
+init = setting(gf.Spec, "init", c5, format_func={"he": "He", "xavier": "Xavier"}.get, radio=True, label=N_("Initialization"))
 width = setting(gf.Spec, "width", c6, values=[4, 8, 16])
 with st.expander(T.training_settings):
     t1, t2, t3 = st.columns(3)

@@ -42,15 +42,7 @@ if net_tab.open:
 
 if block_tab.open:
     with block_tab:
-        c1, c2, c3, c4 = st.columns(4)
-        channels = control(c1, "select_slider", "channels", N_("Channels"), [16, 32, 64, 128, 256, 512, 1024, 2048], 256)
-        width = control(c2, "select_slider", "bottleneck_width", N_("Bottleneck width (3x3 channels)"),
-                        [channels // 8, channels // 4, channels // 2], channels // 4,
-                        help=N_("the paper uses a quarter of the channels"))
-        in_channels = control(c3, "select_slider", "in_channels", N_("Input channels"), [channels // 2, channels], channels,
-                              help=N_("half the channels: the first block of a stage, whose shortcut must change the shape"))
-        shortcut = control(c4, "radio", "block_shortcut", N_("Shortcut option"), list(SHORTCUTS), "B")
-        ui.guard(views.block_calculator, channels, width, in_channels, shortcut)
+        views.block_tab()
 
 if family_tab.open:
     with family_tab:

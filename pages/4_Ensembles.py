@@ -3,6 +3,7 @@
 import streamlit as st
 
 from resnet_viz import ui
+from resnet_viz.i18n import N_
 from resnet_viz.config import cifar_depths
 from resnet_viz.experiments import lesion as les
 from resnet_viz.ui import nets, views
@@ -16,9 +17,9 @@ st.title(T.title)
 st.markdown(T.intro)
 
 c1, c2, c3, c4 = st.columns(4)
-depth = setting(les.Spec, "depth", c1, values=cifar_depths("basic", up_to=110), label="Depth (both nets)")
+depth = setting(les.Spec, "depth", c1, values=cifar_depths("basic", up_to=110), label=N_("Depth (both nets)"))
 width = setting(les.Spec, "width", c2, values=[4, 8, 16])
-steps = setting(les.Spec, "steps", c3, values=[100, 200, 400, 800], label="Training steps")
+steps = setting(les.Spec, "steps", c3, values=[100, 200, 400, 800], label=N_("Training steps"))
 survival = setting(les.Spec, "stochastic_depth", c4, values=[0.5, 0.6, 0.7, 0.8, 0.9, 1.0], label=T.survival)
 spec = spec_from(les.Spec, {"depth": depth, "width": width, "steps": steps, "stochastic_depth": survival})
 preset = nets.load_preset(spec)

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from resnet_viz import ui
+from resnet_viz.i18n import N_
 from resnet_viz.config import cifar_depths
 from resnet_viz.experiments import landscape as land
 from resnet_viz.experiments import paths as pa
@@ -21,7 +22,7 @@ st.markdown(f"**{T.nets}**")
 c1, c2, c3 = st.columns(3)
 depth = setting(land.Spec, "depth", c1, values=cifar_depths("basic", up_to=110))
 width = setting(land.Spec, "width", c2, values=[4, 8, 16])
-steps = setting(land.Spec, "steps", c3, values=[100, 200, 400, 800], label="Training steps")
+steps = setting(land.Spec, "steps", c3, values=[100, 200, 400, 800], label=N_("Training steps"))
 nets = {"depth": depth, "width": width, "steps": steps}
 
 surface_tab, paths_tab = st.tabs([T.surface_tab, T.paths_tab])

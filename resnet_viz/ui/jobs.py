@@ -120,9 +120,9 @@ def _progress_line(record: dict, describe: Callable[[dict], str]) -> str:
         return describe(record)
     name = f"{_(record['what'])}: {record['run']}" if record.get("what") else record["run"]
     if "run_index" in record and record.get("runs", 1) > 1:
-        return _("Run {index} of {runs}: {name}, {done}/{total}").format(
+        return _("Run {index}/{runs}: {name}, step {done}/{total}").format(
             index=record["run_index"] + 1, runs=record["runs"], name=name, done=record["done"], total=record["total"])
-    return _("{name}: {done}/{total}").format(name=name, done=record["done"], total=record["total"])
+    return _("{name}: step {done}/{total}").format(name=name, done=record["done"], total=record["total"])
 
 
 def _stored_state_notice(store: RunStore, key: str) -> None:

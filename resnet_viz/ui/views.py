@@ -13,6 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from ..config import SHORTCUTS
 from ..counting import block_cost, count, family_rows, preact_rows, three_by_three
 from ..diagram import architecture_dot
 from ..experiments import degradation as deg
@@ -26,14 +27,15 @@ from ..figures import (SURFACE_CAP, attribution_figure, block_cost_figure, block
                        landscape_surface_figure, lesion_curve_figure, lesion_single_figure, lineage_figure,
                        path_gradient_figure, path_length_figure, response_std_figure, shortcut_curves_figure,
                        shortcut_factor_figure, stage_cost_figure, training_curves_figure)
-from ..lesion import central_range, check_removable, path_lengths
 from ..i18n import N_
+from ..lesion import central_range, check_removable, path_lengths
 from ..lineage import ERROR_SOURCE, lineage_table
 from ..probes import describe_ratio
 from ..protocol import preset, run_name
-from . import nets
+from . import guard, nets
 from .lang import _, language, quiz_on
 from .texts import Attributions, Degradation, Ensembles, Gradients, Landscape, Parameters, Paths, WhyIdentity
+from .widgets import control
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 DEGRADATION_PRESET = ASSETS / "degradation_preset.json"
@@ -43,6 +45,10 @@ DEGRADATION_COMMAND = ("python -m resnet_viz degradation --dataset digits --dept
 # He et al. 2016, Table 6: CIFAR-10 test error (%) of residual nets. No plain-net numbers were
 # published for CIFAR (plain nets appear only as curves; "plain-110 is higher than 60%").
 TABLE6_COLUMNS = (N_("net"), N_("test error (%)"), N_("note"))
+# Other table headers shown as they are named (the tables' column names are their message ids).
+TABLE_HEADERS = (N_("seed"), N_("status"), N_("correct"), N_("explained class"), N_("prediction"), N_("probability"),
+                 N_("setting"), N_("loss at centre"), N_("curvature ratio"), N_("convex share"), N_("basin share"),
+                 N_("mean response std"), N_("block"), N_("formula"))
 TABLE6 = pd.DataFrame({"net": ["ResNet-20", "ResNet-32", "ResNet-44", "ResNet-56", "ResNet-110", "ResNet-1202"],
                        "test error (%)": [8.75, 7.51, 7.17, 6.97, 6.43, 7.93],
                        "note": ["", "", "", "", "best of 5 runs; mean 6.61 ± 0.16", "overfits: 19.4M parameters"]})
@@ -549,6 +555,19 @@ def net_cost(net) -> None:
     left, right = st.columns([2, 1])
     left.graphviz_chart(architecture_dot(net, [s - 1 for s in expanded]), width="content")
     right.markdown(Parameters.architecture)
+
+
+def block_tab() -> None:
+    """The basic-vs-bottleneck tab: its controls (in the URL like every page's) and the calculator."""
+    c1, c2, c3, c4 = st.columns(4)
+    channels = control(c1, "select_slider", "channels", N_("Channels"), [16, 32, 64, 128, 256, 512, 1024, 2048], 256)
+    width = control(c2, "select_slider", "bottleneck_width", N_("Bottleneck width (3x3 channels)"),
+                    [channels // 8, channels // 4, channels // 2], channels // 4,
+                    help=N_("the paper uses a quarter of the channels"))
+    in_channels = control(c3, "select_slider", "in_channels", N_("Input channels"), [channels // 2, channels], channels,
+                          help=N_("half the channels: the first block of a stage, whose shortcut must change the shape"))
+    shortcut = control(c4, "radio", "block_shortcut", N_("Shortcut option"), list(SHORTCUTS), "B")
+    guard(block_calculator, channels, width, in_channels, shortcut)
 
 
 def block_calculator(channels: int, width: int, in_channels: int, shortcut: str) -> None:
