@@ -157,3 +157,11 @@ def test_links_reach_page_preset_controls_and_page_own_widgets():
     at = app("pages/3_Parameters_and_compute.py", family="imagenet", depth="50", residual="0").run()
     assert not at.exception
     assert [m.value for m in at.metric][0] == "plain-50"
+
+
+def test_a_library_message_in_chinese_comes_with_a_chinese_frame(tmp_path, monkeypatch):
+    monkeypatch.setenv("RESNET_VIZ_DATA", str(tmp_path / "empty"))
+    at = app("pages/1_Degradation.py", lang="zh", dataset="mnist").run()
+    assert not at.exception
+    error = at.error[0].value
+    assert error.startswith("无法运行。实验室给出的说明（英文）：") and "is not available offline" in error

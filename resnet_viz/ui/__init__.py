@@ -22,7 +22,7 @@ from ..paths import data_dir, home
 from ..store import RunStore, StoredRun
 from ..train import describe_device
 from ..i18n import F_
-from .lang import _, begin_page, finish_page, language_switch
+from .lang import _, begin_page, finish_page, language, language_switch
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -131,7 +131,12 @@ def guard(fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
     except ValueError as exc:
-        st.error(str(exc), icon=":material/error:")
+        text = str(exc)
+        if _(text) != text:  # a message the catalog has
+            text = _(text)
+        elif language() != "en":  # a library message with its values: English, inside a translated frame
+            text = _("This cannot run. The lab's message: {message}").format(message=text)
+        st.error(text, icon=":material/error:")
         st.stop()
 
 
