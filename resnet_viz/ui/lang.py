@@ -20,7 +20,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from ..i18n import DEFAULT, LANGUAGES, language_of, translate
 
-RESERVED = ("lang", "lock", "quiz")
+RESERVED = ("lang", "lock", "quiz", "embed", "embed_options")  # the last two are Streamlit's own
 _STATE = "_rv_lang"
 
 
