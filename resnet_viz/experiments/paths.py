@@ -29,7 +29,7 @@ DESCRIPTION = ("Train (or reuse from the run store) the residual net of one dept
 STAGES = ("init", "trained")
 STAGE_NAMES = {"init": N_("the net at initialization"), "trained": N_("the trained net")}
 
-PUBLISHED = ("Veit, Wilber, Belongie 2016, Residual Networks Behave Like Ensembles of Relatively Shallow Networks, "
+PUBLISHED = N_("Veit, Wilber, Belongie 2016, Residual Networks Behave Like Ensembles of Relatively Shallow Networks, "
              "Fig. 6 (ResNet-110 on CIFAR-10, 54 blocks): the gradient of a path falls exponentially with its "
              "length; almost all of the gradient comes from paths through 5 to 17 blocks, while the typical path "
              "passes through 27")

@@ -133,8 +133,10 @@ def finish_page() -> None:
     if unknown_locks:
         notes.append(("lock", ",".join(unknown_locks)))
     if notes:
-        st.warning(_("This link had settings this page cannot use, so they were ignored: {items}.").format(
-            items=", ".join(f"`{n}={v}`" for n, v in notes)), icon=":material/link_off:")
+        text = _("This link had settings this page cannot use, so they were ignored: {items}.").format(
+            items=", ".join(f"`{n}={v}`" for n, v in notes))
+        st.warning(text, icon=":material/link_off:")
+        st.toast(text, icon=":material/link_off:")  # the warning sits at the page's end: say it where it is seen
     with st.sidebar.expander(_("Link for the class"), icon=":material/share:"):
         lock = st.multiselect(_("Lock these controls"), sorted(known), default=sorted(locked() & known),
                               key="_rv_lock_pick", help=_("students who open the link see them but cannot change them"))

@@ -794,7 +794,7 @@ def paths_result(result: dict, label: str, ident: str) -> None:
 
 
 def paths_published() -> None:
-    st.markdown(Paths.published.format(source=pa.PUBLISHED))
+    st.markdown(Paths.published.format(source=_(pa.PUBLISHED)))
 
 
 def paths_measured(result: dict) -> str:
