@@ -192,8 +192,10 @@ def test_the_browser_language_is_the_default_and_bad_parameters_get_a_note(serve
         page.goto(f"{server['url']}/Why_identity?colour=red&depth=57")
         page.get_by_text("为什么是恒等映射？门控、缩放和暂退的快捷连接").wait_for(timeout=60_000)
         wait_for_app(page)
-        page.get_by_text("这个链接包含本页无法使用的设置，已忽略").wait_for(timeout=30_000)
-        assert page.get_by_text("colour=red").is_visible() and page.get_by_text("depth=57").is_visible()
+        note = page.get_by_test_id("stAlertContentWarning")
+        note.get_by_text("这个链接包含本页无法使用的设置，已忽略").wait_for(timeout=30_000)
+        assert note.get_by_text("colour=red").is_visible() and note.get_by_text("depth=57").is_visible()
+        assert page.get_by_test_id("stToastText").get_by_text("depth=57").count() == 1  # announced at the top too
         page.screenshot(path=str(ARTIFACTS / "why_identity_zh.png"), full_page=True)
         page.get_by_text("English", exact=True).click()  # the switch in the sidebar
         page.get_by_text("Why identity? Gates, scaled and dropped shortcuts").wait_for(timeout=30_000)
