@@ -9,35 +9,37 @@ from resnet_viz.i18n import N_
 from resnet_viz.ui import views
 from resnet_viz.ui.jobs import job_panel
 from resnet_viz.ui.texts import Degradation as T
-from resnet_viz.ui.widgets import control, setting, spec_from
+from resnet_viz.ui.widgets import control, setting
 
 ui.page_setup("Degradation", ":material/trending_up:")
 ui.sidebar()
 st.title(T.title)
 st.markdown(T.intro)
+recipe = views.recipe_choice(st)
+fixed = recipe != "lesson"  # the recipe sets these controls' settings
 
 with st.expander(T.advanced):
     a1, a2, a3, a4, a5 = st.columns(5)
     block = setting(deg.Spec, "block", a1, values=["basic", "preact", "bottleneck", "preact_bottleneck"])
     shortcut = setting(deg.Spec, "shortcut", a2, values=["A", "B", "C"], label=N_("Shortcut option"), radio=True)
-    lr = setting(deg.Spec, "lr", a3, values=[0.01, 0.03, 0.1, 0.3])
-    batch_size = setting(deg.Spec, "batch_size", a4, values=[32, 64, 128, 256], label=N_("Batch size"))
+    lr = setting(deg.Spec, "lr", a3, values=[0.01, 0.03, 0.1, 0.3], disabled=fixed)
+    batch_size = setting(deg.Spec, "batch_size", a4, values=[32, 64, 128, 256], label=N_("Batch size"), disabled=fixed)
     survival = setting(deg.Spec, "stochastic_depth", a5, values=[0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
 
 c1, c2, c3, c4, c5 = st.columns([3, 2, 2, 2, 2])
 depths = setting(deg.Spec, "depths", c1, values=cifar_depths(block, up_to=110), max_selections=deg.MAX_DEPTHS)
 which = control(c2, "radio", "nets", N_("Shortcuts"), [N_("both"), N_("plain only"), N_("residual only")], "both",
                 help=N_("plain: no shortcuts"))
-width = setting(deg.Spec, "width", c3, values=[4, 8, 16, 32])
-steps = setting(deg.Spec, "steps", c4, values=list(range(50, 2001, 50)))
+width = setting(deg.Spec, "width", c3, values=[4, 8, 16, 32], disabled=fixed)
+steps = setting(deg.Spec, "steps", c4, values=list(range(50, 2001, 50)), disabled=fixed)
 seeds = control(c5, "select_slider", "seeds", N_("Seeds"), list(range(1, deg.MAX_SEEDS + 1)), 1,
                 help=N_("repeat each run with other seeds to see the spread"))
-dataset = setting(deg.Spec, "dataset", c5)
+dataset = setting(deg.Spec, "dataset", c5, disabled=fixed)
 
 variants = {"both": ("plain", "residual"), "plain only": ("plain",), "residual only": ("residual",)}[which]
-spec = spec_from(deg.Spec, {"dataset": dataset, "depths": depths, "variants": variants, "width": width, "steps": steps,
-                            "batch_size": batch_size, "lr": lr, "seeds": tuple(range(seeds)), "block": block,
-                            "shortcut": shortcut, "stochastic_depth": survival})
+spec = views.degradation_spec(recipe, {"dataset": dataset, "depths": depths, "variants": variants, "width": width,
+                                       "steps": steps, "batch_size": batch_size, "lr": lr, "seeds": tuple(range(seeds)),
+                                       "block": block, "shortcut": shortcut, "stochastic_depth": survival})
 
 left, right = st.columns([3, 1])
 with right:
@@ -45,8 +47,9 @@ with right:
     views.published_table()
 
 with left:
-    panel = job_panel("degradation", spec, deg.describe, live=views.degradation_live, what=T.what)
-    views.stored_or_preset(panel, views.degradation_result, views.degradation_measured,
-                           views.degradation_preset() if spec == deg.PRESET else None, views.DEGRADATION_COMMAND, T,
-                           answer=views.answer_degradation)
+    panel = job_panel("degradation", spec, deg.describe, live=views.degradation_live, what=T.what,
+                      sweep=T.sweep if views.sweep_host() else "", sweep_help=T.sweep_help)
+    views.stored_or_preset(panel, lambda r, label, ident: views.degradation_result(r, label, ident, spec),
+                           views.degradation_measured, views.degradation_preset() if spec == deg.PRESET else None,
+                           views.DEGRADATION_COMMAND, T, answer=views.answer_degradation)
 ui.finish_page()

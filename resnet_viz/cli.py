@@ -25,11 +25,28 @@ MAX_COUNT_SIZE = 1024
 NET_OPTIONS = ("depth", "block", "residual", "shortcut", "width")
 
 
+MAX_RANGE = 10_000
+
+
 def _int_list(text: str) -> tuple[int, ...]:
+    """Whole numbers separated by commas; ``a-b`` is a range (``--seeds 0-4``: 0,1,2,3,4)."""
+    values: list[int] = []
     try:
-        return tuple(int(part) for part in text.split(",") if part.strip())
+        for part in (p.strip() for p in text.split(",")):
+            if not part:
+                continue
+            low, dash, high = part.partition("-")
+            if dash and low.strip():  # "0-4"; a leading minus ("-3") is a negative number
+                first, last = int(low), int(high)
+                if not 0 <= last - first < MAX_RANGE:
+                    raise argparse.ArgumentTypeError(f"a range must go up, by at most {MAX_RANGE} values; got {part!r}")
+                values += range(first, last + 1)
+            else:
+                values.append(int(part))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected whole numbers separated by commas, e.g. 20,56; got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected whole numbers separated by commas (a-b for a range), e.g. 20,56 "
+                                         f"or 0-4; got {text!r}") from None
+    return tuple(values)
 
 
 def _float_list(text: str) -> tuple[float, ...]:
@@ -129,13 +146,47 @@ def _write_out(out: Path | None, payload: dict) -> None:
         print(f"wrote {out}")
 
 
+def check_folder(path: str | None, what: str = "--tensorboard") -> Path | None:
+    """Refuse a folder that cannot be created or written, before any work starts."""
+    if not path:
+        return None
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{what} {path} is a file; give a folder (it is created if missing)")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".resnet-viz-write-check"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as exc:
+        raise ValueError(f"{what} {path} cannot be written ({exc.strerror or exc}); pick another folder") from None
+    return folder
+
+
+def _spec(module: ModuleType, args: argparse.Namespace) -> Any:
+    """The Spec of the given options, on top of ``--recipe`` where the experiment has recipes."""
+    from .protocol import build
+
+    recipe = getattr(module, "RECIPES", {}).get(getattr(args, "recipe", None) or "", {})
+    return build(module.Spec, {**recipe, **_given(args, options(module.Spec))})
+
+
+def _tensorboard(folder: Path | None, result: dict, spec: Any) -> None:
+    if folder is not None:
+        from .tboard import write
+
+        written = write(result, spec, folder)
+        print(f"wrote TensorBoard files of {len(written)} runs to {folder} (tensorboard --logdir {folder})")
+
+
 def run_experiment(module: ModuleType, args: argparse.Namespace) -> int:
     """Build the Spec from the given options, check everything that can be checked, run, report."""
-    from .protocol import Context, build, check_before_run, run_cached
+    from .protocol import Context, check_before_run, run_cached
     from .store import RunStore
 
-    spec = build(module.Spec, _given(args, options(module.Spec)))
+    spec = _spec(module, args)
     out = check_out(args.out)
+    board = check_folder(args.tensorboard)
     store = RunStore()
     if args.rerun or store.get(module.NAME, spec) is None:
         check_before_run(module, spec)
@@ -147,7 +198,58 @@ def run_experiment(module: ModuleType, args: argparse.Namespace) -> int:
         result = module.write_files(spec, result, out)
     _write_out(out, {**result, "spec": dataclasses.asdict(spec), "from_store": outcome.from_store,
                      "key": outcome.key})
+    _tensorboard(board, result, spec)
     return 0 if result.get("status", "completed") == "completed" else 1
+
+
+def run_sweep(module: ModuleType, args: argparse.Namespace) -> int:
+    """``sweep <experiment>``: every run of the spec as its own task (Ray with --ray or RESNET_VIZ_RAY,
+    else local processes), stored runs skipped; prints the median and spread per net."""
+    import threading
+
+    from . import sweep
+    from .backends import LocalBackend, RayBackend, check_address, ray_address
+    from .host import cores
+    from .protocol import check_before_run
+    from .store import RunStore
+
+    spec = _spec(module, args)
+    out = check_out(args.out)
+    board = check_folder(args.tensorboard)
+    address = check_address(args.ray) if args.ray else ray_address()
+    if args.workers is not None and not 1 <= args.workers <= 256:
+        raise ValueError(f"workers must be a whole number from 1 to 256; got {args.workers}")
+    store = RunStore()
+    parts = sweep.units(module, spec)
+    missing = [u for u in parts if store.get(u.kind, u.spec) is None]
+    if missing:
+        check_before_run(module, spec)
+        store.check_writable()
+    if address:
+        backend = RayBackend(address, threads=args.threads)
+    else:
+        import torch
+
+        workers = args.workers or (8 if torch.cuda.is_available() else max(1, cores() // args.threads))
+        backend = LocalBackend(workers, threads=args.threads)
+    where = f"Ray at {address}" if address else f"{backend.workers} local processes at once"
+    print(f"sweep {module.NAME}: {len(parts)} runs, {len(parts) - len(missing)} already stored, "
+          f"{len(missing)} to run on {where}", file=sys.stderr)
+    printer = _StepPrinter()
+    cancel = threading.Event()
+    try:
+        result = sweep.run(module, spec, store, backend, report=printer, cancel=cancel)
+    except KeyboardInterrupt:
+        cancel.set()
+        raise
+    print(sweep.table(result["summary"]))
+    for problem in result["problems"]:
+        print(f"  {problem}")
+    print(f"{result['status']}: {result['ran']} runs now, {result['skipped']} from the run store, "
+          f"{result['seconds']:.1f} s")
+    _write_out(out, {**result, "spec": dataclasses.asdict(spec), "experiment": module.NAME})
+    _tensorboard(board, result, spec)
+    return 0 if result["status"] == "completed" else 1
 
 
 def cmd_experiments(args: argparse.Namespace) -> int:
@@ -248,20 +350,53 @@ def _net(args: argparse.Namespace, **extra) -> NetConfig:
     return build_config(NetConfig, _given(args, config_options(NetConfig, NET_OPTIONS)), **extra)
 
 
+def _common(p: argparse.ArgumentParser, module: ModuleType) -> None:
+    """The options every experiment subcommand (and its sweep) has besides its settings."""
+    group = p.add_argument_group("settings (python -m resnet_viz experiments --json lists them)")
+    for o in options(module.Spec):
+        add_option(group, o)
+    recipes = getattr(module, "RECIPES", None)
+    if recipes:
+        p.add_argument("--recipe", choices=list(recipes), help="start from a named set of settings (the options "
+                       "given override it); paper: He et al.'s CIFAR-10 recipe, 64k iterations (a GPU's work); "
+                       "paper_short: its schedule over 8k iterations")
+    p.add_argument("--tensorboard", metavar="DIR", help="also write every run's history as TensorBoard event files "
+                   "into DIR (tensorboard --logdir DIR)")
+    p.add_argument("--data-dir", help="directory of MNIST/Fashion-MNIST/CIFAR-10 files (RESNET_VIZ_DATA)")
+    p.add_argument("--download", action="store_true", help="let torchvision download missing datasets")
+
+
 def _add_experiment(sub: Any, module: ModuleType) -> None:
     names = (module.NAME,) + tuple(getattr(module, "ALIASES", ()))
     for name in names:
         p = sub.add_parser(name, help=module.HELP if name == module.NAME else f"the same as {module.NAME}",
                            description=getattr(module, "DESCRIPTION", module.HELP))
-        group = p.add_argument_group("settings (python -m resnet_viz experiments --json lists them)")
-        for o in options(module.Spec):
-            add_option(group, o)
+        _common(p, module)
         p.add_argument("--out", help="write the JSON result to this file" +
                        (" (and the experiment's files next to it)" if hasattr(module, "write_files") else ""))
         p.add_argument("--rerun", action="store_true", help="run again even if the run store has this result")
-        p.add_argument("--data-dir", help="directory of MNIST/Fashion-MNIST/CIFAR-10 files (RESNET_VIZ_DATA)")
-        p.add_argument("--download", action="store_true", help="let torchvision download missing datasets")
         p.set_defaults(func=lambda args, module=module: run_experiment(module, args))
+
+
+def _add_sweep(sub: Any) -> None:
+    from .experiments import EXPERIMENTS
+    from .sweep import sweepable
+
+    p = sub.add_parser("sweep", help="an experiment's runs fanned out as separate tasks (Ray or local processes)",
+                       description="Run every (seed, depth, variant) of an experiment as its own task: Ray tasks "
+                                   "with --ray ADDRESS or RESNET_VIZ_RAY, else local processes. Runs already in the "
+                                   "run store are skipped. Prints the median and spread over seeds per net.")
+    kinds = p.add_subparsers(dest="experiment", required=True, metavar="EXPERIMENT")
+    for module in (m for m in EXPERIMENTS.values() if sweepable(m)):
+        q = kinds.add_parser(module.NAME, help=module.HELP, description=getattr(module, "DESCRIPTION", module.HELP))
+        _common(q, module)
+        q.add_argument("--ray", metavar="ADDRESS", help="run on Ray: auto (this machine's cluster, or a new local "
+                       "one), ray://host:port or host:port (default: RESNET_VIZ_RAY, else local processes)")
+        q.add_argument("--workers", type=int, help="local processes at once (default: one per core; 8 on a GPU)")
+        q.add_argument("--threads", type=int, default=1, choices=range(1, 65), metavar="N",
+                       help="torch threads (CPU cores) per run (default 1)")
+        q.add_argument("--out", help="write {runs, summary} as JSON to this file")
+        q.set_defaults(func=lambda args, module=module: run_sweep(module, args))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -300,6 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     for module in EXPERIMENTS.values():
         _add_experiment(sub, module)
+    _add_sweep(sub)
     return parser
 
 

@@ -373,6 +373,9 @@ class TrainConfig:
         schedule: "constant", "step" (/10 at 50% and 75% of the steps, like the paper's 32k/48k of
             64k) or "cosine".
         eval_every: measure test error every this many steps (0 = only at the end).
+        augment: the paper's augmentation of every batch, on the device (He et al. 2016, Sec. 4.2): 4
+            pixels padded on each side, a random 32x32 crop (the image's own size) and a random
+            horizontal flip (:func:`resnet_viz.train.augment_batch`).
         seed: seeds the net's initialization and the batch order.
         device: "auto" (CUDA, then MPS, then CPU), "cpu", "cuda" or "mps".
         precision: "auto" (bf16 autocast on CUDA when supported, fp32 elsewhere), "fp32" or
@@ -389,6 +392,9 @@ class TrainConfig:
     eval_every: int = setting(50, "test-error checkpoint interval in steps (0 = only at the end)", low=0,
                               high=MAX_STEPS)
     seed: int = setting(0, "seeds the init and the batch order", low=0, high=2**31 - 1)
+    augment: bool = setting(False, "pad 4 pixels, random crop and horizontal flip of every batch, on the device "
+                                   "(the paper's augmentation); --augment turns it on", flag="--augment",
+                            label="augmentation")
     device: str = setting("auto", "auto (CUDA, then MPS, then CPU), cpu, cuda or mps", choices=DEVICES)
     precision: str = setting("auto", "auto (bf16 autocast where the hardware has it), fp32 or bf16",
                              choices=PRECISIONS)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
@@ -160,6 +161,128 @@ def check_available(cfg: DataConfig, root: str | Path | None = None) -> None:
     sub, files = _TORCHVISION_FILES[cfg.name]
     if not all((root / sub / f).exists() for f in files):
         raise DatasetUnavailable(_missing_message(cfg.name, root))
+
+
+# --- downloading CIFAR-10 (where there is internet) -----------------------------------------------
+
+def _cifar10_source() -> tuple[str, str, str]:
+    """(url, md5, archive name) as torchvision declares them; RESNET_VIZ_CIFAR10_URL points elsewhere (a
+    mirror, or a test's local server)."""
+    from torchvision.datasets import CIFAR10
+
+    return os.environ.get("RESNET_VIZ_CIFAR10_URL", CIFAR10.url), CIFAR10.tgz_md5, CIFAR10.filename
+
+
+def cifar10_url() -> str:
+    return _cifar10_source()[0]
+
+
+def online(url: str | None = None, timeout: float = 3.0) -> bool:
+    """Can this machine reach the CIFAR-10 server? (A HEAD request; False offline, never raises.)"""
+    import urllib.request
+
+    try:
+        request = urllib.request.Request(url or _cifar10_source()[0], method="HEAD")
+        with urllib.request.urlopen(request, timeout=timeout):
+            return True
+    except Exception:  # noqa: BLE001 - any failure means: no download offered
+        return False
+
+
+class Download:
+    """Downloading CIFAR-10's archive into the data directory in a thread, for a page's progress bar:
+    read ``fraction``, ``done_bytes``/``total_bytes``, ``state`` ("running", "done", "failed",
+    "cancelled") and ``error``. The archive's MD5 (torchvision's) is checked before it is extracted; a
+    mismatch or a broken transfer leaves nothing behind."""
+
+    def __init__(self, root: str | Path | None = None, url: str | None = None, md5: str | None = None,
+                 chunk: int = 1 << 20) -> None:
+        source_url, source_md5, self.filename = _cifar10_source()
+        self.root, self.url, self.md5 = Path(root) if root else data_dir(), url or source_url, md5 or source_md5
+        self.chunk = chunk
+        self.done_bytes, self.total_bytes = 0, 0
+        self.state, self.error = "running", ""
+        self.cancel = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="resnet-viz-download", daemon=True)
+        self.thread.start()
+
+    @property
+    def fraction(self) -> float:
+        return self.done_bytes / self.total_bytes if self.total_bytes else 0.0
+
+    def _run(self) -> None:
+        try:
+            download_cifar10(self.root, self.url, self.md5, self.chunk, self._progress, self.cancel)
+            self.state = "done"
+        except DownloadCancelled:
+            self.state = "cancelled"
+        except Exception as exc:  # noqa: BLE001 - shown on the page
+            self.state, self.error = "failed", str(exc)
+
+    def _progress(self, done: int, total: int) -> None:
+        self.done_bytes, self.total_bytes = done, total
+
+
+class DownloadCancelled(Exception):
+    pass
+
+
+def download_cifar10(root: str | Path | None = None, url: str | None = None, md5: str | None = None,
+                     chunk: int = 1 << 20, progress: Callable[[int, int], None] | None = None,
+                     cancel=None) -> Path:
+    """Download CIFAR-10 (python version), check its MD5, extract it into ``root`` (the data directory).
+
+    Args:
+        progress: called with (bytes so far, total bytes) after every chunk.
+        cancel: an Event; when set, the download stops and leaves nothing behind.
+
+    Returns:
+        The extracted folder (``root/cifar-10-batches-py``).
+
+    Raises:
+        DatasetUnavailable: the server cannot be reached, the transfer broke, or the checksum differs.
+    """
+    import hashlib
+    import tarfile
+    import urllib.request
+
+    source_url, source_md5, name = _cifar10_source()
+    url, md5 = url or source_url, md5 or source_md5
+    root = Path(root) if root else data_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    part = root / (name + ".part")
+    digest = hashlib.md5()
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response, open(part, "wb") as out:
+            total = int(response.headers.get("Content-Length") or 0)
+            done = 0
+            while block := response.read(chunk):
+                if cancel is not None and cancel.is_set():
+                    raise DownloadCancelled()
+                out.write(block)
+                digest.update(block)
+                done += len(block)
+                if progress is not None:
+                    progress(done, total or done)
+        if digest.hexdigest() != md5:
+            raise DatasetUnavailable(f"the downloaded CIFAR-10 archive is damaged (MD5 {digest.hexdigest()}, expected "
+                                     f"{md5}); nothing was kept. Try again.")
+        with tarfile.open(part, "r:gz") as archive:
+            if hasattr(tarfile, "data_filter"):
+                archive.extractall(root, filter="data")  # no absolute paths, links or devices from an archive
+            else:  # Python before 3.10.12 / 3.11.4: the same rule by hand
+                members = archive.getmembers()
+                if any(m.name.startswith("/") or ".." in Path(m.name).parts or not (m.isfile() or m.isdir())
+                       for m in members):
+                    raise DatasetUnavailable("the CIFAR-10 archive holds unexpected entries; nothing was extracted")
+                archive.extractall(root, members=members)
+    except OSError as exc:
+        raise DatasetUnavailable(f"CIFAR-10 could not be downloaded from {url} ({exc}); nothing was kept. "
+                                 + _missing_message("cifar10", root)) from None
+    finally:
+        part.unlink(missing_ok=True)
+    _load_cached.cache_clear()
+    return root / _TORCHVISION_FILES["cifar10"][0]
 
 
 def list_datasets() -> list[str]:

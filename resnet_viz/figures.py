@@ -52,7 +52,8 @@ def training_curves_figure(history: pd.DataFrame, smooth: int = 10) -> go.Figure
         history: tidy per-step rows with variant, depth, seed, step, train_error.
         smooth: moving-average window over steps (the batch error of one step is noisy).
 
-    With several seeds the line is their mean and a band spans their min..max.
+    With several seeds the line is their median and a band spans their min..max (He et al. report
+    "best (mean +- std) over 5 runs"; the median is not pulled by one unlucky seed).
     """
     fig = go.Figure()
     depths = sorted(history["depth"].unique().tolist()) if len(history) else []
@@ -60,14 +61,14 @@ def training_curves_figure(history: pd.DataFrame, smooth: int = 10) -> go.Figure
         color = _depth_color(depths, depth)
         per_seed = (group.sort_values("step").groupby("seed")["train_error"]
                     .transform(lambda s: s.rolling(smooth, min_periods=1).mean()))
-        frame = group.assign(smoothed=per_seed).groupby("step")["smoothed"].agg(["mean", "min", "max", "count"])
+        frame = group.assign(smoothed=per_seed).groupby("step")["smoothed"].agg(["median", "min", "max", "count"])
         name = f"{'ResNet' if variant == 'residual' else 'plain'}-{depth}"
         if group["seed"].nunique() > 1:
             fig.add_scatter(x=list(frame.index) + list(frame.index[::-1]),
                             y=list(frame["max"]) + list(frame["min"][::-1]), fill="toself", mode="lines",
                             fillcolor=_rgba(color, 0.15), line=dict(width=0), hoverinfo="skip",
                             showlegend=False, legendgroup=name)
-        fig.add_scatter(x=frame.index, y=frame["mean"], mode="lines", name=name, legendgroup=name,
+        fig.add_scatter(x=frame.index, y=frame["median"], mode="lines", name=name, legendgroup=name,
                         line=dict(color=color, dash=VARIANT_DASH[variant], width=2.5 if variant == "residual" else 2),
                         hovertemplate=F_("{name}<br>step %{{x}}<br>training error %{{y:.3f}}<extra></extra>", name=name))
     fig.update_layout(xaxis_title="step", yaxis_title=F_("training error (moving average of {smooth} steps)", smooth=smooth),
@@ -80,17 +81,26 @@ def error_vs_depth_figure(summary: pd.DataFrame) -> go.Figure:
 
     Args:
         summary: one row per run with variant, depth, seed, final_train_error, final_test_error.
+
+    With several seeds per net the line is the median over seeds and a band spans the lowest to the
+    highest seed.
     """
     fig = make_subplots(rows=1, cols=2, subplot_titles=("training error", "test error"), shared_yaxes=True)
     for col, metric in enumerate(("final_train_error", "final_test_error"), start=1):
         for variant, group in summary.groupby("variant", sort=True):
-            stats = group.groupby("depth")[metric].agg(["mean", "min", "max"]).sort_index()
+            stats = group.groupby("depth")[metric].agg(["median", "min", "max"]).sort_index()
+            color = VARIANT_COLORS[variant]
+            if group["seed"].nunique() > 1:
+                fig.add_scatter(x=list(stats.index) + list(stats.index[::-1]),
+                                y=list(stats["max"]) + list(stats["min"][::-1]), fill="toself", mode="lines",
+                                fillcolor=_rgba(color, 0.18), line=dict(width=0), hoverinfo="skip", showlegend=False,
+                                legendgroup=variant, row=1, col=col)
             fig.add_scatter(
-                x=stats.index, y=stats["mean"], mode="lines+markers", name=variant, legendgroup=variant,
-                showlegend=col == 1, line=dict(color=VARIANT_COLORS[variant], dash=VARIANT_DASH[variant]),
-                error_y=dict(type="data", symmetric=False, array=stats["max"] - stats["mean"],
-                             arrayminus=stats["mean"] - stats["min"], visible=group["seed"].nunique() > 1),
-                hovertemplate=F_("{variant}-%{{x}}: %{{y:.3f}}<extra></extra>", variant=variant), row=1, col=col)
+                x=stats.index, y=stats["median"], mode="lines+markers", name=variant, legendgroup=variant,
+                showlegend=col == 1, line=dict(color=color, dash=VARIANT_DASH[variant]),
+                customdata=list(zip(stats["min"], stats["max"])),
+                hovertemplate=F_("{variant}-%{{x}}: median %{{y:.3f}} (seeds %{{customdata[0]:.3f}} to "
+                                 "%{{customdata[1]:.3f}})<extra></extra>", variant=variant), row=1, col=col)
         fig.update_xaxes(title_text="depth (layers)", tickvals=sorted(summary["depth"].unique().tolist()),
                          row=1, col=col)
     fig.update_yaxes(title_text="error", rangemode="tozero", row=1, col=1)

@@ -10,6 +10,11 @@ Each job trains in its own process (``mode="process"``, the default). Measured o
 development machine: 60 steps of ResNet-20 took 3.5 s in a thread alone but 42 s while one other
 Python thread of the same process was busy, because every small torch op gives up and waits for the
 GIL; a streamlit server redrawing live plots is such a thread. A spawned process has its own GIL.
+
+With ``RESNET_VIZ_RAY`` set by the host (``mode="ray"``), each job's runs are Ray tasks instead
+(:mod:`resnet_viz.backends`): progress and cancel work the same, and a task whose machine is lost ends
+its job as "interrupted". A *sweep* (:meth:`JobManager.submit_sweep`) is one job whose runs are
+stored one by one (:mod:`resnet_viz.sweep`).
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from . import experiments
+from . import sweep as sweeps
+from .backends import LocalBackend, RayBackend, Unit, ray_address
 from .host import check_caps, job_threads, lower_priority
 from .protocol import Context, Outcome, check_before_run, run_cached
 from .store import RunStore
@@ -31,6 +38,7 @@ from .units import format_duration
 
 log = logging.getLogger(__name__)
 ACTIVE = ("queued", "running")
+MODES = ("process", "thread", "ray")
 
 
 class QueueFull(ValueError):
@@ -45,7 +53,8 @@ class Job:
     kind: str
     spec: Any
     estimate: float | None = None
-    state: str = "queued"  # queued | running | done | failed | cancelled
+    state: str = "queued"  # queued | running | done | failed | cancelled | interrupted
+    sweep_of: str = ""  # a sweep over this experiment's runs (kind is then "sweep")
     submitted: float = field(default_factory=time.time)
     started: float | None = None
     finished: float | None = None
@@ -99,8 +108,10 @@ class JobManager:
         store: where results are read from and written to.
         workers: worker threads (one suits a small CPU: torch already uses every core).
         max_queue: jobs waiting (not running) at most; more raise :class:`QueueFull`.
-        mode: "process" (each job in a spawned process, the default) or "thread" (in the worker
-            thread itself; for tests and debugging).
+        mode: "process" (each job in a spawned process), "ray" (each run a Ray task on the cluster at
+            RESNET_VIZ_RAY) or "thread" (in the worker thread itself; for tests and debugging);
+            default: "ray" when the host set RESNET_VIZ_RAY, else "process".
+        ray: the Ray address for mode "ray" (default RESNET_VIZ_RAY).
         runner: runs one job in "thread" mode: ``runner(kind, spec, store, progress, cancel)``;
             default: the experiment through the store.
         keep_seconds: finished jobs (and their per-step records) leave memory this long after they
@@ -109,13 +120,18 @@ class JobManager:
             process when it is not known yet (:func:`resnet_viz.cost.calibrate`), for the estimates.
     """
 
-    def __init__(self, store: RunStore, workers: int = 1, max_queue: int | None = None, mode: str = "process",
-                 runner: Callable[..., Outcome] | None = None, keep_seconds: float | None = None,
-                 calibrate: bool = False) -> None:
-        if mode not in ("process", "thread"):
-            raise ValueError(f"mode must be process or thread; got {mode!r}")
+    def __init__(self, store: RunStore, workers: int | None = None, max_queue: int | None = None,
+                 mode: str | None = None, runner: Callable[..., Outcome] | None = None,
+                 keep_seconds: float | None = None, calibrate: bool = False, ray: str | None = None) -> None:
+        address = ray or ray_address()
+        mode = mode or ("ray" if address else "process")
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+        if workers is None:  # on a cluster, jobs wait on remote tasks: several at once
+            workers = int(os.environ.get("RESNET_VIZ_RAY_JOBS", "4")) if mode == "ray" else 1
         self.store = store
         self.mode = mode
+        self.ray = address if mode == "ray" else None
         self.max_queue = max_queue if max_queue is not None else int(os.environ.get("RESNET_VIZ_MAX_QUEUE", "8"))
         self._runner = runner or _run_in_thread
         self.keep_seconds = keep_seconds if keep_seconds is not None else float(os.environ.get("RESNET_VIZ_JOB_KEEP", "600"))
@@ -140,7 +156,29 @@ class JobManager:
             ValueError: unknown experiment kind, or a spec beyond the host's caps or this machine's memory.
         """
         module = experiments.get(kind)
-        key = self.store.key(kind, spec)
+
+        def stored() -> dict | None:
+            found = self.store.get(kind, spec)
+            return found.result if found is not None else None
+
+        return self._submit(module, spec, self.store.key(kind, spec), stored, estimate, "")
+
+    def submit_sweep(self, kind: str, spec: Any) -> Job:
+        """Queue a sweep over ``spec``'s runs (:mod:`resnet_viz.sweep`): one job whose runs are stored one
+        by one, as Ray tasks on a cluster or in local processes (as many at once as the machine has
+        cores to spare, each with one thread; eight on a GPU). Runs already stored are not run again;
+        when all are, the job is done at once.
+
+        Raises:
+            QueueFull, ValueError: as :meth:`submit`.
+        """
+        module = experiments.get(kind)
+        return self._submit(module, spec, sweeps.key(self.store, module, spec),
+                            lambda: sweeps.stored(self.store, module, spec), None, kind)
+
+    def _submit(self, module: Any, spec: Any, key: str, stored: Callable[[], dict | None], estimate: float | None,
+                sweep_of: str) -> Job:
+        """What :meth:`submit` and :meth:`submit_sweep` share: dedupe, caps, the stored answer, the queue."""
         self._evict()
         with self._lock:
             job = self._jobs.get(key)
@@ -148,31 +186,46 @@ class JobManager:
                 return job
         runs = module.training_runs(spec)
         check_caps(runs, runs[0].train.device if runs else "auto")
-        stored = self.store.get(kind, spec)
-        if stored is None:
+        result = stored()
+        if result is None:
             check_before_run(module, spec)
             if estimate is None:
                 estimate = module.cost(spec)
+        kind = "sweep" if sweep_of else module.NAME
         with self._lock:
             job = self._jobs.get(key)
             if job is not None and job.state in ACTIVE:
                 return job
-            if stored is not None:
-                job = Job(key, kind, spec, state="done", result=stored.result, from_store=True)
+            if result is not None:
+                job = Job(key, kind, spec, state="done", result=result, from_store=True, sweep_of=sweep_of)
                 job.started = job.finished = time.time()
                 self._jobs[key] = job
                 return job
-            waiting = [j for j in self._jobs.values() if j.state == "queued"]
-            if len(waiting) >= self.max_queue:
-                raise QueueFull(
-                    f"The job queue is full ({len(waiting)} experiments waiting, the most this server "
-                    f"allows). Expected wait: about {format_duration(self.expected_wait())}. Try again then, "
-                    "or open an experiment that is already stored.")
-            self.store.check_writable()
-            job = Job(key, kind, spec, estimate=estimate)
+            self._check_room()
+            job = Job(key, kind, spec, estimate=estimate, sweep_of=sweep_of)
             self._jobs[key] = job
         self._queue.put(job)
         return job
+
+    def _check_room(self) -> None:
+        waiting = [j for j in self._jobs.values() if j.state == "queued"]
+        if len(waiting) >= self.max_queue:
+            raise QueueFull(
+                f"The job queue is full ({len(waiting)} experiments waiting, the most this server "
+                f"allows). Expected wait: about {format_duration(self.expected_wait())}. Try again then, "
+                "or open an experiment that is already stored.")
+        self.store.check_writable()
+
+    def backend(self, sweep: bool = False):
+        """Where this manager's jobs run: Ray tasks (mode "ray") or local processes. A job's runs share
+        its process (``job_threads`` threads); a sweep's runs get a process and one thread each."""
+        if self.mode == "ray":
+            return RayBackend(self.ray, threads=1 if sweep else job_threads())
+        if not sweep:
+            return LocalBackend(1, job_threads())
+        import torch
+
+        return LocalBackend(8 if torch.cuda.is_available() else job_threads(), threads=1)
 
     def expected_wait(self) -> float:
         """Seconds until a newly queued job would start: what is running plus what waits."""
@@ -222,20 +275,36 @@ class JobManager:
                 continue
             job.state, job.started = "running", time.time()
             try:
-                if self.mode == "process":
-                    result, from_store = self._run_in_process(job)
-                else:
+                if job.sweep_of:
+                    self._run_sweep(job)
+                elif self.mode == "thread":
                     outcome = self._runner(job.kind, job.spec, self.store, progress=job._record,
                                            cancel=job.cancel_event)
-                    result, from_store = outcome.result, outcome.from_store
-                job.result, job.from_store = result, from_store
-                job.state = "cancelled" if result.get("status") == "cancelled" else "done"
+                    job.result, job.from_store = outcome.result, outcome.from_store
+                    job.state = "cancelled" if outcome.result.get("status") == "cancelled" else "done"
+                else:
+                    self._run_unit(job)
             except Exception as exc:  # reported on the page; the worker lives on
                 log.warning("job %s (%s) failed: %s", job.key, job.kind, exc)
                 job.error = str(exc) if isinstance(exc, WorkerError) else f"{type(exc).__name__}: {exc}"
                 job.state = "failed"
             finally:
                 job.finished = time.time()
+
+    def _run_unit(self, job: Job) -> None:
+        """One job as one unit on the backend (a process here, or a Ray task)."""
+        outcome = self.backend().run([Unit(job.kind, job.spec)], str(self.store.root),
+                                     lambda _, rec: job._record(rec), job.cancel_event)[0]
+        if outcome.state in ("failed", "interrupted"):
+            job.error = outcome.error
+        job.result, job.from_store, job.state = outcome.result, outcome.from_store, outcome.state
+
+    def _run_sweep(self, job: Job) -> None:
+        result = sweeps.run(experiments.get(job.sweep_of), job.spec, self.store, self.backend(sweep=True),
+                            report=job._record, cancel=job.cancel_event)
+        job.result, job.from_store = result, result["ran"] == 0
+        job.state = {"completed": "done"}.get(result["status"], result["status"])
+        job.error = "; ".join(result["problems"])
 
     def _calibrate(self) -> None:
         """Measure the training throughput in a worker process (as jobs train), unless known."""
@@ -252,33 +321,6 @@ class JobManager:
         if throughput() is None:
             log.warning("measuring the training throughput failed; estimates stay unknown")
 
-    def _run_in_process(self, job: Job) -> tuple[dict, bool]:
-        ctx = mp.get_context("spawn")  # never fork a process that has threads
-        messages = ctx.Queue()
-        cancel = ctx.Event()
-        proc = ctx.Process(target=_process_main, name=f"resnet-viz-job-{job.key}", daemon=True,
-                           args=(job.kind, job.spec, str(self.store.root), messages, cancel, os.getpid()))
-        proc.start()
-        try:
-            while True:
-                if job.cancel_event.is_set():
-                    cancel.set()
-                try:
-                    what, payload = messages.get(timeout=0.2)
-                except queue.Empty:
-                    if not proc.is_alive() and messages.empty():
-                        raise WorkerError(f"the worker process stopped unexpectedly (exit code {proc.exitcode})")
-                    continue
-                if what == "progress":
-                    job._record(payload)
-                elif what == "done":
-                    return payload["result"], payload["from_store"]
-                else:
-                    raise WorkerError(payload)
-        finally:
-            proc.join(timeout=10)
-            if proc.is_alive():
-                proc.kill()
 
 
 class WorkerError(RuntimeError):
@@ -287,29 +329,6 @@ class WorkerError(RuntimeError):
 
 def _run_in_thread(kind: str, spec: Any, store: RunStore, progress, cancel) -> Outcome:
     return run_cached(experiments.get(kind), spec, Context(progress=progress, cancel=cancel, store=store))
-
-
-def _process_main(kind: str, spec: Any, store_root: str, messages, cancel, parent_pid: int) -> None:
-    """Entry point of a job's process: run the experiment, report progress, then the outcome."""
-
-    def watch_parent() -> None:  # the server died (killed): stop rather than train for nobody
-        while True:
-            if os.getppid() != parent_pid:
-                os._exit(3)
-            time.sleep(1.0)
-
-    threading.Thread(target=watch_parent, daemon=True).start()
-    import torch
-
-    torch.set_num_threads(job_threads())  # leave the rest to the server (resnet_viz.host)
-    lower_priority()
-    try:
-        outcome = run_cached(experiments.get(kind), spec,
-                             Context(progress=lambda rec: messages.put(("progress", rec)), cancel=cancel,
-                                     store=RunStore(store_root)))
-        messages.put(("done", {"result": outcome.result, "from_store": outcome.from_store}))
-    except BaseException as exc:  # noqa: BLE001 - everything is reported to the parent
-        messages.put(("failed", f"{type(exc).__name__}: {exc}"))
 
 
 def _calibrate_main() -> None:

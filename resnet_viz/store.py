@@ -3,7 +3,7 @@
 Layout under ``root`` (default ``RESNET_VIZ_HOME/runs``)::
 
     <key>/spec.json      {"kind": ..., "spec": {...}}
-    <key>/status.json    {"status": "running" | "done" | "failed", ...}
+    <key>/status.json    {"status": "running" | "done" | "failed" | "interrupted", ...}
     <key>/result.json    the experiment's JSON result (written last: its presence commits the run)
     <key>/<name>.safetensors   weights (never pickle)
 
@@ -21,6 +21,7 @@ import logging
 import os
 import re
 import shutil
+import socket
 import tempfile
 import time
 from dataclasses import dataclass
@@ -110,7 +111,7 @@ class RunStore:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "result.json").unlink(missing_ok=True)
         _write_json(folder / "spec.json", {"kind": kind, "spec": spec_dict(spec)})
-        self._set_status(key, "running", pid=os.getpid())
+        self._set_status(key, "running", pid=os.getpid(), host=socket.gethostname())
         return key
 
     def finish(self, key: str, result: dict, weights: dict[str, dict[str, torch.Tensor]] | None = None) -> None:
@@ -132,6 +133,12 @@ class RunStore:
 
     def fail(self, key: str, error: str) -> None:
         self._set_status(key, "failed", error=error)
+
+    def interrupt(self, key: str, why: str) -> None:
+        """Mark a run that never finished as interrupted (its machine was lost), unless it finished."""
+        status = self.status(key)
+        if status is not None and status.get("status") == "running":
+            self._set_status(key, "interrupted", error=why)
 
     def save(self, kind: str, spec: Any, result: dict,
              weights: dict[str, dict[str, torch.Tensor]] | None = None) -> str:
@@ -163,11 +170,14 @@ class RunStore:
     # --- reading ----------------------------------------------------------------------------------
     def state(self, key: str) -> dict | None:
         """The run's status, with "running" turned into "interrupted" when the process that was
-        running it is gone (the server was killed or the machine restarted). None if absent."""
+        running it on this machine is gone (the server was killed or the machine restarted). A run on
+        another machine of a cluster stays "running" here; the job manager that sent it there marks it
+        interrupted when that machine is lost. None if absent."""
         status = self.status(key)
         if status is None:
             return None
-        if status.get("status") == "running" and not _alive(status.get("pid")):
+        here = status.get("host") in (None, socket.gethostname())
+        if status.get("status") == "running" and here and not _alive(status.get("pid")):
             return {**status, "status": "interrupted"}
         return status
 

@@ -42,15 +42,20 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 def cpu_has_fast_bf16() -> bool:
-    """Does this CPU do bf16 math in hardware (AVX512-BF16 or AMX)? Then bf16 autocast pays off."""
-    checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
-    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
+    """Does this CPU multiply bf16 matrices in AMX tiles? Only then does bf16 autocast pay off.
+
+    An earlier development machine showing AVX512-BF16 without AMX measured bf16 1.44x faster per
+    ResNet-56 step (README, Performance); a later one with the same flags and torch 2.15 measured it
+    *slower*: a 2048² matrix product at 162 GFLOP/s in bf16 against 308 in fp32, a ResNet-20 step (width
+    16, 32x32, batch 128) 253 vs 182 ms, ResNet-56 (width 8, 16x16, one thread) 167 vs 132 ms, and the
+    engine ran the Fig. 6 nets at 0.8x a plain fp32 loop (bench/results/cifar_speed_cpu.json). Without
+    AMX the answer depends on the machine and the build, so fp32, never the slow surprise, is the default."""
+    return bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
 
 
 def resolve_precision(name: str, device: torch.device) -> str:
-    """"auto" -> bf16 autocast on a CUDA GPU that supports it and on a CPU with bf16 hardware
-    (measured on the development CPU, AVX512-BF16: 1.5x per step at width 16), fp32 elsewhere.
-    RESNET_VIZ_PRECISION=fp32 forces plain fp32 everywhere."""
+    """"auto" -> bf16 autocast on a CUDA GPU that supports it and on a CPU with AMX
+    (:func:`cpu_has_fast_bf16`), fp32 elsewhere. RESNET_VIZ_PRECISION=fp32 forces plain fp32 everywhere."""
     if os.environ.get("RESNET_VIZ_PRECISION") == "fp32":
         return "fp32"
     if name != "auto":
@@ -95,6 +100,27 @@ def lr_factor(schedule: str, step: int, steps: int) -> float:
     if schedule == "cosine":
         return 0.5 * (1.0 + math.cos(math.pi * step / steps))
     return 1.0
+
+
+def augment_batch(x: torch.Tensor, generator: torch.Generator, pad: int = 4) -> torch.Tensor:
+    """He et al. (2016, Sec. 4.2): pad ``pad`` pixels of zeros (the mean colour, since images are
+    standardized) on each side, take a random crop of the image's own size and flip half of the images
+    horizontally. One gather on the images' device for the whole batch (no per-image loop); the random
+    offsets and flips come from ``generator`` (on the CPU, so a seed gives the same batches on any device).
+
+    Returns:
+        A new (N, C, H, W) batch (channels-last in memory), in the same order: labels stay valid.
+    """
+    n, _, h, w = x.shape
+    device = x.device
+    shifts = torch.randint(0, 2 * pad + 1, (2, n), generator=generator).to(device)
+    flips = (torch.rand(n, generator=generator) < 0.5).to(device)
+    padded = F.pad(x, (pad, pad, pad, pad))
+    rows = shifts[0][:, None] + torch.arange(h, device=device)  # (N, H)
+    cols = shifts[1][:, None] + torch.arange(w, device=device)  # (N, W)
+    cols = torch.where(flips[:, None], cols.flip(1), cols)  # a flipped crop reads its columns backwards
+    out = padded[torch.arange(n, device=device)[:, None, None], :, rows[:, :, None], cols[:, None, :]]  # (N, H, W, C)
+    return out.permute(0, 3, 1, 2)
 
 
 @torch.no_grad()
@@ -269,6 +295,7 @@ def fit(model: nn.Module, data: Dataset, cfg: TrainConfig, callback: Callback | 
     history: list[dict] = []
     status, message = "completed", ""
     order, pos = torch.randperm(n, generator=gen), 0
+    augment = torch.Generator().manual_seed(cfg.seed + 1) if cfg.augment else None  # batch order unchanged
     graphs = use_cuda_graphs(device, cfg.steps, model)
     step_fn = None
 
@@ -285,6 +312,8 @@ def fit(model: nn.Module, data: Dataset, cfg: TrainConfig, callback: Callback | 
             group["lr"] = lr
 
         xb, yb = data.train_x[idx], data.train_y[idx]
+        if augment is not None:
+            xb = augment_batch(xb, augment)
         if step_fn is None:
             step_fn = _stepper(model, xb, yb, device, precision, graphs)
         loss_value, logits = step_fn(optimizer, xb, yb)

@@ -123,7 +123,7 @@ def test_the_catalog_lists_exactly_each_subcommands_options(capsys):
     assert code == 0 and [e["name"] for e in catalog] == list(EXPERIMENTS) == [
         "train", "degradation", "gradients", "lesion", "attribution", "shortcuts", "landscape", "paths"]
     subparsers = next(a for a in build_parser()._actions if a.dest == "command").choices
-    general = {"-h", "--help", "--out", "--rerun", "--data-dir", "--download"}
+    general = {"-h", "--help", "--out", "--rerun", "--data-dir", "--download", "--tensorboard", "--recipe"}
     for entry in catalog:
         assert entry["help"] and all(set(f) >= {"name", "type", "default", "choices", "help"} for f in entry["fields"])
         assert all(f["help"] for f in entry["fields"])

@@ -78,3 +78,18 @@ def test_models_trained_together_on_streams_match_each_alone(digits):
         la = torch.tensor([h["train_loss"] for h in a.history])
         lb = torch.tensor([h["train_loss"] for h in b.history])
         assert torch.allclose(la, lb, rtol=1e-3, atol=1e-4), (la - lb).abs().max()
+
+
+def test_the_paper_augmentation_runs_on_the_gpu_and_matches_the_cpu():
+    from resnet_viz.train import augment_batch
+
+    x = torch.randn(128, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    on_cpu = augment_batch(x, torch.Generator().manual_seed(1))
+    on_gpu = augment_batch(x.cuda(), torch.Generator().manual_seed(1))  # same draws, gathered on the device
+    assert on_gpu.device.type == "cuda" and torch.equal(on_gpu.cpu(), on_cpu)
+
+
+def test_a_graphed_run_with_augmentation_trains(digits):
+    cfg = TrainConfig(steps=40, batch_size=64, eval_every=0, device="cuda", augment=True, schedule="step")
+    result = fit(build_model(NET, seed=0), digits, cfg)
+    assert result.cuda_graphs and result.status == "completed" and result.final_train_error < 0.9

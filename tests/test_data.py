@@ -98,3 +98,38 @@ def test_cifar10_python_batches_load_through_torchvision(tmp_path, monkeypatch):
 def test_bad_data_configs(kwargs, message):
     with pytest.raises(ValueError, match=message):
         DataConfig(**kwargs)
+
+
+def test_cifar10_download_with_progress_and_checksum(tmp_path, served, monkeypatch):
+    import hashlib
+
+    from resnet_viz.data import Download, check_available, download_cifar10, online
+
+    url, payload = served
+    md5 = hashlib.md5(payload["data"]).hexdigest()
+    root = tmp_path / "data"
+    assert online(url) and not online("http://127.0.0.1:9/none", timeout=1)
+    seen = []
+    folder = download_cifar10(root, url, md5, chunk=256, progress=lambda done, total: seen.append((done, total)))
+    assert folder == root / "cifar-10-batches-py" and sorted(p.name for p in folder.iterdir())[:2] == ["batches.meta",
+                                                                                                       "data_batch_1"]
+    assert seen[-1] == (len(payload["data"]), len(payload["data"])) and len(seen) > 3  # progress per chunk
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    assert not list(root.glob("*.part"))
+    check_available(DataConfig("cifar10"), root)  # the files are where the loader looks
+    monkeypatch.setattr(torchvision.datasets.cifar, "check_integrity", lambda path, md5=None: os.path.isfile(path))
+    assert load_dataset(DataConfig("cifar10"), root=root).train_x.shape == (10, 3, 32, 32)
+
+    other = tmp_path / "other"
+    with pytest.raises(DatasetUnavailable, match=r"damaged .* expected 0{32}\); nothing was kept"):
+        download_cifar10(other, url, "0" * 32)
+    assert not (other / "cifar-10-batches-py").exists() and not list(other.glob("*"))
+    with pytest.raises(DatasetUnavailable, match="could not be downloaded .* put data_batch_1"):
+        download_cifar10(other, "http://127.0.0.1:9/none", md5)
+
+    job = Download(tmp_path / "threaded", url=url, md5=md5)  # what the page runs, with its progress bar
+    job.thread.join(30)
+    assert job.state == "done" and job.fraction == 1.0 and job.error == ""
+    bad = Download(tmp_path / "bad", url=url, md5="1" * 32)
+    bad.thread.join(30)
+    assert bad.state == "failed" and "damaged" in bad.error

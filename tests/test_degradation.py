@@ -156,4 +156,16 @@ def test_error_vs_depth_figure_has_train_and_test_panels():
     assert [a.text for a in fig.layout.annotations] == ["training error", "test error"]
     plain_train = next(t for t in fig.data if t.name == "plain" and t.xaxis == "x")
     assert list(plain_train.x) == [20, 56] and list(plain_train.y) == pytest.approx([0.005, 0.505])
-    assert plain_train.error_y.visible
+    band = next(t for t in fig.data if t.fill == "toself" and t.legendgroup == "plain" and t.xaxis == "x")
+    assert list(band.x) == [20, 56, 56, 20] and list(band.y) == pytest.approx([0.01, 0.51, 0.5, 0.0])  # best..worst seed
+
+
+def test_the_seed_line_is_the_median_not_the_mean():
+    import pandas as pd
+
+    rows = pd.DataFrame([{"variant": "plain", "depth": 20, "seed": s, "final_train_error": e, "final_test_error": e}
+                         for s, e in enumerate((0.1, 0.2, 0.9))])
+    fig = error_vs_depth_figure(rows)
+    line = next(t for t in fig.data if t.name == "plain" and t.xaxis == "x")
+    assert list(line.y) == pytest.approx([0.2])  # the mean, 0.4, would follow the one bad seed
+    assert len([t for t in fig.data if t.fill == "toself"]) == 2  # a band in each panel

@@ -219,3 +219,67 @@ def test_attributions_page_compares_the_shipped_nets_with_each_method():
     assert any("Rank correlation" in c.value for c in at.caption)
     at.number_input[0].set_value(5).run()
     assert any("test image #5" in c.value for c in at.caption)
+
+
+def test_degradation_page_shows_a_stored_sweep_as_median_and_band_and_offers_sweeps_on_ray_hosts(monkeypatch):
+    from resnet_viz import sweep
+    from resnet_viz.backends import UnitOutcome, run_unit
+    from resnet_viz.experiments import degradation as deg
+    from resnet_viz.protocol import build
+    from resnet_viz.store import RunStore
+
+    class InProcess:
+        name = "in-process"
+
+        def run(self, units, root, report, cancel):
+            return [UnitOutcome("done", **run_unit(u.kind, u.spec, root, 1, lambda r: None, cancel, lower=False))
+                    for u in units]
+
+    spec = build(deg.Spec, {"depths": (8,), "width": 4, "steps": 50, "seeds": (0, 1)})
+    assert sweep.run(deg, spec, RunStore(), InProcess())["ran"] == 4  # e.g. swept from the CLI earlier
+    monkeypatch.setenv("RESNET_VIZ_RAY", "auto")  # the host has Ray: sweeps and the paper's recipes are offered
+    at = app("pages/1_Degradation.py")
+    at.query_params.update({"depths": "8", "width": "4", "steps": "50", "seeds": "2"})
+    at.run()
+    assert not at.exception
+    summary = next(d.value for d in at.dataframe if "depth" in d.value.columns)
+    assert sorted(zip(summary["seed"], summary["variant"])) == [(0, "plain"), (0, "residual"), (1, "plain"),
+                                                                (1, "residual")]
+    assert any("Measured on this server" in c.value for c in at.caption)
+    assert not [b for b in at.button if b.label == "Sweep"]  # stored: nothing to run
+    recipe = _by_label(at.radio, "Recipe")
+    assert recipe.options == ["lesson", "paper (64k iterations)", "paper, short (8k iterations)"]
+    at.query_params.update({"depths": "8,20"})
+    at = app("pages/1_Degradation.py")
+    at.query_params.update({"depths": "8,20", "width": "4", "steps": "50"})
+    at.run()
+    assert [b.label for b in at.button if b.label in ("Train", "Sweep")] == ["Train", "Sweep"]
+    _by_label(at.radio, "Recipe").set_value("paper_short").run()
+    assert any("The recipe fixes the dataset (cifar10), width 16, 8000 steps of 128" in c.value for c in at.caption)
+    assert _by_label(at.select_slider, "Steps").disabled and _by_label(at.selectbox, "Dataset").disabled
+    assert any("is not available offline" in e.value for e in at.error)  # offline: the files to put where
+
+
+def test_degradation_page_offers_the_cifar10_download_where_there_is_internet(monkeypatch, tmp_path, served):
+    import hashlib
+
+    from resnet_viz import data
+
+    url, payload = served  # a tiny archive in CIFAR-10's layout, with its own checksum in place of the real one
+    monkeypatch.setattr(data, "_cifar10_source", lambda: (url, hashlib.md5(payload["data"]).hexdigest(),
+                                                          "cifar-10-python.tar.gz"))
+    monkeypatch.setenv("RESNET_VIZ_DATA", str(tmp_path / "data"))
+    at = app("pages/1_Degradation.py")
+    at.query_params.update({"dataset": "cifar10"})
+    at.run()
+    assert not at.exception and not at.error
+    assert any("can be downloaded now" in i.value for i in at.info)
+    _by_label(at.button, "Download CIFAR-10").click().run()
+    deadline = time.time() + 30
+    while not (tmp_path / "data" / "cifar-10-batches-py" / "test_batch").exists():
+        assert time.time() < deadline
+        time.sleep(0.1)
+    time.sleep(0.5)
+    at.run()
+    assert not at.exception and not at.error
+    assert any(b.label == "Train" for b in at.button)  # the data is there: the lesson can train

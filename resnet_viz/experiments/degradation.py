@@ -37,7 +37,8 @@ class Spec:
                                      high=2**31 - 1, aliases=("--seed",))
     net: NetConfig = nested(lambda: NetConfig(width=8), expose=("width", "block", "shortcut", "stochastic_depth"))
     data: DataConfig = nested(DataConfig, expose=("name",))
-    train: TrainConfig = nested(TrainConfig, expose=("steps", "batch_size", "lr", "eval_every", "device"))
+    train: TrainConfig = nested(TrainConfig, expose=("steps", "batch_size", "lr", "schedule", "augment", "eval_every",
+                                                     "device"))
 
     def __post_init__(self) -> None:
         validate(self)
@@ -61,6 +62,15 @@ def training_runs(spec: Spec) -> list[training.Spec]:
     return [training.Spec(net=net(depth, variant), data=spec.data, train=replace(spec.train, seed=seed))
             for seed in spec.seeds for depth in spec.depths for variant in spec.variants]
 
+
+# Named sets of settings (``--recipe`` on the CLI, the recipe choice on the page); given options override them.
+# "paper": He et al. 2016, Sec. 4.2 (CIFAR-10, batch 128, lr 0.1 /10 at 32k and 48k of 64k iterations, momentum
+# 0.9, weight decay 1e-4, pad-4 crop + flip) for the nets of Fig. 6; the paper also holds out 5k training images
+# and warms ResNet-110 up at lr 0.01, which this recipe does not. "paper_short": the same schedule over 8k
+# iterations (about 20 epochs), for a lesson on a GPU.
+PAPER = {"dataset": "cifar10", "depths": (20, 32, 44, 56), "width": 16, "steps": 64_000, "batch_size": 128, "lr": 0.1,
+         "schedule": "step", "augment": True, "eval_every": 2000}
+RECIPES: dict[str, dict] = {"lesson": {}, "paper": PAPER, "paper_short": {**PAPER, "steps": 8000, "eval_every": 500}}
 
 PRESET = Spec()  # the lesson: digits, plain and residual 20 vs 56, 300 steps (about a minute or two on a laptop CPU)
 
@@ -107,6 +117,23 @@ def run(spec: Spec, ctx: Context | None = None) -> Outcome:
     return Outcome({"status": status, "runs": results}, weights=weights)
 
 
+def split(spec: Spec) -> list[Spec]:
+    """A sweep's units (:mod:`resnet_viz.sweep`): one Spec per (seed, depth, variant), each stored on
+    its own and trained exactly as inside the whole spec."""
+    return [replace(spec, depths=(depth,), seeds=(seed,), variants=(variant,))
+            for seed in spec.seeds for depth in spec.depths for variant in spec.variants]
+
+
+def merge(spec: Spec, results: list[dict]) -> dict:
+    """The results of some of ``split(spec)``'s units as one result of ``spec`` (its runs in order)."""
+    runs = [r for result in results for r in result["runs"]]
+    order = {(s, d, v): i for i, (s, d, v) in enumerate((r.train.seed, r.net.depth, _variant(r))
+                                                          for r in training_runs(spec))}
+    runs.sort(key=lambda r: order.get((r["seed"], r["depth"], r["variant"]), len(order)))
+    status = "completed" if all(result.get("status") == "completed" for result in results) else "cancelled"
+    return {"status": status, "runs": runs}
+
+
 def summary(spec: Spec, outcome: Outcome) -> str:
     result = outcome.result
     lines = [f"degradation on {spec.data.name}, {spec.train.steps} steps, width {spec.net.width}"
@@ -126,7 +153,7 @@ def describe(rec: dict) -> str:
     return f"Run {rec['run_index'] + 1}/{rec['runs']}: {run_name(rec['variant'], rec['depth'])}, seed {rec['seed']}, step {rec['done']}/{rec['total']}"
 
 
-__all__ = ["PRESET", "Spec", "VARIANTS", "cost", "run", "training_runs"]
+__all__ = ["PRESET", "Spec", "VARIANTS", "cost", "merge", "run", "split", "training_runs"]
 
 
 # --- tidy tables: the contract between this experiment and the figures ---------------------------

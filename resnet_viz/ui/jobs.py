@@ -10,8 +10,9 @@ from typing import Any, Callable
 import streamlit as st
 
 from .. import experiments
+from .. import sweep as sweeps
 from ..cost import describe as describe_estimate
-from ..data import check_available
+from ..data import Download, DatasetUnavailable, check_available, cifar10_url, online
 from ..jobs import ACTIVE, Job, JobManager
 from ..paths import home
 from ..store import RunStore, StoredRun
@@ -44,7 +45,7 @@ class Panel:
 
 
 def job_panel(kind: str, spec: Any, describe: Callable[[dict], str], live: Callable[[list[dict]], None] | None = None,
-              button: str = N_("Train"), what: str = "") -> Panel:
+              button: str = N_("Train"), what: str = "", sweep: str = "", sweep_help: str = "") -> Panel:
     """Draw the state of (kind, spec) and the button that trains it.
 
     Args:
@@ -54,32 +55,116 @@ def job_panel(kind: str, spec: Any, describe: Callable[[dict], str], live: Calla
         live: draws the records so far (live curves) while the job runs, every few seconds.
         button: the label of the button.
         what: one sentence on what pressing it does, shown with the estimate.
+        sweep: the label of a second button that runs the spec as a sweep (:mod:`resnet_viz.sweep`: each
+            run its own task, stored on its own), for hosts with Ray or a GPU; "" for none. Whatever the
+            host, a sweep whose runs are all stored (from the CLI, say) is shown as the result.
     """
     manager = job_manager()
     key = manager.store.key(kind, spec)
     stored = manager.store.get(kind, spec)
     if stored is not None:
         return Panel(stored, False, key)
-    guard(check_available, spec.data)  # a missing dataset is said now, not after the job starts
+    module = experiments.get(kind)
+    if sweeps.sweepable(module):
+        swept = _swept(manager.store, module, spec)
+        if swept is not None:
+            return swept
+        sweep_job = manager.get(sweeps.key(manager.store, module, spec))
+        if sweep_job is not None and sweep_job.state in ACTIVE:
+            _progress(manager, sweep_job, describe, live)
+            return Panel(None, True, sweep_job.key)
+        if sweep_job is not None and sweep_job.state in ("failed", "interrupted"):
+            st.error(_("The sweep stopped: {error}").format(error=sweep_job.error), icon=":material/error:")
+    dataset_ready(spec.data)  # a missing dataset is said now, not after the job starts
     job = manager.get(key)
     if job is not None and job.state in ACTIVE:
         _progress(manager, job, describe, live)
         return Panel(None, True, key)
-    if job is not None and job.state == "failed":
+    if job is not None and job.state == "interrupted":
+        st.warning(_("The run was interrupted: {error}. Nothing of it was kept; press the button to train it "
+                     "again.").format(error=job.error), icon=":material/restart_alt:")
+    elif job is not None and job.state == "failed":
         st.error(_("The run failed: {error}").format(error=job.error), icon=":material/error:")
     elif job is not None and job.state == "cancelled":
         st.warning(_("The run was cancelled; nothing was stored. Press the button to start again."),
                    icon=":material/stop_circle:")
     else:
         _stored_state_notice(manager.store, key)
-    estimate = guard(experiments.get(kind).cost, spec)
-    if st.button(_(button), type="primary", icon=":material/play_arrow:", key=f"submit-{kind}"):
+    estimate = guard(module.cost, spec)
+    left, right = st.columns(2) if sweep else (st, None)
+    if left.button(_(button), type="primary", icon=":material/play_arrow:", key=f"submit-{kind}"):
         guard(manager.submit, kind, spec, estimate)
         st.rerun()  # show the job's progress at once
+    if right is not None and right.button(_(sweep), icon=":material/lan:", key=f"sweep-{kind}",
+                                          help=_(sweep_help) if sweep_help else None):
+        guard(manager.submit_sweep, kind, spec)
+        st.rerun()
     st.caption(f"{_(what)} " + _("Estimated duration on this server: **{estimate}**. The run goes to a background "
                                  "queue: keep using the page, or reload it, while it trains.").format(
         estimate=_(describe_estimate(estimate))))
     return Panel(None, False, key)
+
+
+@st.cache_data(ttl=120, show_spinner=False)
+def _online(url: str) -> bool:
+    return online(url)
+
+
+@st.cache_resource(show_spinner=False)
+def _download() -> dict:
+    """The server's one CIFAR-10 download (a box, so that a failed one can be replaced)."""
+    import threading
+
+    return {"lock": threading.Lock()}
+
+
+def dataset_ready(data: Any) -> None:
+    """Stop the page with the missing-dataset message unless the data is there; for CIFAR-10 on a
+    machine with internet, offer the download (one per server, with a progress bar) next to it."""
+    try:
+        check_available(data)
+        return
+    except DatasetUnavailable:
+        if data.name != "cifar10" or not _online(cifar10_url()):
+            guard(check_available, data)  # offline: the message naming the files and the folder
+    box = _download()
+    job: Download | None = box.get("job")
+    if job is None or job.state != "running":  # none yet, failed, or done but the files are gone since
+        if job is not None and job.state == "failed":
+            st.error(_("The download failed: {error}").format(error=job.error), icon=":material/error:")
+        st.info(_("CIFAR-10 is not on this server yet. It can be downloaded now (170 MB, checked against its "
+                  "published MD5 checksum)."), icon=":material/cloud_download:")
+        if st.button(_("Download CIFAR-10"), icon=":material/download:", key="download-cifar10"):
+            with box["lock"]:  # two students pressing at once start one download
+                if box.get("job") is job:
+                    box["job"] = Download()
+            st.rerun()
+        st.stop()
+
+    @st.fragment(run_every=1.0)
+    def bar() -> None:
+        if job.state != "running":
+            st.rerun()  # the whole page: the data is there now (or the failure is shown)
+        st.progress(job.fraction, text=_("Downloading CIFAR-10: {done:.0f} of {total:.0f} MB").format(
+            done=job.done_bytes / 1e6, total=job.total_bytes / 1e6))
+
+    bar()
+    st.stop()
+
+
+def _swept(store: RunStore, module: Any, spec: Any) -> Panel | None:
+    """A Panel with the merged result when every run of the spec's sweep is stored, else None."""
+    key = sweeps.key(store, module, spec)
+    result = _merged_sweep(key, store, module, spec) if sweeps.stored_units(store, module, spec) else None
+    if result is None:
+        return None
+    return Panel(StoredRun(key, "sweep", {}, result, {"status": "done"}, store.root), False, key)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _merged_sweep(key: str, _store: RunStore, _module: Any, _spec: Any) -> dict | None:
+    """The merged runs of a finished sweep, read once per server (stored runs never change)."""
+    return sweeps.stored(_store, _module, _spec)
 
 
 def _progress(manager: JobManager, job: Job, describe: Callable[[dict], str],

@@ -99,10 +99,26 @@ lines (residual): the deeper net trains as well as, or better than, the shallow 
     published_note = ("The paper gives no numbers for plain nets on CIFAR-10, only curves (Fig. 6): \"plain-110 is "
                       "higher than 60% and not displayed\".")
     curves = ("(a) Training error on each step's batch, smoothed over 10 steps. Dashed: plain; solid: residual; one "
-              "colour per depth. With several seeds, the band spans them.")
+              "colour per depth. With several seeds, the line is their median and the band spans them.")
     errors = ("(b) Final errors on the *whole* training and test splits, in eval mode. Degradation is the plain line "
-              "rising with depth on the left panel, where overfitting cannot explain it.")
+              "rising with depth on the left panel, where overfitting cannot explain it. With several seeds: the "
+              "median, and a band from the best to the worst seed (He et al. report the mean and std of 5 runs; "
+              "public re-runs of ResNet-56 on CIFAR-10 spread by about 1.5 points).")
     csv = "Download CSV (per-step history)"
+    tensorboard = "Download for TensorBoard (zip)"
+    tensorboard_help = ("Every run's loss, errors and learning rate as TensorBoard event files: unzip, then run "
+                        "`tensorboard --logdir runs`.")
+    recipe = "Recipe"
+    recipe_help = ("lesson: the settings below (minutes); paper: He et al.'s CIFAR-10 recipe (64k iterations of 128, "
+                   "lr 0.1 divided by 10 at 32k and 48k, momentum 0.9, weight decay 1e-4, 4-pixel pad, random crop "
+                   "and flip); paper, short: the same schedule over 8k iterations")
+    recipe_names = ["lesson", "paper (64k iterations)", "paper, short (8k iterations)"]  # in deg.RECIPES' order
+    recipe_note = ("The recipe fixes the dataset ({dataset}), width {width}, {steps} steps of {batch}, the learning rate "
+                   "{lr} with its steps and the augmentation; depths, shortcuts and seeds stay yours. Differences from "
+                   "the paper: all 50k training images (the paper held 5k out) and no warm-up for depth 110.")
+    sweep = "Sweep"
+    sweep_help = ("Every run (each depth, net and seed) becomes its own task, run at once on this server's GPU or its "
+                  "Ray cluster; runs already stored are skipped.")
 
 
 class Gradients(_Text):

@@ -213,6 +213,44 @@ def published_table() -> None:
     st.caption(Degradation.published_note)
 
 
+def sweep_host() -> bool:
+    """Does this server sweep (Ray configured by the host, or a GPU)? Then pages offer the sweep button
+    and the paper's recipes."""
+    from ..backends import ray_address
+    from . import accelerated
+
+    return guard(ray_address) is not None or accelerated()
+
+
+def recipe_choice(where: Any) -> str:
+    """The recipe control (lesson / the paper's / its short version) on hosts that sweep; "lesson" elsewhere."""
+    if not sweep_host():
+        return "lesson"
+    return control(where, "radio", "recipe", Degradation.recipe, list(deg.RECIPES), "lesson",
+                   help=Degradation.recipe_help,
+                   format_func=lambda r: Degradation.recipe_names[list(deg.RECIPES).index(r)])
+
+
+def degradation_spec(recipe: str, values: dict) -> deg.Spec:
+    """The page's Spec: the widgets' values, with a recipe's settings over them (its depths excepted)."""
+    from .widgets import spec_from
+
+    fixed = {k: v for k, v in deg.RECIPES[recipe].items() if k != "depths"}
+    if fixed:
+        st.caption(Degradation.recipe_note.format(dataset=fixed["dataset"], width=fixed["width"], steps=fixed["steps"],
+                                                  batch=fixed["batch_size"], lr=fixed["lr"]))
+    return spec_from(deg.Spec, {**values, **fixed})
+
+
+def tensorboard_button(result: dict, spec: Any, name: str) -> None:
+    """A download of the result's runs as TensorBoard event files (written when pressed)."""
+    from ..tboard import zipped
+
+    st.download_button(Degradation.tensorboard, lambda: zipped(result, spec), file_name=f"{name}_tensorboard.zip",
+                       mime="application/zip", icon=":material/insights:", help=Degradation.tensorboard_help,
+                       on_click="ignore", key=f"tensorboard-{name}")
+
+
 def degradation_live(records: list[dict], max_points: int = 200) -> None:
     """The curves so far; each run thinned to about ``max_points`` steps to keep redraws cheap."""
     if records:
@@ -231,9 +269,10 @@ def _degradation_figures(ident: str, _result: dict) -> tuple:
             history.to_csv(index=False))
 
 
-def degradation_result(result: dict, label: str, ident: str) -> None:
-    """Plots (a) curves, (b) error vs depth, (c) table with a CSV download; ``ident`` names the result
-    (its store key, or the preset) for the shared figure cache."""
+def degradation_result(result: dict, label: str, ident: str, spec: deg.Spec | None = None) -> None:
+    """Plots (a) curves, (b) error vs depth, (c) table with a CSV download (and, with ``spec``, a
+    TensorBoard download); ``ident`` names the result (its store key, or the preset) for the shared
+    figure cache."""
     st.caption(label)
     curves, errors, summary, csv = _degradation_figures(ident, result)
     _chart(st, curves, width="stretch")
@@ -249,6 +288,7 @@ def degradation_result(result: dict, label: str, ident: str) -> None:
         "seconds": st.column_config.NumberColumn(_("seconds"), format="%.1f")})
     st.download_button(Degradation.csv, csv, file_name="degradation.csv", mime="text/csv",
                        icon=":material/download:")
+    tensorboard_button(result, spec or deg.PRESET, "degradation")
 
 
 def degradation_measured(result: dict) -> str:

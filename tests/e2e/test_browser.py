@@ -203,3 +203,21 @@ def test_the_browser_language_is_the_default_and_bad_parameters_get_a_note(serve
         assert_no_exception(page)
     finally:
         context.close()
+
+
+def test_the_degradation_runs_download_as_tensorboard_files(server, page, tmp_path):
+    import io
+    import zipfile
+
+    page.goto(f"{server['url']}/Degradation")
+    page.get_by_text("Precomputed result of this lesson").wait_for(timeout=60_000)
+    wait_for_app(page)
+    with page.expect_download(timeout=60_000) as download:
+        page.get_by_role("button", name="Download for TensorBoard (zip)").click()
+    path = tmp_path / "tb.zip"
+    download.value.save_as(path)
+    with zipfile.ZipFile(io.BytesIO(path.read_bytes())) as zf:
+        folders = {n.split("/")[1] for n in zf.namelist()}
+        assert all(n.startswith("runs/") and "/events.out.tfevents" in n for n in zf.namelist())
+    assert folders == {"plain-20_seed0", "ResNet-20_seed0", "plain-56_seed0", "ResNet-56_seed0"}
+    assert_no_exception(page)
