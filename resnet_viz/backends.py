@@ -68,12 +68,16 @@ def run_unit(kind: str, spec: Any, store_root: str, threads: int, progress: Call
     from .store import RunStore
 
     global _lowered
+    before = torch.get_num_threads()
     torch.set_num_threads(threads)
     if lower and not _lowered:  # once per process (a process serves many units; nice adds up)
         lower_priority()
         _lowered = True
-    outcome = run_cached(experiments.get(kind), spec, Context(progress=progress, cancel=cancel,
-                                                              store=RunStore(store_root)))
+    try:
+        outcome = run_cached(experiments.get(kind), spec, Context(progress=progress, cancel=cancel,
+                                                                  store=RunStore(store_root)))
+    finally:  # the thread count is process-wide: leave it as found (a caller may compute on after)
+        torch.set_num_threads(before)
     return {"result": outcome.result, "from_store": outcome.from_store}
 
 

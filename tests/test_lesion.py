@@ -95,7 +95,9 @@ def test_path_lengths_are_binomial_and_the_papers_range_holds():
 
 
 def test_trained_residual_net_survives_losing_a_middle_block_plain_net_falls_to_chance(digits):
-    """The effect on a small, fast config: depth 20, width 8, 150 steps (both nets train to > 0.9)."""
+    """The effect on a small, fast config: depth 20, width 8, 150 steps (both nets train to > 0.9).
+    Measured with seeds 0, 1, 2 in fp32 and bf16: the residual net's median accuracy over the 9
+    single-block removals 0.70-0.88 (its block 5: 0.73-0.97), the plain net's 0.06-0.11 (chance 0.1)."""
     cfg = TrainConfig(steps=150, batch_size=128, eval_every=0)
     result = {}
     for residual in (True, False):
@@ -104,8 +106,8 @@ def test_trained_residual_net_survives_losing_a_middle_block_plain_net_falls_to_
         rows = [r["test_accuracy"] for r in single_block(model, digits.test_x, digits.test_y) if r["droppable"]]
         result[residual] = (accuracy(model, digits.test_x, digits.test_y), rows)
     base, single = result[True]
-    assert base > 0.9 and single[5] > base - 0.1  # block 5: the last block of stage 2 (measured 0.95 of 0.99)
-    assert sorted(single)[len(single) // 2] > 0.8  # median over all 9 blocks (measured 0.88)
+    assert base > 0.9 and single[5] > 0.6  # block 5: the last block of stage 2
+    assert sorted(single)[len(single) // 2] > 0.6  # median over all 9 blocks
     base, single = result[False]
     assert base > 0.9 and single[4] < 0.2  # the same block (index 4 among the 7 removable ones): 0.08
     assert sorted(single)[len(single) // 2] < 0.2  # chance is 0.1
