@@ -16,25 +16,26 @@ ui.sidebar()
 st.title(T.title)
 st.markdown(T.intro)
 recipe = views.recipe_choice(st)
-fixed = recipe != "lesson"  # the recipe sets these controls' settings
+fixed = recipe != "lesson"  # the recipe sets the settings of the controls it hides
 
 with st.expander(T.advanced):
     a1, a2, a3, a4, a5 = st.columns(5)
     block = setting(deg.Spec, "block", a1, values=["basic", "preact", "bottleneck", "preact_bottleneck"])
     shortcut = setting(deg.Spec, "shortcut", a2, values=["A", "B", "C"], label=N_("Shortcut option"), radio=True)
-    lr = setting(deg.Spec, "lr", a3, values=[0.01, 0.03, 0.1, 0.3], disabled=fixed)
-    batch_size = setting(deg.Spec, "batch_size", a4, values=[32, 64, 128, 256], label=N_("Batch size"), disabled=fixed)
+    lr = None if fixed else setting(deg.Spec, "lr", a3, values=[0.01, 0.03, 0.1, 0.3])
+    batch_size = None if fixed else setting(deg.Spec, "batch_size", a4, values=[32, 64, 128, 256],
+                                            label=N_("Batch size"))
     survival = setting(deg.Spec, "stochastic_depth", a5, values=[0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
 
 c1, c2, c3, c4, c5 = st.columns([3, 2, 2, 2, 2])
 depths = setting(deg.Spec, "depths", c1, values=cifar_depths(block, up_to=110), max_selections=deg.MAX_DEPTHS)
 which = control(c2, "radio", "nets", N_("Shortcuts"), [N_("both"), N_("plain only"), N_("residual only")], "both",
                 help=N_("plain: no shortcuts"))
-width = setting(deg.Spec, "width", c3, values=[4, 8, 16, 32], disabled=fixed)
-steps = setting(deg.Spec, "steps", c4, values=list(range(50, 2001, 50)), disabled=fixed)
+width = None if fixed else setting(deg.Spec, "width", c3, values=[4, 8, 16, 32])
+steps = None if fixed else setting(deg.Spec, "steps", c4, values=list(range(50, 2001, 50)))
 seeds = control(c5, "select_slider", "seeds", N_("Seeds"), list(range(1, deg.MAX_SEEDS + 1)), 1,
                 help=N_("repeat each run with other seeds to see the spread"))
-dataset = setting(deg.Spec, "dataset", c5, disabled=fixed)
+dataset = None if fixed else setting(deg.Spec, "dataset", c5)
 
 variants = {"both": ("plain", "residual"), "plain only": ("plain",), "residual only": ("residual",)}[which]
 spec = views.degradation_spec(recipe, {"dataset": dataset, "depths": depths, "variants": variants, "width": width,

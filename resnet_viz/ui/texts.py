@@ -114,7 +114,7 @@ lines (residual): the deeper net trains as well as, or better than, the shallow 
                    "and flip); paper, short: the same schedule over 8k iterations")
     recipe_names = ["lesson", "paper (64k iterations)", "paper, short (8k iterations)"]  # in deg.RECIPES' order
     recipe_note = ("The recipe fixes the dataset ({dataset}), width {width}, {steps} steps of {batch}, the learning rate "
-                   "{lr} with its steps and the augmentation; depths, shortcuts and seeds stay yours. Differences from "
+                   "{lr} with its steps and the augmentation (their controls are hidden); depths, shortcuts and seeds stay yours. Differences from "
                    "the paper: all 50k training images (the paper held 5k out) and no warm-up for depth 110.")
     sweep = "Sweep"
     sweep_help = ("Every run (each depth, net and seed) becomes its own task, run at once on this server's GPU or its "

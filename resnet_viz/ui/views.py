@@ -232,9 +232,11 @@ def recipe_choice(where: Any) -> str:
 
 
 def degradation_spec(recipe: str, values: dict) -> deg.Spec:
-    """The page's Spec: the widgets' values, with a recipe's settings over them (its depths excepted)."""
+    """The page's Spec: the widgets' values (None for a control the recipe hides), with the recipe's
+    settings over them (its depths excepted)."""
     from .widgets import spec_from
 
+    values = {k: v for k, v in values.items() if v is not None}
     fixed = {k: v for k, v in deg.RECIPES[recipe].items() if k != "depths"}
     if fixed:
         st.caption(Degradation.recipe_note.format(dataset=fixed["dataset"], width=fixed["width"], steps=fixed["steps"],
