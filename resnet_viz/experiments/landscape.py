@@ -102,6 +102,10 @@ def run(spec: Spec, ctx: Context | None = None) -> Outcome:
     done = [0.0] * len(trained)
     lock = threading.Lock()
 
+    # the initial nets of the 1-D line, built here one after another: building draws from torch's global
+    # generator, which parallel threads would share (their draws would interleave, the line would differ)
+    initials = [training.prepare(sub)[0] for _, sub, _, _ in trained]
+
     def surface(i: int, sub: training.Spec, fitted: Outcome, model) -> tuple[dict, dict] | None:
         variant = lesion.variant_of(sub)
         name = run_name(variant, spec.net.depth)
@@ -122,7 +126,7 @@ def run(spec: Spec, ctx: Context | None = None) -> Outcome:
         if grid is None:
             return None
         surface_seconds = time.perf_counter() - start
-        initial = training.prepare(sub)[0].to(device)
+        initial = initials[i].to(device)
         line = land.interpolation(land.recompute_batchnorm(initial, bn_x), model, x, y, ALPHAS)
         report(total, N_("1-D line"))
         numbers = land.surface_numbers(grid, axis, axis, chance_loss=math.log(data.num_classes))
