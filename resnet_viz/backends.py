@@ -55,6 +55,11 @@ class UnitOutcome:
     from_store: bool = False
     error: str = ""
 
+    @classmethod
+    def finished(cls, result: dict, from_store: bool) -> "UnitOutcome":
+        """A unit that ran to its end: "done", or "cancelled" when its result says so."""
+        return cls("cancelled" if result.get("status") == "cancelled" else "done", result, from_store)
+
 
 def run_unit(kind: str, spec: Any, store_root: str, threads: int, progress: Callable[[dict], None],
              cancel: Any, lower: bool = True) -> dict:
@@ -181,11 +186,8 @@ class LocalBackend:
                     if what == "progress":
                         report(i, payload)
                     elif what in ("done", "failed"):
-                        if what == "done":
-                            state = "cancelled" if payload["result"].get("status") == "cancelled" else "done"
-                            outcomes[i] = UnitOutcome(state, payload["result"], payload["from_store"])
-                        else:
-                            outcomes[i] = UnitOutcome("failed", error=payload)
+                        outcomes[i] = (UnitOutcome.finished(payload["result"], payload["from_store"])
+                                       if what == "done" else UnitOutcome("failed", error=payload))
                         give(conn, proc)
         finally:
             stop.set()
@@ -408,8 +410,7 @@ class RayBackend:
             why = f"the machine running it was lost ({type(exc).__name__})"
             store.interrupt(key, why)
             return UnitOutcome("interrupted", error=why)
-        state = "cancelled" if payload["result"].get("status") == "cancelled" else "done"
-        return UnitOutcome(state, payload["result"], payload["from_store"])
+        return UnitOutcome.finished(payload["result"], payload["from_store"])
 
 
 def _training_runs(unit: Unit) -> list:
@@ -419,12 +420,16 @@ def _training_runs(unit: Unit) -> list:
     return module.training_runs(unit.spec) if hasattr(module, "training_runs") else []
 
 
-def default_backend(workers: int = 1, threads: int | None = None):
-    """The host's choice: a RayBackend when RESNET_VIZ_RAY is set, else local processes."""
-    address = ray_address()
+def default_backend(address: str | None, threads: int, cores: int, workers: int | None = None):
+    """Where a sweep's runs go: Ray tasks at ``address``, else local worker processes, ``workers`` of
+    them (default: eight on a GPU, else as many as ``cores`` hold at ``threads`` each)."""
     if address is not None:
-        return RayBackend(address, threads=threads or 1)
-    return LocalBackend(workers, threads)
+        return RayBackend(address, threads=threads)
+    if workers is None:
+        import torch
+
+        workers = 8 if torch.cuda.is_available() else max(1, cores // threads)
+    return LocalBackend(workers, threads=threads)
 
 
 __all__ = ["LocalBackend", "RAY_VARIABLE", "RayBackend", "Unit", "UnitOutcome", "check_address", "connect",

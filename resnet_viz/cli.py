@@ -26,6 +26,7 @@ NET_OPTIONS = ("depth", "block", "residual", "shortcut", "width")
 
 
 MAX_RANGE = 10_000
+MAX_THREADS = 64
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -208,7 +209,7 @@ def run_sweep(module: ModuleType, args: argparse.Namespace) -> int:
     import threading
 
     from . import sweep
-    from .backends import LocalBackend, RayBackend, check_address, ray_address
+    from .backends import check_address, default_backend, ray_address
     from .host import cores
     from .protocol import check_before_run
     from .store import RunStore
@@ -219,19 +220,15 @@ def run_sweep(module: ModuleType, args: argparse.Namespace) -> int:
     address = check_address(args.ray) if args.ray else ray_address()
     if args.workers is not None and not 1 <= args.workers <= 256:
         raise ValueError(f"workers must be a whole number from 1 to 256; got {args.workers}")
+    if not 1 <= args.threads <= MAX_THREADS:
+        raise ValueError(f"threads must be a whole number from 1 to {MAX_THREADS}; got {args.threads}")
     store = RunStore()
     parts = sweep.units(module, spec)
     missing = [u for u in parts if store.get(u.kind, u.spec) is None]
     if missing:
         check_before_run(module, spec)
         store.check_writable()
-    if address:
-        backend = RayBackend(address, threads=args.threads)
-    else:
-        import torch
-
-        workers = args.workers or (8 if torch.cuda.is_available() else max(1, cores() // args.threads))
-        backend = LocalBackend(workers, threads=args.threads)
+    backend = default_backend(address, args.threads, cores(), args.workers)
     where = f"Ray at {address}" if address else f"{backend.workers} local processes at once"
     print(f"sweep {module.NAME}: {len(parts)} runs, {len(parts) - len(missing)} already stored, "
           f"{len(missing)} to run on {where}", file=sys.stderr)
@@ -393,8 +390,8 @@ def _add_sweep(sub: Any) -> None:
         q.add_argument("--ray", metavar="ADDRESS", help="run on Ray: auto (this machine's cluster, or a new local "
                        "one), ray://host:port or host:port (default: RESNET_VIZ_RAY, else local processes)")
         q.add_argument("--workers", type=int, help="local processes at once (default: one per core; 8 on a GPU)")
-        q.add_argument("--threads", type=int, default=1, choices=range(1, 65), metavar="N",
-                       help="torch threads (CPU cores) per run (default 1)")
+        q.add_argument("--threads", type=int, default=1, metavar="N",
+                       help=f"torch threads (CPU cores) per run, 1 to {MAX_THREADS} (default 1)")
         q.add_argument("--out", help="write {runs, summary} as JSON to this file")
         q.set_defaults(func=lambda args, module=module: run_sweep(module, args))
 

@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 from . import experiments
 from . import sweep as sweeps
-from .backends import LocalBackend, RayBackend, Unit, ray_address
+from .backends import LocalBackend, RayBackend, Unit, UnitOutcome, default_backend, ray_address
 from .host import check_caps, job_threads, lower_priority
 from .protocol import Context, Outcome, check_before_run, run_cached
 from .store import RunStore
@@ -219,13 +219,11 @@ class JobManager:
     def backend(self, sweep: bool = False):
         """Where this manager's jobs run: Ray tasks (mode "ray") or local processes. A job's runs share
         its process (``job_threads`` threads); a sweep's runs get a process and one thread each."""
+        if sweep:
+            return default_backend(self.ray, threads=1, cores=job_threads())
         if self.mode == "ray":
-            return RayBackend(self.ray, threads=1 if sweep else job_threads())
-        if not sweep:
-            return LocalBackend(1, job_threads())
-        import torch
-
-        return LocalBackend(8 if torch.cuda.is_available() else job_threads(), threads=1)
+            return RayBackend(self.ray, threads=job_threads())
+        return LocalBackend(1, job_threads())
 
     def expected_wait(self) -> float:
         """Seconds until a newly queued job would start: what is running plus what waits."""
@@ -280,13 +278,13 @@ class JobManager:
                 elif self.mode == "thread":
                     outcome = self._runner(job.kind, job.spec, self.store, progress=job._record,
                                            cancel=job.cancel_event)
-                    job.result, job.from_store = outcome.result, outcome.from_store
-                    job.state = "cancelled" if outcome.result.get("status") == "cancelled" else "done"
+                    finished = UnitOutcome.finished(outcome.result, outcome.from_store)
+                    job.result, job.from_store, job.state = finished.result, finished.from_store, finished.state
                 else:
                     self._run_unit(job)
             except Exception as exc:  # reported on the page; the worker lives on
                 log.warning("job %s (%s) failed: %s", job.key, job.kind, exc)
-                job.error = str(exc) if isinstance(exc, WorkerError) else f"{type(exc).__name__}: {exc}"
+                job.error = f"{type(exc).__name__}: {exc}"
                 job.state = "failed"
             finally:
                 job.finished = time.time()
@@ -323,10 +321,6 @@ class JobManager:
 
 
 
-class WorkerError(RuntimeError):
-    """A job failed inside its worker process; the message is the original error's."""
-
-
 def _run_in_thread(kind: str, spec: Any, store: RunStore, progress, cancel) -> Outcome:
     return run_cached(experiments.get(kind), spec, Context(progress=progress, cancel=cancel, store=store))
 
@@ -338,4 +332,4 @@ def _calibrate_main() -> None:
     calibrate()
 
 
-__all__ = ["ACTIVE", "Job", "JobManager", "QueueFull", "WorkerError", "format_duration"]
+__all__ = ["ACTIVE", "Job", "JobManager", "QueueFull", "format_duration"]
