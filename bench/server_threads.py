@@ -39,7 +39,7 @@ def workload():
     from resnet_viz.lesion import accuracy_without
 
     spec = gf.Spec()
-    sub = les.training_runs(les.PRESET)[1]
+    sub = les.training_runs(les.EXPERIMENT.presets[0].spec)[1]
     model = les.trained_model(sub, load_file(ROOT / "assets" / "lesion_preset" / "residual.safetensors"))
     data = load_dataset(sub.data)
     gf.at_init(spec)  # warm

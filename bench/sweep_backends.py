@@ -30,7 +30,7 @@ from common import emit  # noqa: E402
 
 def stored(store: RunStore, spec) -> dict:
     out = {}
-    for u in sweep.units(deg, spec):
+    for u in sweep.units(deg.EXPERIMENT, spec):
         result = store.get(u.kind, u.spec).result
         out[store.key(u.kind, u.spec)] = [{k: v for k, v in r.items() if k != "seconds"} for r in result["runs"]]
     return out
@@ -59,12 +59,12 @@ def main() -> None:
                 rows["ray_start_seconds"] = round(time.perf_counter() - started, 2)
             backend = LocalBackend(args.cpus, threads=1) if name == "local" else RayBackend("auto", threads=1)
             store = RunStore(Path(tmp) / name)
-            result = sweep.run(deg, spec, store, backend)
+            result = sweep.run(deg.EXPERIMENT, spec, store, backend)
             rows[name] = {"seconds": result["seconds"], "runs": result["ran"], "status": result["status"]}
             results[name] = stored(store, spec)
             print(f"{name}: {result['seconds']:.1f} s for {result['ran']} runs", file=sys.stderr)
     emit({"sweep": {"depths": list(spec.depths), "seeds": list(spec.seeds), "steps": args.steps, "width": args.width,
-                    "runs": len(sweep.units(deg, spec)), "cpus": args.cpus},
+                    "runs": len(sweep.units(deg.EXPERIMENT, spec)), "cpus": args.cpus},
           **rows, "same_stored_results": json.dumps(results["local"], sort_keys=True) ==
           json.dumps(results["ray"], sort_keys=True)}, args.out)
 

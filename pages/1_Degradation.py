@@ -6,16 +6,15 @@ from resnet_viz import ui
 from resnet_viz.config import cifar_depths
 from resnet_viz.experiments import degradation as deg
 from resnet_viz.i18n import N_
-from resnet_viz.ui import views
-from resnet_viz.ui.jobs import job_panel
-from resnet_viz.ui.texts import Degradation as T
-from resnet_viz.ui.widgets import control, setting
+from resnet_viz.ui.lessons import degradation as lesson
+from resnet_viz.ui.texts.degradation import Degradation as T
+from resnet_viz.ui.widgets import control, limit, setting
 
 ui.page_setup("Degradation", ":material/trending_up:")
 ui.sidebar()
 st.title(T.title)
 st.markdown(T.intro)
-recipe = views.recipe_choice(st)
+recipe = lesson.recipe_choice(st)
 fixed = recipe != "lesson"  # the recipe sets the settings of the controls it hides
 
 with st.expander(T.advanced):
@@ -28,29 +27,23 @@ with st.expander(T.advanced):
     survival = setting(deg.Spec, "stochastic_depth", a5, values=[0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
 
 c1, c2, c3, c4, c5 = st.columns([3, 2, 2, 2, 2])
-depths = setting(deg.Spec, "depths", c1, values=cifar_depths(block, up_to=110), max_selections=deg.MAX_DEPTHS)
+depths = setting(deg.Spec, "depths", c1, values=cifar_depths(block, up_to=110))
 which = control(c2, "radio", "nets", N_("Shortcuts"), [N_("both"), N_("plain only"), N_("residual only")], "both",
                 help=N_("plain: no shortcuts"))
 width = None if fixed else setting(deg.Spec, "width", c3, values=[4, 8, 16, 32])
 steps = None if fixed else setting(deg.Spec, "steps", c4, values=list(range(50, 2001, 50)))
-seeds = control(c5, "select_slider", "seeds", N_("Seeds"), list(range(1, deg.MAX_SEEDS + 1)), 1,
+seeds = control(c5, "select_slider", "seeds", N_("Seeds"), list(range(1, limit(deg.Spec, "seeds") + 1)), 1,
                 help=N_("repeat each run with other seeds to see the spread"))
 dataset = None if fixed else setting(deg.Spec, "dataset", c5)
 
 variants = {"both": ("plain", "residual"), "plain only": ("plain",), "residual only": ("residual",)}[which]
-spec = views.degradation_spec(recipe, {"dataset": dataset, "depths": depths, "variants": variants, "width": width,
-                                       "steps": steps, "batch_size": batch_size, "lr": lr, "seeds": tuple(range(seeds)),
-                                       "block": block, "shortcut": shortcut, "stochastic_depth": survival})
+spec = lesson.spec_for(recipe, {"dataset": dataset, "depths": depths, "variants": variants, "width": width,
+                                "steps": steps, "batch_size": batch_size, "lr": lr, "seeds": tuple(range(seeds)), "block": block,
+                                "shortcut": shortcut, "stochastic_depth": survival})
 
-left, right = st.columns([3, 1])
+left, right = st.columns([3, 2])
 with right:
-    st.markdown(T.explanation)
-    views.published_table()
-
+    lesson.explanation()
 with left:
-    panel = job_panel("degradation", spec, deg.describe, live=views.degradation_live, what=T.what,
-                      sweep=T.sweep if views.sweep_host() else "", sweep_help=T.sweep_help)
-    views.stored_or_preset(panel, lambda r, label, ident: views.degradation_result(r, label, ident, spec),
-                           views.degradation_measured, views.degradation_preset() if spec == deg.PRESET else None,
-                           views.DEGRADATION_COMMAND, T, answer=views.answer_degradation)
+    lesson.results(spec)
 ui.finish_page()

@@ -5,29 +5,25 @@ import streamlit as st
 from resnet_viz import ui
 from resnet_viz.config import cifar_depths
 from resnet_viz.experiments import gradients as gf
-from resnet_viz.ui import views
-from resnet_viz.ui.jobs import job_panel
-from resnet_viz.ui.texts import Gradients as T
 from resnet_viz.i18n import N_
 from resnet_viz.ui.lang import _
+from resnet_viz.ui.lessons import gradient_flow as lesson
+from resnet_viz.ui.texts.gradient_flow import Gradients as T
 from resnet_viz.ui.widgets import control, setting, spec_from
 
 ui.page_setup("Gradient flow", ":material/waves:")
 ui.sidebar()
 st.title(T.title)
 st.markdown(T.rule)
-for key, value in views.GRADIENT_LESSONS["BN + ReLU: the paper's nets"].items():
-    st.session_state.setdefault(key, value)
-st.selectbox(T.lesson, list(views.GRADIENT_LESSONS), key="gf_lesson", help=T.lesson_help, format_func=_,
-             on_change=lambda: st.session_state.update(views.GRADIENT_LESSONS[st.session_state["gf_lesson"]]))
+lesson.lesson_selector()
 c1, c2, c3, c4, c5, c6 = st.columns([3, 3, 2, 3, 2, 2])
-block = setting(gf.Spec, "block", c4, values=list(views.GRADIENT_BLOCKS), key="gf_block",
-                format_func=lambda b: _(views.GRADIENT_BLOCKS[b]), radio=True)
+block = setting(gf.Spec, "block", c4, values=list(lesson.BLOCKS), key="gf_block",
+                format_func=lambda b: _(lesson.BLOCKS[b]), radio=True)
 depth = control(c1, "select_slider", "depth", N_("Depth"), cifar_depths(block, up_to=164), 56,
                 help=N_("6n+2 layers (9n+2 for bottlenecks)"))
 batchnorm = setting(gf.Spec, "batchnorm", c2, key="gf_bn", label=N_("Batch norm"))
 activation = setting(gf.Spec, "activation", c3, key="gf_act", radio=True)
-init = setting(gf.Spec, "init", c5, format_func={"he": "He", "xavier": "Xavier"}.get, radio=True, label=N_("Initialization"))
+init = setting(gf.Spec, "init", c5, radio=True, label=N_("Initialization"))
 width = setting(gf.Spec, "width", c6, values=[4, 8, 16])
 with st.expander(T.training_settings):
     t1, t2, t3 = st.columns(3)
@@ -39,20 +35,15 @@ spec = spec_from(gf.Spec, {"depths": (depth,), "activation": activation, "batchn
                            "init": init, "width": width, "steps": steps, "lr": lr, "probe_every": max(1, steps // probes)})
 
 st.subheader(T.part1)
-result = ui.guard(views.probe_at_init, spec)
+result = ui.guard(lesson.probe_at_init, spec)
 left, right = st.columns([3, 2])
 right.markdown(T.explanation_init + T.explanation_chain)
 with left:
-    if views.quiz(T, result, views.answer_gradients):
-        views.ratio_metrics(result)
-        views.init_plots(result)
+    lesson.at_init(result, spec)
 
 st.subheader(T.part2)
 left, right = st.columns([3, 2])
 right.markdown(T.explanation_training)
 with left:
-    panel = job_panel("gradients", spec, gf.describe, live=views.gradients_live, button=T.button,
-                      what=T.what.format(every=spec.probe_every))
-    if panel.stored is not None:
-        views.gradients_result(panel.stored.result)
+    lesson.during_training(spec)
 ui.finish_page()

@@ -5,9 +5,8 @@ import streamlit as st
 from resnet_viz import ui
 from resnet_viz.config import cifar_depths
 from resnet_viz.experiments import shortcuts as sc
-from resnet_viz.ui import views
-from resnet_viz.ui.jobs import job_panel
-from resnet_viz.ui.texts import WhyIdentity as T
+from resnet_viz.ui.lessons import why_identity as lesson
+from resnet_viz.ui.texts.why_identity import WhyIdentity as T
 from resnet_viz.ui.widgets import setting, spec_from
 
 ui.page_setup("Why identity?", ":material/alt_route:")
@@ -32,12 +31,7 @@ spec = spec_from(sc.Spec, {"variants": variants, "depth": depth, "width": width,
 
 left, right = st.columns([3, 2])
 with right:
-    st.markdown(T.explanation)
-    views.shortcuts_published()
-
+    lesson.explanation()
 with left:
-    panel = job_panel("shortcuts", spec, sc.describe, live=views.shortcuts_live, what=T.what)
-    views.stored_or_preset(panel, views.shortcuts_result, views.shortcuts_measured,
-                           views.shortcuts_preset() if spec == sc.PRESET else None, views.SHORTCUTS_COMMAND, T,
-                           answer=views.answer_shortcuts)
+    lesson.results(spec)
 ui.finish_page()

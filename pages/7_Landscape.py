@@ -3,14 +3,13 @@
 import streamlit as st
 
 from resnet_viz import ui
-from resnet_viz.i18n import N_
 from resnet_viz.config import cifar_depths
 from resnet_viz.experiments import landscape as land
 from resnet_viz.experiments import paths as pa
-from resnet_viz.ui import views
-from resnet_viz.ui.jobs import job_panel
-from resnet_viz.ui.texts import Landscape as T
-from resnet_viz.ui.texts import Paths as P
+from resnet_viz.i18n import N_
+from resnet_viz.ui.lessons import landscape as lesson
+from resnet_viz.ui.texts.landscape import Landscape as T
+from resnet_viz.ui.texts.landscape import Paths as P
 from resnet_viz.ui.widgets import setting, spec_from
 
 ui.page_setup("The landscape", ":material/landscape:")
@@ -33,12 +32,9 @@ with surface_tab:
     with right:
         st.markdown(T.explanation)
         st.markdown(T.line)
-        views.landscape_published()
+        lesson.landscape_published()
     with left:
-        panel = job_panel("landscape", spec, land.describe, button=T.button, what=T.what)
-        shipped, command = views.landscape_preset(spec)
-        views.stored_or_preset(panel, views.landscape_result, views.landscape_measured, shipped, command, T,
-                               answer=views.answer_landscape)
+        lesson.surfaces(spec)
 
 with paths_tab:
     samples = setting(pa.Spec, "samples", values=[10, 30, 100, 300], label=T.samples_label)
@@ -46,9 +42,7 @@ with paths_tab:
     left, right = st.columns([3, 2])
     with right:
         st.markdown(P.explanation)
-        views.paths_published()
+        lesson.paths_published()
     with left:
-        panel = job_panel("paths", paths_spec, pa.describe, button=P.button, what=P.what)
-        shipped = views.paths_preset(paths_spec)
-        views.stored_or_preset(panel, views.paths_result, views.paths_measured, shipped, views.PATHS_COMMAND, P)
+        lesson.paths(paths_spec)
 ui.finish_page()

@@ -344,7 +344,7 @@ class RayBackend:
 
     def resources(self, unit: Unit, cluster_gpus: float) -> dict:
         """What a unit's task asks Ray for: ``threads`` CPUs, and a GPU share when it may use one."""
-        devices = {getattr(getattr(run, "train", None), "device", "auto") for run in _training_runs(unit)}
+        devices = {run.train.device for run in _training_runs(unit)}
         wants_gpu = cluster_gpus > 0 and bool(devices & {"auto", "cuda"}) and "cpu" not in devices
         return {"num_cpus": self.threads, "num_gpus": self.gpu_share if wants_gpu else 0}
 
@@ -416,8 +416,7 @@ class RayBackend:
 def _training_runs(unit: Unit) -> list:
     from . import experiments
 
-    module = experiments.get(unit.kind)
-    return module.training_runs(unit.spec) if hasattr(module, "training_runs") else []
+    return experiments.get(unit.kind).training_runs(unit.spec)
 
 
 def default_backend(address: str | None, threads: int, cores: int, workers: int | None = None):

@@ -1,7 +1,8 @@
 """``python -m resnet_viz <command>``: the same experiments as the pages, from a terminal.
 
-One subcommand per registered experiment (:mod:`resnet_viz.experiments`), one option per setting
-of its Spec, with the Spec's default, help and allowed values (:mod:`resnet_viz.protocol`); nothing
+One subcommand per registered experiment (:mod:`resnet_viz.experiments`, read when the parser is
+built, so an experiment registered at run time has its subcommand too), one option per setting of
+its Spec, with the Spec's default, help and allowed values (:mod:`resnet_viz.protocol`); nothing
 here restates a setting. ``params`` (the calculator of the Parameters page) reads its net options
 from ``NetConfig``'s declarations the same way. A bad value gets the pages' message and exit status
 2, checked before any training starts (outputs, the store, memory), never a traceback.
@@ -15,11 +16,10 @@ import json
 import os
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any, Sequence
 
 from .config import FAMILIES, NetConfig
-from .protocol import Option, config_options, options
+from .protocol import Experiment, Option, config_options, options
 
 MAX_COUNT_SIZE = 1024
 NET_OPTIONS = ("depth", "block", "residual", "shortcut", "width")
@@ -164,12 +164,12 @@ def check_folder(path: str | None, what: str = "--tensorboard") -> Path | None:
     return folder
 
 
-def _spec(module: ModuleType, args: argparse.Namespace) -> Any:
+def _spec(experiment: Experiment, args: argparse.Namespace) -> Any:
     """The Spec of the given options, on top of ``--recipe`` where the experiment has recipes."""
     from .protocol import build
 
-    recipe = getattr(module, "RECIPES", {}).get(getattr(args, "recipe", None) or "", {})
-    return build(module.Spec, {**recipe, **_given(args, options(module.Spec))})
+    recipe = experiment.recipes.get(getattr(args, "recipe", None) or "", {})
+    return build(experiment.Spec, {**recipe, **_given(args, options(experiment.Spec))})
 
 
 def _tensorboard(folder: Path | None, result: dict, spec: Any) -> None:
@@ -180,30 +180,30 @@ def _tensorboard(folder: Path | None, result: dict, spec: Any) -> None:
         print(f"wrote TensorBoard files of {len(written)} runs to {folder} (tensorboard --logdir {folder})")
 
 
-def run_experiment(module: ModuleType, args: argparse.Namespace) -> int:
+def run_experiment(experiment: Experiment, args: argparse.Namespace) -> int:
     """Build the Spec from the given options, check everything that can be checked, run, report."""
-    from .protocol import Context, check_before_run, run_cached
+    from .protocol import Context, check_before_run, run_cached, stored_result
     from .store import RunStore
 
-    spec = _spec(module, args)
+    spec = _spec(experiment, args)
     out = check_out(args.out)
     board = check_folder(args.tensorboard)
     store = RunStore()
-    if args.rerun or store.get(module.NAME, spec) is None:
-        check_before_run(module, spec)
+    if args.rerun or stored_result(experiment, spec, store) is None:
+        check_before_run(experiment, spec)
         store.check_writable()
-    outcome = run_cached(module, spec, Context(progress=_StepPrinter(), store=store), rerun=args.rerun)
+    outcome = run_cached(experiment, spec, Context(progress=_StepPrinter(), store=store), rerun=args.rerun)
     result = outcome.result
-    print(module.summary(spec, outcome))
-    if out is not None and hasattr(module, "write_files"):
-        result = module.write_files(spec, result, out)
+    print(experiment.summary(spec, outcome))
+    if out is not None and experiment.write_files is not None:
+        result = experiment.write_files(spec, result, out)
     _write_out(out, {**result, "spec": dataclasses.asdict(spec), "from_store": outcome.from_store,
                      "key": outcome.key})
     _tensorboard(board, result, spec)
     return 0 if result.get("status", "completed") == "completed" else 1
 
 
-def run_sweep(module: ModuleType, args: argparse.Namespace) -> int:
+def run_sweep(experiment: Experiment, args: argparse.Namespace) -> int:
     """``sweep <experiment>``: every run of the spec as its own task (Ray with --ray or RESNET_VIZ_RAY,
     else local processes), stored runs skipped; prints the median and spread per net."""
     import threading
@@ -214,7 +214,7 @@ def run_sweep(module: ModuleType, args: argparse.Namespace) -> int:
     from .protocol import check_before_run
     from .store import RunStore
 
-    spec = _spec(module, args)
+    spec = _spec(experiment, args)
     out = check_out(args.out)
     board = check_folder(args.tensorboard)
     address = check_address(args.ray) if args.ray else ray_address()
@@ -223,19 +223,19 @@ def run_sweep(module: ModuleType, args: argparse.Namespace) -> int:
     if not 1 <= args.threads <= MAX_THREADS:
         raise ValueError(f"threads must be a whole number from 1 to {MAX_THREADS}; got {args.threads}")
     store = RunStore()
-    parts = sweep.units(module, spec)
+    parts = sweep.units(experiment, spec)
     missing = [u for u in parts if store.get(u.kind, u.spec) is None]
     if missing:
-        check_before_run(module, spec)
+        check_before_run(experiment, spec)
         store.check_writable()
     backend = default_backend(address, args.threads, cores(), args.workers)
     where = f"Ray at {address}" if address else f"{backend.workers} local processes at once"
-    print(f"sweep {module.NAME}: {len(parts)} runs, {len(parts) - len(missing)} already stored, "
+    print(f"sweep {experiment.name}: {len(parts)} runs, {len(parts) - len(missing)} already stored, "
           f"{len(missing)} to run on {where}", file=sys.stderr)
     printer = _StepPrinter()
     cancel = threading.Event()
     try:
-        result = sweep.run(module, spec, store, backend, report=printer, cancel=cancel)
+        result = sweep.run(experiment, spec, store, backend, report=printer, cancel=cancel)
     except KeyboardInterrupt:
         cancel.set()
         raise
@@ -244,7 +244,7 @@ def run_sweep(module: ModuleType, args: argparse.Namespace) -> int:
         print(f"  {problem}")
     print(f"{result['status']}: {result['ran']} runs now, {result['skipped']} from the run store, "
           f"{result['seconds']:.1f} s")
-    _write_out(out, {**result, "spec": dataclasses.asdict(spec), "experiment": module.NAME})
+    _write_out(out, {**result, "spec": dataclasses.asdict(spec), "experiment": experiment.name})
     _tensorboard(board, result, spec)
     return 0 if result["status"] == "completed" else 1
 
@@ -347,53 +347,51 @@ def _net(args: argparse.Namespace, **extra) -> NetConfig:
     return build_config(NetConfig, _given(args, config_options(NetConfig, NET_OPTIONS)), **extra)
 
 
-def _common(p: argparse.ArgumentParser, module: ModuleType) -> None:
+def _common(p: argparse.ArgumentParser, experiment: Experiment) -> None:
     """The options every experiment subcommand (and its sweep) has besides its settings."""
     group = p.add_argument_group("settings (python -m resnet_viz experiments --json lists them)")
-    for o in options(module.Spec):
+    for o in options(experiment.Spec):
         add_option(group, o)
-    recipes = getattr(module, "RECIPES", None)
-    if recipes:
-        p.add_argument("--recipe", choices=list(recipes), help="start from a named set of settings (the options "
-                       "given override it); paper: He et al.'s CIFAR-10 recipe, 64k iterations (a GPU's work); "
-                       "paper_short: its schedule over 8k iterations")
+    if experiment.recipes:
+        described = "; ".join(f"{name}: {', '.join(f'{k}={v}' for k, v in values.items()) or 'the defaults'}"
+                              for name, values in experiment.recipes.items())
+        p.add_argument("--recipe", choices=list(experiment.recipes), help="start from a named set of settings (the "
+                       f"options given override it): {described}".replace("%", "%%"))
     p.add_argument("--tensorboard", metavar="DIR", help="also write every run's history as TensorBoard event files "
                    "into DIR (tensorboard --logdir DIR)")
     p.add_argument("--data-dir", help="directory of MNIST/Fashion-MNIST/CIFAR-10 files (RESNET_VIZ_DATA)")
     p.add_argument("--download", action="store_true", help="let torchvision download missing datasets")
 
 
-def _add_experiment(sub: Any, module: ModuleType) -> None:
-    names = (module.NAME,) + tuple(getattr(module, "ALIASES", ()))
-    for name in names:
-        p = sub.add_parser(name, help=module.HELP if name == module.NAME else f"the same as {module.NAME}",
-                           description=getattr(module, "DESCRIPTION", module.HELP))
-        _common(p, module)
+def _add_experiment(sub: Any, experiment: Experiment) -> None:
+    for name in (experiment.name, *experiment.aliases):
+        p = sub.add_parser(name, help=experiment.help if name == experiment.name else f"the same as {experiment.name}",
+                           description=experiment.description or experiment.help)
+        _common(p, experiment)
         p.add_argument("--out", help="write the JSON result to this file" +
-                       (" (and the experiment's files next to it)" if hasattr(module, "write_files") else ""))
+                       (" (and the experiment's files next to it)" if experiment.write_files is not None else ""))
         p.add_argument("--rerun", action="store_true", help="run again even if the run store has this result")
-        p.set_defaults(func=lambda args, module=module: run_experiment(module, args))
+        p.set_defaults(func=lambda args, experiment=experiment: run_experiment(experiment, args))
 
 
 def _add_sweep(sub: Any) -> None:
     from .experiments import EXPERIMENTS
-    from .sweep import sweepable
 
     p = sub.add_parser("sweep", help="an experiment's runs fanned out as separate tasks (Ray or local processes)",
                        description="Run every (seed, depth, variant) of an experiment as its own task: Ray tasks "
                                    "with --ray ADDRESS or RESNET_VIZ_RAY, else local processes. Runs already in the "
                                    "run store are skipped. Prints the median and spread over seeds per net.")
     kinds = p.add_subparsers(dest="experiment", required=True, metavar="EXPERIMENT")
-    for module in (m for m in EXPERIMENTS.values() if sweepable(m)):
-        q = kinds.add_parser(module.NAME, help=module.HELP, description=getattr(module, "DESCRIPTION", module.HELP))
-        _common(q, module)
+    for experiment in (e for e in EXPERIMENTS.values() if e.sweepable):
+        q = kinds.add_parser(experiment.name, help=experiment.help, description=experiment.description or experiment.help)
+        _common(q, experiment)
         q.add_argument("--ray", metavar="ADDRESS", help="run on Ray: auto (this machine's cluster, or a new local "
                        "one), ray://host:port or host:port (default: RESNET_VIZ_RAY, else local processes)")
         q.add_argument("--workers", type=int, help="local processes at once (default: one per core; 8 on a GPU)")
         q.add_argument("--threads", type=int, default=1, metavar="N",
                        help=f"torch threads (CPU cores) per run, 1 to {MAX_THREADS} (default 1)")
         q.add_argument("--out", help="write {runs, summary} as JSON to this file")
-        q.set_defaults(func=lambda args, module=module: run_sweep(module, args))
+        q.set_defaults(func=lambda args, experiment=experiment: run_sweep(experiment, args))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -430,8 +428,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_params)
 
-    for module in EXPERIMENTS.values():
-        _add_experiment(sub, module)
+    for experiment in list(EXPERIMENTS.values()):
+        _add_experiment(sub, experiment)
     _add_sweep(sub)
     return parser
 

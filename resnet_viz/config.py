@@ -12,10 +12,16 @@ import typing
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Callable
 
+from .i18n import N_
+
 FAMILIES = ("cifar", "imagenet")
 BLOCKS = ("basic", "preact", "bottleneck", "preact_bottleneck")
 BOTTLENECKS = ("bottleneck", "preact_bottleneck")  # three convs per block: depth 9n+2
 PREACT = ("preact", "preact_bottleneck")  # nothing after the addition (He et al. 2016b)
+BLOCK_WORDS = {"basic": N_("basic"), "preact": N_("pre-activation"), "bottleneck": N_("bottleneck"),
+               "preact_bottleneck": N_("pre-activation bottleneck"), "auto": N_("the family's own")}  # as people name them
+KIND_WORDS = {"identity": N_("identity"), "scaling": N_("scaling"), "gating": N_("gating"),
+              "shortcut_gating": N_("shortcut gating"), "dropout": N_("dropout")}
 SHORTCUTS = ("A", "B", "C")
 # How the shortcut s(x) joins the residual branch F(x) (He et al. 2016b, Table 1 and Fig. 2).
 SHORTCUT_KINDS = ("identity", "scaling", "gating", "shortcut_gating", "dropout")
@@ -38,7 +44,8 @@ def _check_choice(name: str, value: Any, allowed: tuple) -> None:
 
 def setting(default: Any, help: str, *, choices: tuple | None = None, low: float | None = None,
             high: float | None = None, option: str | None = None, flag: str | None = None,
-            aliases: tuple[str, ...] = (), low_open: bool = False, label: str | None = None) -> Any:
+            aliases: tuple[str, ...] = (), low_open: bool = False, label: str | None = None,
+            max_items: int | None = None, words: dict | None = None) -> Any:
     """A config field declared once: its default, a one-line help text and its allowed values.
 
     Everything else is read from this declaration: validation (:func:`validate`), the CLI options
@@ -54,9 +61,16 @@ def setting(default: Any, help: str, *, choices: tuple | None = None, low: float
         flag: for a bool, the one CLI flag that sets the opposite of the default (``--plain``).
         aliases: further CLI option strings for the same field (``--seed`` for ``--seeds``).
         label: a widget's label (default: the field name, capitalized).
+        max_items: for a list, how many values one run may take at most (the run limits: depths,
+            seeds); a list's values are always different from each other.
+        words: how the pages name each choice (choice -> English message id), where the value is a
+            code name (``preact_bottleneck`` is shown as "pre-activation bottleneck").
+
+    The help text is written once, here, for people: the pages show it as a tooltip and the CLI
+    beside its option, so it never names a CLI flag.
     """
     meta = {"help": help, "choices": choices, "low": low, "high": high, "option": option, "flag": flag,
-            "aliases": aliases, "low_open": low_open, "label": label}
+            "aliases": aliases, "low_open": low_open, "label": label, "max_items": max_items, "words": words}
     return field(default=default, metadata=meta)
 
 
@@ -112,7 +126,12 @@ def check_value(name: str, value: Any, tp: Any, meta: dict) -> Any:
         if not value:
             raise ValueError(f"{name} must not be empty")
         item = typing.get_args(tp)[0]
-        return tuple(check_value(name, v, item, meta) for v in value)
+        checked = tuple(check_value(name, v, item, meta) for v in value)
+        most = meta.get("max_items")
+        if len(set(checked)) != len(checked) or (most is not None and len(checked) > most):
+            count = f"1 to {most}" if most is not None else "one or more"
+            raise ValueError(f"{name} must be {count} different values; got {', '.join(map(str, value))}")
+        return checked
     if tp is bool:
         if not isinstance(value, bool):
             raise ValueError(f"{name} must be true or false; got {value!r}")
@@ -153,10 +172,10 @@ def validate(obj: Any) -> None:
 
 
 def describe_field(name: str, tp: Any, default: Any, meta: dict) -> dict:
-    """One catalog entry: {"name", "type", "default", "choices", "help", "min", "max"}."""
+    """One catalog entry: {"name", "type", "default", "choices", "help", "min", "max", "max_items"}."""
     return {"name": name, "type": _type_name(tp), "default": list(default) if isinstance(default, tuple) else default,
             "choices": list(meta["choices"]) if meta.get("choices") is not None else None,
-            "help": meta["help"], "min": meta.get("low"), "max": meta.get("high")}
+            "help": meta["help"], "min": meta.get("low"), "max": meta.get("high"), "max_items": meta.get("max_items")}
 
 
 def cifar_depths(block: str, up_to: int = 1202) -> list[int]:
@@ -177,67 +196,50 @@ def cifar_blocks_per_stage(depth: int, block: str) -> int:
 
 @dataclass(frozen=True)
 class NetConfig:
-    """A plain or residual CNN.
+    """A plain or residual CNN: the CIFAR family (3 stages at full, 1/2 and 1/4 resolution; He et al.
+    2016, Sec. 4.2) or the ImageNet family (7x7 stem and 4 stages; ResNet-18..152).
 
-    Args:
-        family: "cifar" (3 stages at full, 1/2, 1/4 resolution; He et al. 2016 Sec. 4.2) or
-            "imagenet" (7x7 stem + 4 stages; ResNet-18..152).
-        depth: weighted layers. CIFAR: 6n+2 (basic, preact) or 9n+2 (bottleneck).
-            ImageNet: 18, 34, 50, 101 or 152.
-        block: "basic", "preact" (pre-activation, He et al. 2016b), "bottleneck" or
-            "preact_bottleneck" (ResNet-164/1001 of He et al. 2016b); "auto" picks basic for CIFAR
-            and the paper's block for an ImageNet depth.
-        residual: False gives the plain net: the same blocks with the shortcut switched off.
-        shortcut: "A" zero-pad identity, "B" projection where the shape changes, "C" projection
-            everywhere; "auto" is A for CIFAR and B for ImageNet (as in the paper and torchvision).
-        width: channels of the first stage (0 = the family's: 16 CIFAR, 64 ImageNet).
-        batchnorm: batch norm after every conv.
-        activation: "relu", "sigmoid" or "tanh".
-        init: "he" (Kaiming normal, fan_out) or "xavier" (Glorot normal) for the convs.
-        shortcut_kind: how the shortcut s(x) joins the branch F(x) (He et al. 2016b, Table 1):
-            "identity" s + F; "scaling" scale*s + F (or + (1-scale)*F with ``scale_branch``);
-            "gating" (Highway, exclusive) g*F + (1-g)*s with g = sigmoid(1x1 conv(x) + gate_bias);
-            "shortcut_gating" F + (1-g)*s; "dropout" s dropped elementwise with probability
-            ``dropout`` in training (no rescaling) and scaled by 1 - dropout at test.
-        scale, scale_branch, gate_bias, dropout: the parameters of those kinds.
-        stochastic_depth: survival probability p_L of the last block (Huang et al. 2016); block l
-            of L survives a training step with p_l = 1 - l/L (1 - p_L) and its branch is scaled by
-            p_l at test. 1 = off.
-        in_channels: image channels (from the dataset).
-        num_classes: classes (from the dataset).
+    Each field's meaning is its setting's help (below; ``python -m resnet_viz experiments`` lists
+    them). "auto" and 0 resolve to the family's own choice when the config is made, so equal nets
+    have equal (hashable) configs.
     """
 
-    family: str = setting("cifar", "cifar: 3 stages for small images; imagenet: 7x7 stem + 4 stages",
+    family: str = setting("cifar", "cifar: 3 stages for small images; imagenet: 7x7 stem and 4 stages",
                           choices=FAMILIES)
-    depth: int = setting(20, "weighted layers: CIFAR 6n+2 (9n+2 bottleneck) up to 1202; ImageNet 18/34/50/101/152",
-                         low=1, high=MAX_CIFAR_DEPTH)
-    block: str = setting("auto", "basic, preact (pre-activation), bottleneck or preact_bottleneck (ResNet-164/1001, "
-                                 "9n+2); auto: basic (CIFAR), the paper's block (ImageNet)", choices=BLOCKS + ("auto",))
-    residual: bool = setting(True, "shortcuts on (residual net); --plain turns them off: the plain counterpart",
-                             flag="--plain", label="shortcuts")
-    shortcut: str = setting("auto", "A zero-pad identity, B projection where the shape changes, C projection "
-                                    "everywhere; auto: A (CIFAR), B (ImageNet)", choices=SHORTCUTS + ("auto",))
-    width: int = setting(0, f"first-stage channels, 1 to {MAX_WIDTH}",
+    depth: int = setting(20, "weighted layers: CIFAR 6n+2 (9n+2 with bottleneck blocks) up to 1202; ImageNet "
+                             "18, 34, 50, 101 or 152", low=1, high=MAX_CIFAR_DEPTH)
+    block: str = setting("auto", "basic, preact (pre-activation, He et al. 2016b), bottleneck or preact_bottleneck "
+                                 "(ResNet-164/1001, 9n+2); auto: basic for CIFAR, the paper's block for ImageNet",
+                         choices=BLOCKS + ("auto",), words=BLOCK_WORDS)
+    residual: bool = setting(True, "shortcuts on (a residual net); off: the plain net, the same blocks without "
+                                   "their shortcuts", flag="--plain", label="shortcuts")
+    shortcut: str = setting("auto", "A: zero-padded identity; B: 1x1 projection where the shape changes; C: "
+                                    "projection everywhere; auto: A for CIFAR, B for ImageNet",
+                            choices=SHORTCUTS + ("auto",))
+    width: int = setting(0, f"first-stage channels, 1 to {MAX_WIDTH} (the family's own: 16 CIFAR, 64 ImageNet)",
                          low=1, high=MAX_WIDTH)
-    batchnorm: bool = setting(True, "batch norm after every conv; --no-batchnorm leaves it out (convs get biases)",
+    batchnorm: bool = setting(True, "batch norm after every conv; off: the convs get biases instead",
                               flag="--no-batchnorm", label="batch norm")
     activation: str = setting("relu", "the nonlinearity", choices=ACTIVATIONS)
-    init: str = setting("he", "conv initialization: he (Kaiming normal) or xavier (Glorot normal)", choices=INITS)
-    shortcut_kind: str = setting("identity", "how the shortcut s(x) joins the branch F(x): identity (s + F), scaling "
-                                             "(scale*s + F), gating (Highway: g*F + (1-g)*s), shortcut_gating "
-                                             "(F + (1-g)*s) or dropout on s", choices=SHORTCUT_KINDS,
-                                 label="shortcut kind")
+    init: str = setting("he", "conv initialization: he (Kaiming normal, fan out) or xavier (Glorot normal)",
+                        choices=INITS, words={"he": "He", "xavier": "Xavier"})
+    shortcut_kind: str = setting("identity", "how the shortcut s(x) joins the branch F(x) (He et al. 2016b, Table "
+                                             "1): identity s + F; scaling λs + F; gating (Highway) g F + (1 - g) s "
+                                             "with g = σ(1x1 conv + b_g); shortcut_gating F + (1 - g) s; dropout "
+                                             "drops elements of s in training and scales s by 1 - p at test",
+                                 choices=SHORTCUT_KINDS, label="shortcut kind", words=KIND_WORDS)
     scale: float = setting(0.5, "λ of the scaling kind: the shortcut is multiplied by it", low=0.0, high=1.0,
                            low_open=True)
-    scale_branch: bool = setting(False, "scaling kind: also multiply F by 1 - λ (--scale-branch)", flag="--scale-branch",
+    scale_branch: bool = setting(False, "scaling kind: also multiply F by 1 - λ", flag="--scale-branch",
                                  label="scale F by 1 - λ")
-    gate_bias: float = setting(0.0, "b_g, the bias of the gate g = sigmoid(1x1 conv + b_g); very negative: the gate "
+    gate_bias: float = setting(0.0, "b_g, the bias of the gate g = σ(1x1 conv + b_g); very negative: the gate "
                                     "starts open to the shortcut", low=-30.0, high=30.0, label="gate bias")
-    dropout: float = setting(0.5, "dropout kind: probability of dropping each shortcut element in training", low=0.0,
-                             high=1.0, label="shortcut dropout")
-    stochastic_depth: float = setting(1.0, "stochastic depth: survival probability p_L of the last block, falling "
-                                           "linearly from 1 (Huang et al. 2016: 0.5); 1 = off", low=0.0, high=1.0,
-                                      low_open=True, label="stochastic depth p_L")
+    dropout: float = setting(0.5, "dropout kind: probability of dropping each shortcut element in training (no "
+                                  "rescaling)", low=0.0, high=1.0, label="shortcut dropout")
+    stochastic_depth: float = setting(1.0, "stochastic depth (Huang et al. 2016): survival probability p_L of the "
+                                           "last block; block l of L survives a step with 1 - l/L (1 - p_L) and its "
+                                           "branch is scaled by that at test; 1 = off (the paper: 0.5)",
+                                      low=0.0, high=1.0, low_open=True, label="stochastic depth p_L")
     in_channels: int = setting(3, "image channels (from the dataset)", low=1, high=64)
     num_classes: int = setting(10, "classes (from the dataset)", low=2, high=100_000)
 
@@ -278,30 +280,38 @@ class NetConfig:
 
     @property
     def name(self) -> str:
-        """Short human name, e.g. "ResNet-56", "plain-20 (bottleneck)"."""
+        """Short human name in English, e.g. "ResNet-56", "plain-20 (bottleneck)"."""
+        return self.title()
+
+    def title(self, tr: Callable[[str], str] = str) -> str:
+        """Short human name, its words passed through ``tr`` (a page's translation): "ResNet-56",
+        "plain-56 (pre-activation, no BN, sigmoid)". Run names (plain-56, ResNet-56) stay as they are."""
         base = f"{'ResNet' if self.residual else 'plain'}-{self.depth}"
         extras = []
         if self.family == "cifar" and self.block != "basic":
-            extras.append(self.block)
+            extras.append(tr(BLOCK_WORDS[self.block]))
         if self.residual and self.shortcut != ("A" if self.family == "cifar" else "B"):
-            extras.append(f"option {self.shortcut}")
-        extras += self.shortcut_words()
+            extras.append(tr(N_("option {option}")).format(option=self.shortcut))
+        extras += self.shortcut_words(tr)
         if not self.batchnorm:
-            extras.append("no BN")
+            extras.append(tr(N_("no BN")))
         if self.activation != "relu":
             extras.append(self.activation)
         if self.init != "he":
-            extras.append(f"{self.init} init")
+            extras.append(tr(N_("{init} init")).format(init=self.init.capitalize()))
         return base + (f" ({', '.join(extras)})" if extras else "")
 
-
-    def shortcut_words(self) -> list[str]:
+    def shortcut_words(self, tr: Callable[[str], str] = str) -> list[str]:
         """The shortcut kind and stochastic depth in words, e.g. ["shortcut x0.5"]; [] for the identity."""
-        words = {"identity": [], "scaling": [f"shortcut x{self.scale:g}" + (f", F x{1 - self.scale:g}"
-                                                                              if self.scale_branch else "")],
-                 "gating": [f"gating b_g={self.gate_bias:g}"], "shortcut_gating": [f"shortcut gating b_g={self.gate_bias:g}"],
-                 "dropout": [f"shortcut dropout {self.dropout:g}"]}[self.shortcut_kind]
-        return words + ([f"stochastic depth p_L={self.stochastic_depth:g}"] if self.stochastic_depth < 1 else [])
+        words = {"identity": [],
+                 "scaling": [tr(N_("shortcut x{scale}")).format(scale=f"{self.scale:g}") + (
+                     f", F x{1 - self.scale:g}" if self.scale_branch else "")],
+                 "gating": [tr(N_("gating b_g={bias}")).format(bias=f"{self.gate_bias:g}")],
+                 "shortcut_gating": [tr(N_("shortcut gating b_g={bias}")).format(bias=f"{self.gate_bias:g}")],
+                 "dropout": [tr(N_("shortcut dropout {p}")).format(p=f"{self.dropout:g}")]}[self.shortcut_kind]
+        if self.stochastic_depth < 1:
+            words.append(tr(N_("stochastic depth p_L={p}")).format(p=f"{self.stochastic_depth:g}"))
+        return words
 
     @property
     def random_forward(self) -> bool:
@@ -330,23 +340,17 @@ MAX_IMAGE_SIZE = 256
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Which images to load, whole, into memory.
-
-    Args:
-        name: one of ``DATASET_NAMES``; "digits" (scikit-learn's bundled handwritten digits) works
-            offline and is the default.
-        image_size: side in pixels (0 = the dataset's own: digits 16, synthetic 16, MNIST 28,
-            CIFAR-10 32).
-        train_limit: keep at most this many training images (0 = all), a seeded class-mixed subset.
-        test_limit: the same for the test split.
-        seed: seeds the synthetic generator and the subsets.
-    """
+    """Which images to load, whole, into memory; "digits" (scikit-learn's bundled handwritten digits)
+    works offline and is the default. Each field's meaning is its setting's help."""
 
     name: str = setting("digits", "digits and synthetic work offline; mnist, fashion_mnist and cifar10 need their "
-                                  "files in RESNET_VIZ_DATA", choices=DATASET_NAMES, option="dataset", label="dataset")
-    image_size: int = setting(0, f"resize images to this side, 8 to {MAX_IMAGE_SIZE} (0 = the dataset's own)",
-                              low=0, high=MAX_IMAGE_SIZE)
-    train_limit: int = setting(0, "use at most this many training images (0 = all)", low=0, high=10_000_000)
+                                  "files in RESNET_VIZ_DATA", choices=DATASET_NAMES, option="dataset", label="dataset",
+                         words={"digits": N_("digits"), "synthetic": N_("synthetic"), "mnist": "MNIST",
+                                "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"})
+    image_size: int = setting(0, f"resize images to this side, 8 to {MAX_IMAGE_SIZE} (0 = the dataset's own: "
+                                 "digits and synthetic 16, MNIST 28, CIFAR-10 32)", low=0, high=MAX_IMAGE_SIZE)
+    train_limit: int = setting(0, "use at most this many training images, a seeded subset of every class (0 = all)",
+                               low=0, high=10_000_000)
     test_limit: int = setting(0, "use at most this many test images (0 = all)", low=0, high=10_000_000)
     seed: int = setting(0, "seeds the synthetic images and the subsets", low=0, high=2**31 - 1, option="data_seed")
 
@@ -362,38 +366,23 @@ MAX_BATCH = 4096
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How :func:`resnet_viz.train.fit` trains.
-
-    Args:
-        steps: SGD steps (mini-batches).
-        batch_size: images per step.
-        lr: peak learning rate.
-        momentum: SGD momentum.
-        weight_decay: L2 penalty (the paper: 1e-4).
-        schedule: "constant", "step" (/10 at 50% and 75% of the steps, like the paper's 32k/48k of
-            64k) or "cosine".
-        eval_every: measure test error every this many steps (0 = only at the end).
-        augment: the paper's augmentation of every batch, on the device (He et al. 2016, Sec. 4.2): 4
-            pixels padded on each side, a random 32x32 crop (the image's own size) and a random
-            horizontal flip (:func:`resnet_viz.train.augment_batch`).
-        seed: seeds the net's initialization and the batch order.
-        device: "auto" (CUDA, then MPS, then CPU), "cpu", "cuda" or "mps".
-        precision: "auto" (bf16 autocast on CUDA when supported, fp32 elsewhere), "fp32" or
-            "bf16" (autocast; weights stay fp32).
-    """
+    """How :func:`resnet_viz.train.fit` trains (SGD with momentum). Each field's meaning is its
+    setting's help; the augmentation is :func:`resnet_viz.train.augment_batch`, the paper's (He et al.
+    2016, Sec. 4.2), done on the device for the whole batch at once."""
 
     steps: int = setting(300, "SGD steps (mini-batches)", low=1, high=MAX_STEPS)
     batch_size: int = setting(128, "images per step", low=1, high=MAX_BATCH)
     lr: float = setting(0.1, "peak learning rate", low=0.0, high=10.0, low_open=True, label="learning rate")
     momentum: float = setting(0.9, "SGD momentum", low=0.0, high=0.999)
     weight_decay: float = setting(1e-4, "L2 penalty (the paper: 1e-4)", low=0.0, high=1.0)
-    schedule: str = setting("constant", "learning-rate schedule: constant, step (/10 at 50% and 75%) or cosine",
+    schedule: str = setting("constant", "learning-rate schedule: constant, step (divided by 10 at half and three "
+                                        "quarters of the steps, like the paper's 32k and 48k of 64k) or cosine",
                             choices=SCHEDULES)
     eval_every: int = setting(50, "test-error checkpoint interval in steps (0 = only at the end)", low=0,
                               high=MAX_STEPS)
     seed: int = setting(0, "seeds the init and the batch order", low=0, high=2**31 - 1)
     augment: bool = setting(False, "pad 4 pixels, random crop and horizontal flip of every batch, on the device "
-                                   "(the paper's augmentation); --augment turns it on", flag="--augment",
+                                   "(the paper's augmentation)", flag="--augment",
                             label="augmentation")
     device: str = setting("auto", "auto (CUDA, then MPS, then CPU), cpu, cuda or mps", choices=DEVICES)
     precision: str = setting("auto", "auto (bf16 autocast where the hardware has it), fp32 or bf16",

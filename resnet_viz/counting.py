@@ -15,6 +15,7 @@ from torch import nn
 from torch.utils.flop_counter import conv_flop_count, mm_flop
 
 from .config import IMAGENET_DEPTHS, NetConfig
+from .i18n import N_
 from .models import BasicBlock, Bottleneck, ResNet
 
 RESOLUTION = {"cifar": 32, "imagenet": 224}
@@ -219,7 +220,7 @@ PAPER_IMAGENET_GMACS = {18: 1.8, 34: 3.6, 50: 3.8, 101: 7.6, 152: 11.3}
 CIFAR_TABLE_DEPTHS = (20, 32, 44, 56, 110, 1202)
 # He et al. 2016b (Identity Mappings), Sec. 4: ResNet-164 has 1.7M parameters, ResNet-1001 10.2M (CIFAR-10).
 PAPER_PREACT_PARAMS_M = {164: 1.7, 1001: 10.2}
-PREACT_SOURCE = "He et al. 2016b, Sec. 4 (parameters, rounded to 0.1 M)"
+PREACT_SOURCE = N_("He et al. 2016b, Sec. 4 (parameters, rounded to 0.1 M)")
 
 
 def torchvision_reference(name: str) -> dict:
@@ -277,12 +278,12 @@ def family_rows(family: str, variant: str) -> list[dict]:
                "published_macs": None, "source": ""}
         if family == "cifar" and variant in ("plain", default):
             row.update(published_params=round(PAPER_CIFAR_PARAMS_M[depth] * 1e6),
-                       source="He et al. 2016, Table 6 (parameters, rounded to 0.01 M)")
+                       source=N_("He et al. 2016, Table 6 (parameters, rounded to 0.01 M)"))
         elif family == "imagenet" and variant == default:
             tv = torchvision_reference(f"resnet{depth}")
             row.update(published_params=tv["meta_params"], published_macs=round(PAPER_IMAGENET_GMACS[depth] * 1e9),
                        torchvision_params=tv["params"], torchvision_gmacs=tv["meta_gmacs"],
-                       source="parameters: torchvision IMAGENET1K_V1 metadata; multiply-adds: He et al. 2016, Table 1")
+                       source=N_("parameters: torchvision IMAGENET1K_V1 metadata; multiply-adds: He et al. 2016, Table 1"))
         for key in ("params", "macs"):
             ref = row[f"published_{key}"]
             row[f"{key}_diff_pct"] = None if not ref else 100 * (row[key] - ref) / ref

@@ -7,19 +7,24 @@ be collapsed into one box for deep nets. The DOT text is rendered by the browser
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Callable, Iterable
 
 import torch
 from torch import nn
 
 from .config import NetConfig
 from .counting import RESOLUTION
+from .i18n import N_
 from .models import Block, ResNet
 
+Translate = Callable[[str], str]
+IMAGE, POOL = N_("image"), N_("global average pool")  # words of the diagram (translated by ``tr``)
 
-def _conv_line(conv: nn.Conv2d) -> str:
+
+def _conv_line(conv: nn.Conv2d, tr: Translate = str) -> str:
     k = conv.kernel_size[0]
-    return f"{k}x{k} conv, {conv.out_channels}" + (", /2" if conv.stride[0] == 2 else "")
+    return tr(N_("{k}x{k} conv, {channels}")).format(k=k, channels=conv.out_channels) + (
+        ", /2" if conv.stride[0] == 2 else "")
 
 
 def _branch_convs(block: Block) -> list[nn.Conv2d]:
@@ -27,19 +32,20 @@ def _branch_convs(block: Block) -> list[nn.Conv2d]:
             if isinstance(m, nn.Conv2d) and not name.startswith(("shortcut", "gate"))]
 
 
-def _shortcut_kind(block: Block) -> str:
+def _shortcut_kind(block: Block, tr: Translate = str) -> str:
     """The shortcut edge's label: its map (projection, zero-pad) and how it joins the branch."""
     if block.shortcut is None:
         return ""
-    words = ["1x1 projection" if isinstance(block.shortcut, nn.Sequential) else "zero-pad" if block.changes_shape else ""]
+    words = [tr(N_("1x1 projection")) if isinstance(block.shortcut, nn.Sequential) else
+             tr(N_("zero-pad")) if block.changes_shape else ""]
     words.append({"scaling": f"x{block.scale:g}", "gating": "x(1-g), F x g", "shortcut_gating": "x(1-g)",
-                  "dropout": f"dropout {block.dropout:g}"}.get(block.kind, ""))
+                  "dropout": tr(N_("dropout {p}")).format(p=f"{block.dropout:g}")}.get(block.kind, ""))
     if block.survival < 1:
-        words.append(f"F kept p={block.survival:.2f}")
+        words.append(tr(N_("F kept p={p}")).format(p=f"{block.survival:.2f}"))
     return ", ".join(w for w in words if w)
 
 
-def architecture_dot(cfg: NetConfig, expanded: Iterable[int] | None = None) -> str:
+def architecture_dot(cfg: NetConfig, expanded: Iterable[int] | None = None, tr: Translate = str) -> str:
     """DOT text of the net: input, stem, every stage (expanded: block by block with its shortcut;
     collapsed: one box), pool and classifier.
 
@@ -47,6 +53,7 @@ def architecture_dot(cfg: NetConfig, expanded: Iterable[int] | None = None) -> s
         cfg: the net.
         expanded: indices of the stages to draw block by block (default: all when the net has at
             most 12 blocks, none otherwise).
+        tr: translates the diagram's words (a page passes its language's; the default is English).
     """
     with torch.device("meta"):
         model = ResNet(cfg)
@@ -58,8 +65,8 @@ def architecture_dot(cfg: NetConfig, expanded: Iterable[int] | None = None) -> s
     lines = ["digraph resnet {", '  graph [rankdir=TB, nodesep=0.3, ranksep=0.22, fontname="Helvetica"];',
              '  node [shape=box, style="rounded,filled", fillcolor="#f5f5f5", fontname="Helvetica", fontsize=11];',
              '  edge [arrowsize=0.6];',
-             f'  input [label="image, {cfg.in_channels}x{size}x{size}", shape=plaintext, style=""];']
-    stem = " + ".join(_conv_line(m) if isinstance(m, nn.Conv2d) else "3x3 max pool, /2"
+             f'  input [label="{tr(IMAGE)}, {cfg.in_channels}x{size}x{size}", shape=plaintext, style=""];']
+    stem = " + ".join(_conv_line(m, tr) if isinstance(m, nn.Conv2d) else tr(N_("3x3 max pool")) + ", /2"
                       for m in model.stem if isinstance(m, (nn.Conv2d, nn.MaxPool2d)))
     lines.append(f'  stem [label="{stem}", fillcolor="#fde0c5"];')
     lines.append("  input -> stem;")
@@ -67,20 +74,24 @@ def architecture_dot(cfg: NetConfig, expanded: Iterable[int] | None = None) -> s
     for s, stage in enumerate(stages):
         blocks = list(stage)
         if s not in expanded:
-            body = " | ".join(_conv_line(c).replace(", /2", "") for c in _branch_convs(blocks[-1]))
+            body = " | ".join(_conv_line(c, tr).replace(", /2", "") for c in _branch_convs(blocks[-1]))
             dashed = sum(b.changes_shape for b in blocks if b.shortcut is not None)
-            shortcuts = (f"{len(blocks)} shortcuts ({dashed} dashed)" if cfg.residual else "no shortcuts (plain)")
+            shortcuts = (tr(N_("{n} shortcuts ({dashed} dashed)")).format(n=len(blocks), dashed=dashed) if cfg.residual
+                         else tr(N_("no shortcuts (plain)")))
             node = f"stage{s}"
-            lines.append(f'  {node} [label="stage {s + 1}: [{body}] x {len(blocks)}\\n{shortcuts}", '
+            stage = tr(N_("stage {n}")).format(n=s + 1)
+            lines.append(f'  {node} [label="{stage}: [{body}] x {len(blocks)}\\n{shortcuts}", '
                          f'fillcolor="#dbe9f6", style="filled", shape=box3d];')
             lines.append(f"  {prev} -> {node};")
             prev = node
             continue
         for b, block in enumerate(blocks):
             node = f"s{s}b{b}"
-            label = "\\n".join(_conv_line(c) for c in _branch_convs(block))
+            label = "\\n".join(_conv_line(c, tr) for c in _branch_convs(block))
             if block.gate is not None:
-                label += f"\\ngate: 1x1 conv, {block.gate.out_channels}, σ(· + {block.gate_bias:g})"
+                gate = tr(N_("gate: {conv}")).format(conv=tr(N_("{k}x{k} conv, {channels}")).format(
+                    k=1, channels=block.gate.out_channels))
+                label += f"\\n{gate}, σ(· + {block.gate_bias:g})"
             lines.append(f'  {node} [label="{label}", fillcolor="#dbe9f6"];')
             lines.append(f"  {prev} -> {node};")
             if block.shortcut is None:
@@ -90,11 +101,11 @@ def architecture_dot(cfg: NetConfig, expanded: Iterable[int] | None = None) -> s
             lines.append(f'  {add} [label="+", shape=circle, width=0.25, fixedsize=true, style=""];')
             lines.append(f"  {node} -> {add};")
             style = "dashed" if block.changes_shape else "solid"
-            kind = _shortcut_kind(block)
+            kind = _shortcut_kind(block, tr)
             label = f', label=" {kind}", fontsize=9' if kind else ""
             lines.append(f'  {prev} -> {add} [style={style}, color="#d62728", constraint=false{label}];')
             prev = add
-    lines.append(f'  head [label="global average pool\\nfc, {cfg.num_classes}", fillcolor="#fde0c5"];')
+    lines.append(f'  head [label="{tr(POOL)}\\nfc, {cfg.num_classes}", fillcolor="#fde0c5"];')
     lines.append(f"  {prev} -> head;")
     lines.append("}")
     return "\n".join(lines)

@@ -32,7 +32,7 @@ from . import experiments
 from . import sweep as sweeps
 from .backends import LocalBackend, RayBackend, Unit, UnitOutcome, default_backend, ray_address
 from .host import check_caps, job_threads, lower_priority
-from .protocol import Context, Outcome, check_before_run, run_cached
+from .protocol import Context, Experiment, Outcome, check_before_run, estimate as estimate_of, run_cached, stored_result
 from .store import RunStore
 from .units import format_duration
 
@@ -149,19 +149,20 @@ class JobManager:
         """Queue (kind, spec), or return the job that already answers it.
 
         A stored result gives a finished job at once; a queued or running identical spec returns
-        that job (thirty students asking the same thing train it once).
+        that job (thirty students asking the same thing train it once). For an experiment whose runs
+        are stored one by one, the job trains only the runs the store lacks.
 
         Raises:
             QueueFull: with the number waiting and the expected wait.
             ValueError: unknown experiment kind, or a spec beyond the host's caps or this machine's memory.
         """
-        module = experiments.get(kind)
+        experiment = experiments.get(kind)
 
         def stored() -> dict | None:
-            found = self.store.get(kind, spec)
+            found = stored_result(experiment, spec, self.store)
             return found.result if found is not None else None
 
-        return self._submit(module, spec, self.store.key(kind, spec), stored, estimate, "")
+        return self._submit(experiment, spec, self.store.key(experiment.name, spec), stored, estimate, "")
 
     def submit_sweep(self, kind: str, spec: Any) -> Job:
         """Queue a sweep over ``spec``'s runs (:mod:`resnet_viz.sweep`): one job whose runs are stored one
@@ -172,26 +173,26 @@ class JobManager:
         Raises:
             QueueFull, ValueError: as :meth:`submit`.
         """
-        module = experiments.get(kind)
-        return self._submit(module, spec, sweeps.key(self.store, module, spec),
-                            lambda: sweeps.stored(self.store, module, spec), None, kind)
+        experiment = experiments.get(kind)
+        return self._submit(experiment, spec, sweeps.key(self.store, experiment, spec),
+                            lambda: sweeps.stored(self.store, experiment, spec), None, experiment.name)
 
-    def _submit(self, module: Any, spec: Any, key: str, stored: Callable[[], dict | None], estimate: float | None,
-                sweep_of: str) -> Job:
+    def _submit(self, experiment: Experiment, spec: Any, key: str, stored: Callable[[], dict | None],
+                estimate: float | None, sweep_of: str) -> Job:
         """What :meth:`submit` and :meth:`submit_sweep` share: dedupe, caps, the stored answer, the queue."""
         self._evict()
         with self._lock:
             job = self._jobs.get(key)
             if job is not None and job.state in ACTIVE:
                 return job
-        runs = module.training_runs(spec)
+        runs = experiment.training_runs(spec)
         check_caps(runs, runs[0].train.device if runs else "auto")
         result = stored()
         if result is None:
-            check_before_run(module, spec)
+            check_before_run(experiment, spec)
             if estimate is None:
-                estimate = module.cost(spec)
-        kind = "sweep" if sweep_of else module.NAME
+                estimate = estimate_of(experiment, spec, self.store)
+        kind = "sweep" if sweep_of else experiment.name
         with self._lock:
             job = self._jobs.get(key)
             if job is not None and job.state in ACTIVE:

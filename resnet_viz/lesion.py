@@ -14,6 +14,7 @@ from typing import Iterable
 
 import torch
 
+from .i18n import F_
 from .models import ResNet
 
 
@@ -36,8 +37,9 @@ def check_removable(model: ResNet, blocks: Iterable[int]) -> frozenset[int]:
 
 def cannot_drop_reason(model: ResNet, b: int) -> str:
     block = model.blocks[b]
-    return (f"block {b} of this plain net changes the shape ({block.in_planes} -> {block.out_planes} channels, "
-            f"stride {block.stride}); without a shortcut nothing carries its input across, so it cannot be removed")
+    return F_("block {b} of this plain net changes the shape ({c_in} -> {c_out} channels, stride {stride}); without a "
+              "shortcut nothing carries its input across, so it cannot be removed", b=b, c_in=block.in_planes,
+              c_out=block.out_planes, stride=block.stride)
 
 
 @torch.no_grad()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from torch import nn
 
 from .counting import count_module, torchvision_reference
+from .i18n import F_, N_
 
 # (name, torchvision builder or None, year, depth in weighted layers as published, citation)
 NETS = [
@@ -49,8 +50,9 @@ def lineage_table() -> list[dict]:
             counted = count_module(lenet5, (1, 1, 32, 32))
             rows.append({"net": name, "year": year, "depth": depth, "params": counted["params"], "macs": counted["macs"],
                          "image_size": 32, "top1_error": None, "top5_error": None, "paper": cite,
-                         "counted_from": "LeNet-5 built here (full C3 connections)",
-                         "note": f"the paper's sparse C3: about {LENET_PUBLISHED_PARAMS:,} parameters; MNIST, not ImageNet"})
+                         "counted_from": N_("LeNet-5 built here (full C3 connections)"),
+                         "note": F_("the paper's sparse C3: about {params} parameters; MNIST, not ImageNet",
+                                    params=format(LENET_PUBLISHED_PARAMS, ","))})
             continue
         ref = torchvision_reference(builder)
         rows.append({"net": name, "year": year, "depth": depth, "params": ref["params"], "macs": ref["macs"],

@@ -19,3 +19,6 @@ def data_dir() -> Path:
     if os.environ.get("RESNET_VIZ_DATA"):
         return Path(os.environ["RESNET_VIZ_DATA"]).expanduser()
     return home() / "data"
+
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"  # precomputed results shipped with the lab (read-only)

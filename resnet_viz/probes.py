@@ -103,12 +103,12 @@ def first_last_ratio(layers: list[dict]) -> float:
 
 
 def describe_ratio(ratio: float) -> str:
-    """A first/last ratio in words: explodes above 100, vanishes below 0.01."""
+    """A first/last ratio in words (short: a metric's delta): explodes above 100, vanishes below 0.01."""
     if ratio > 100:
-        return N_("grows toward the input (explodes)")
+        return N_("explodes")
     if ratio < 1e-2:
-        return N_("vanishes toward the input")
-    return N_("stays within a factor of 100")
+        return N_("vanishes")
+    return N_("stays within 100x")
 
 
 def chain_product(blocks: list[dict]) -> list[float]:

@@ -1,22 +1,30 @@
 """The experiment protocol: what every experiment declares, and what is derived from it.
 
-An experiment is one module in :mod:`resnet_viz.experiments` with
+An experiment is one module in :mod:`resnet_viz.experiments` that ends with one typed record,
+``EXPERIMENT = Experiment(...)``, listed once in the registry (``resnet_viz/experiments/__init__.py``).
+Its required parts:
 
-- ``NAME`` (its store kind and CLI subcommand) and ``HELP`` (one line);
+- ``name`` (its store kind and CLI subcommand) and ``help`` (one line);
 - ``Spec``: a frozen dataclass that *composes* the shared configs (``net: NetConfig``,
   ``data: DataConfig``, ``train: TrainConfig``, each through :func:`resnet_viz.config.nested`, which
   says which of their fields this experiment exposes) and adds only its own fields, each declared
-  with :func:`resnet_viz.config.setting` (help text, allowed values);
+  with :func:`resnet_viz.config.setting` (help text, allowed values, run limits);
 - ``run(spec, ctx) -> Outcome``, where ``ctx`` (:class:`Context`) carries progress, cancel, the run
   store and the device;
-- ``cost(spec) -> float``: predicted seconds, from counted multiply-adds and a measured throughput
-  (:mod:`resnet_viz.cost`); it never trains and never touches torch's process-wide settings;
-- optionally ``summary(result) -> str`` (what the CLI prints) and ``write_files(result, out)``
-  (extra files next to ``--out``).
+- ``cost(spec) -> float | None``: predicted seconds, from counted multiply-adds and a measured
+  throughput (:mod:`resnet_viz.cost`); it never trains and never touches torch's process-wide settings;
+- ``training_runs(spec)``: the training specs it trains (the host's caps and the memory check read them);
+- ``summary(spec, outcome) -> str``: what the CLI prints.
+
+Optional parts: ``description``, ``aliases``, ``describe`` (a progress record as a line),
+``presets`` (results shipped in assets/), ``recipes`` (named sets of settings), ``split``/``merge``
+(units stored one by one, so a sweep or a grown spec trains only what the store lacks; with
+``run_units``, several missing units train at once), ``answer`` (which option of the page's question
+a result bears out), ``published`` (a paper's numbers, shown labelled) and ``write_files``.
 
 From that declaration come the CLI options, the catalog (``python -m resnet_viz experiments
---json``), validation messages, the pages' default widgets and the estimates. Nothing here imports
-the registry, so experiments can use each other without import cycles.
+--json``), validation messages, the pages' widgets, the preset commands and the estimates. Nothing
+here imports the registry, so experiments can use each other without import cycles.
 """
 
 from __future__ import annotations
@@ -25,14 +33,16 @@ import dataclasses
 import functools
 import json
 import threading
+import shlex
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from types import ModuleType
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import torch
 
 from .config import check_value, describe_field, hints
+from .i18n import N_
+from .paths import ASSETS
 from .store import RunStore
 
 Progress = Callable[[dict], None]
@@ -76,7 +86,89 @@ class Context:
         return dataclasses.replace(self, progress=progress)
 
 
+@dataclass(frozen=True)
+class Preset:
+    """A result shipped in ``assets/`` so that a page shows it at once: the CLI's ``--out`` of exactly
+    ``spec`` (the command that makes it is derived from the spec: :func:`command`)."""
+
+    spec: Any
+    file: str
+
+    @property
+    def path(self) -> Path:
+        return ASSETS / self.file
+
+
+@dataclass(frozen=True)
+class Published:
+    """A paper's numbers, shown on the page labelled with ``source``, never as measured.
+
+    ``rows`` are table rows (column name -> value); ``columns`` names the columns in the order shown
+    (their names are message ids, translated where they are shown)."""
+
+    rows: tuple[dict, ...]
+    source: str
+    columns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, eq=False)
+class Experiment:
+    """One experiment, declared once (see the module docstring for what each part means).
+
+    Raises:
+        TypeError: a part that does not fit (a Spec that is not a frozen dataclass, ``split``
+            without ``merge``, a preset made with another Spec).
+    """
+
+    name: str
+    help: str
+    Spec: type
+    run: Callable[..., Outcome]
+    cost: Callable[[Any], float | None]
+    training_runs: Callable[[Any], list]
+    summary: Callable[[Any, Outcome], str]
+    description: str = ""
+    aliases: tuple[str, ...] = ()
+    describe: Callable[[dict], str] | None = None
+    presets: tuple[Preset, ...] = ()
+    recipes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    split: Callable[[Any], list] | None = None
+    merge: Callable[[Any, list[dict]], dict] | None = None
+    run_units: Callable[[list, Context], list[Outcome]] | None = None
+    answer: Callable[[dict], int | None] | None = None
+    published: Published | None = None
+    write_files: Callable[[Any, dict, Path], dict] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.name or not self.help:
+            raise TypeError("an experiment needs a name and a one-line help")
+        params = getattr(self.Spec, "__dataclass_params__", None)
+        if params is None or not params.frozen:
+            raise TypeError(f"{self.name}: Spec must be a frozen dataclass")
+        if (self.split is None) != (self.merge is None) or (self.run_units is not None and self.split is None):
+            raise TypeError(f"{self.name}: split and merge come together (and run_units needs them)")
+        for p in self.presets:
+            if not isinstance(p.spec, self.Spec):
+                raise TypeError(f"{self.name}: preset {p.file} is not a {self.Spec.__qualname__}")
+
+    @property
+    def sweepable(self) -> bool:
+        """Are its runs stored one by one (``split``/``merge``)? Then sweeps and grown specs reuse them."""
+        return self.split is not None
+
+    def preset_for(self, spec: Any) -> Preset | None:
+        """The shipped preset made with exactly ``spec``, if there is one."""
+        return next((p for p in self.presets if p.spec == spec), None)
+
+    def progress_line(self, record: dict) -> str:
+        """A progress record as one line for people (``describe``, else the common fields)."""
+        if self.describe is not None:
+            return self.describe(record)
+        return f"{record.get('run', self.name)}: {record.get('done', '?')}/{record.get('total', '?')}"
+
+
 VARIANTS = ("plain", "residual")
+VARIANT_WORDS = {"plain": N_("plain"), "residual": N_("residual")}
 STOCHASTIC = "stochastic_depth"  # the residual net trained with stochastic depth (lesion experiment)
 
 
@@ -212,19 +304,19 @@ def spec_from_dict(spec_cls: type, data: dict) -> Any:
     return spec_cls(**kwargs)
 
 
-def preset(path: Path, spec: Any) -> dict | None:
-    """A precomputed result shipped as a JSON asset (written by the CLI's ``--out``), if it was made
-    with exactly ``spec``; None when it is missing, unreadable or made with other settings. Settings
-    added to the lab after the asset was written read as their defaults (which keep the old behaviour).
+def preset_result(preset: Preset) -> dict | None:
+    """A shipped preset's result (written by the CLI's ``--out``), or None when it is missing,
+    unreadable or was made with other settings than ``preset.spec``. Settings added to the lab after
+    the asset was written read as their defaults (which keep the old behaviour).
 
     The file is read once per change (pages ask on every rerun of every session); the dict returned
     is shared and must not be changed."""
     try:
-        stamp = Path(path).stat().st_mtime_ns
+        stamp = preset.path.stat().st_mtime_ns
     except OSError:
         return None
-    found = _read_preset(str(path), stamp, type(spec))
-    return found[0] if found is not None and found[1] == spec else None
+    found = _read_preset(str(preset.path), stamp, type(preset.spec))
+    return found[0] if found is not None and found[1] == preset.spec else None
 
 
 @functools.lru_cache(maxsize=16)
@@ -238,7 +330,52 @@ def _read_preset(path: str, stamp: int, spec_cls: type) -> tuple[dict, Any] | No
         return None
 
 
-def check_before_run(module: ModuleType, spec: Any) -> None:
+# --- commands: a spec as the CLI line that makes it -----------------------------------------------
+
+# said even at their defaults: what a reader of a preset's command wants to know (the nets, how long, the data, the seed)
+SHOWN_ALWAYS = ("depths", "depth", "width", "steps", "dataset", "seed", "seeds")
+
+
+def _encode(value: Any) -> str:
+    if isinstance(value, (tuple, list)):
+        return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def command(experiment: Experiment, spec: Any, out: str | None = None) -> str:
+    """The CLI line that makes ``spec``: ``python -m resnet_viz <name>`` with every setting that differs
+    from the Spec's default (and the nets' depth and width, the steps, the dataset and the seed,
+    always), then ``--out``. Parsed back by the
+    CLI it gives ``spec`` again (a test checks every shown preset)."""
+    default = experiment.Spec()
+    words = ["python", "-m", "resnet_viz", experiment.name]
+    for o in options(experiment.Spec):
+        value, base = _value_at(spec, o.path), _value_at(default, o.path)
+        if value == base and o.name not in SHOWN_ALWAYS:
+            continue
+        if o.type is bool:
+            if value == base:
+                continue
+            words.append(o.meta["flag"] if o.meta.get("flag") else (o.flag if value else "--no-" + o.flag[2:]))
+        else:
+            words += [o.flag, _encode(value)]
+    if out:
+        words += ["--out", out]
+    return shlex.join(words)
+
+
+def preset_command(experiment: Experiment, preset: Preset) -> str:
+    """The command that wrote a shipped preset (its ``--out`` is the asset)."""
+    return command(experiment, preset.spec, f"assets/{preset.file}")
+
+
+def _value_at(spec: Any, path: tuple[str, ...]) -> Any:
+    for part in path:
+        spec = getattr(spec, part)
+    return spec
+
+
+def check_before_run(experiment: Experiment, spec: Any) -> None:
     """What can be known to fail before an experiment starts: the dataset's files are missing, or
     its training runs would not fit in memory (the same checks for the CLI and the job queue).
 
@@ -249,32 +386,93 @@ def check_before_run(module: ModuleType, spec: Any) -> None:
     from .data import check_available
 
     check_available(spec.data)
-    check_memory(module.training_runs(spec))
+    check_memory(experiment.training_runs(spec))
 
 
-def catalog_entry(module: ModuleType) -> dict:
-    """``{"name", "help", "fields": [{"name", "type", "default", "choices", "help", "min", "max", "option"}]}``."""
-    return {"name": module.NAME, "help": module.HELP, "fields": [o.describe() for o in options(module.Spec)]}
+def catalog_entry(experiment: Experiment) -> dict:
+    """``{"name", "help", "fields": [{"name", "type", "default", "choices", "help", "min", "max",
+    "max_items", "option"}]}``."""
+    return {"name": experiment.name, "help": experiment.help,
+            "fields": [o.describe() for o in options(experiment.Spec)]}
 
 
 # --- running through the store ----------------------------------------------------------------------
 
-def run_cached(module: ModuleType, spec: Any, ctx: Context | None = None, rerun: bool = False) -> Outcome:
+def on_device(spec: Any, device: str | None) -> Any:
+    """``spec`` run on ``device`` (part of its key, so CPU and GPU results are stored apart)."""
+    if device is None or not hasattr(spec, "train"):
+        return spec
+    return dataclasses.replace(spec, train=dataclasses.replace(spec.train, device=device))
+
+
+def units_of(experiment: Experiment, spec: Any) -> list:
+    """The stored units of ``spec``: ``split(spec)`` for an experiment with units, else ``[spec]``."""
+    return experiment.split(spec) if experiment.split is not None else [spec]
+
+
+def missing_units(experiment: Experiment, spec: Any, store: RunStore) -> list:
+    """The units of ``spec`` that the store does not have finished (what a job would train)."""
+    if store.get(experiment.name, spec) is not None:
+        return []
+    return [u for u in units_of(experiment, spec) if store.get(experiment.name, u) is None]
+
+
+def stored_result(experiment: Experiment, spec: Any, store: RunStore) -> Outcome | None:
+    """The stored result of ``spec``: the run stored under its own key, else (for an experiment with
+    units) its units merged when every one is stored; None otherwise."""
+    found = store.get(experiment.name, spec)
+    if found is not None:
+        return Outcome(found.result, from_store=True, key=found.key)
+    if experiment.split is None:
+        return None
+    parts = [store.get(experiment.name, u) for u in experiment.split(spec)]
+    if any(p is None for p in parts):
+        return None
+    return Outcome(experiment.merge(spec, [p.result for p in parts]), from_store=True,
+                   key=store.key(experiment.name, spec))
+
+
+def partial_result(experiment: Experiment, spec: Any, store: RunStore) -> tuple[dict, int, int] | None:
+    """For an experiment with units: (the stored units merged, units stored, units in all) when some
+    but not all are stored; None otherwise."""
+    if experiment.split is None:
+        return None
+    parts = [store.get(experiment.name, u) for u in experiment.split(spec)]
+    found = [p.result for p in parts if p is not None]
+    if not found or len(found) == len(parts):
+        return None
+    return experiment.merge(spec, found), len(found), len(parts)
+
+
+def estimate(experiment: Experiment, spec: Any, store: RunStore | None = None) -> float | None:
+    """Predicted seconds for what a job of ``spec`` would run: with units, only those the store lacks."""
+    if store is None or experiment.split is None:
+        return experiment.cost(spec)
+    missing = missing_units(experiment, spec, store)
+    costs = [experiment.cost(u) for u in missing]
+    return None if any(c is None for c in costs) else sum(costs)
+
+
+def run_cached(experiment: Experiment, spec: Any, ctx: Context | None = None, rerun: bool = False) -> Outcome:
     """Return the stored outcome of (experiment, spec), or run it and store what it returns.
 
-    A cancelled run is not stored; a failure is recorded in the store as "failed" and re-raised.
+    An experiment with units (``split``/``merge``/``run_units``) stores each unit on its own and
+    trains only the units the store lacks, all at once, so adding a depth to a lesson trains only
+    the new nets. A cancelled run is not stored; a failure is recorded in the store as "failed" and
+    re-raised.
     """
     ctx = ctx or Context()
-    if ctx.device is not None and hasattr(spec, "train"):  # the device is part of the spec (and its key)
-        spec = dataclasses.replace(spec, train=dataclasses.replace(spec.train, device=ctx.device))
-    store, name = ctx.store, module.NAME
+    spec = on_device(spec, ctx.device)
+    store, name = ctx.store, experiment.name
     if store is not None and not rerun:
-        stored = store.get(name, spec)
+        stored = stored_result(experiment, spec, store)
         if stored is not None:
-            return Outcome(stored.result, from_store=True, key=stored.key)
+            return stored
+        if experiment.run_units is not None:
+            return _run_missing_units(experiment, spec, ctx)
     key = store.begin(name, spec) if store is not None else ""
     try:
-        outcome = module.run(spec, ctx)
+        outcome = experiment.run(spec, ctx)
     except BaseException as exc:
         if store is not None:
             store.fail(key, f"{type(exc).__name__}: {exc}")
@@ -288,6 +486,31 @@ def run_cached(module: ModuleType, spec: Any, ctx: Context | None = None, rerun:
     return outcome
 
 
-__all__ = ["Context", "Option", "Outcome", "Progress", "VARIANTS", "build", "build_config", "catalog_entry",
-           "check_before_run", "check_variants", "config_options", "make", "options", "preset", "run_cached",
-           "spec_from_dict"]
+def _run_missing_units(experiment: Experiment, spec: Any, ctx: Context) -> Outcome:
+    """Train the units of ``spec`` the store lacks (at once), store each, and merge them with the rest."""
+    store, name = ctx.store, experiment.name
+    parts = experiment.split(spec)
+    found = [store.get(name, u) for u in parts]
+    missing = [u for u, f in zip(parts, found) if f is None]
+    keys = [store.begin(name, u) for u in missing]
+    try:
+        outcomes = experiment.run_units(missing, ctx)
+    except BaseException as exc:
+        for key in keys:
+            store.fail(key, f"{type(exc).__name__}: {exc}")
+        raise
+    for key, outcome in zip(keys, outcomes):
+        if outcome.result.get("status") == "cancelled":
+            store.delete(key)
+        else:
+            store.finish(key, outcome.result, outcome.weights)
+    new = iter(outcomes)
+    results = [stored.result if stored is not None else next(new).result for stored in found]
+    merged = experiment.merge(spec, results)
+    return Outcome(merged, from_store=False, key=store.key(name, spec))
+
+
+__all__ = ["Context", "Experiment", "Option", "Outcome", "Preset", "Progress", "Published", "VARIANTS", "build",
+           "build_config", "catalog_entry", "check_before_run", "check_variants", "command", "config_options",
+           "estimate", "make", "missing_units", "on_device", "options", "partial_result", "preset_command",
+           "preset_result", "run_cached", "spec_from_dict", "stored_result", "units_of"]

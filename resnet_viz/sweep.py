@@ -1,6 +1,6 @@
 """Sweeps: an experiment's runs fanned out one per task, each stored on its own, summarized per net.
 
-An experiment can be swept when its module declares ``split(spec) -> [Spec]`` (one stored unit per
+An experiment can be swept when its record declares ``split(spec) -> [Spec]`` (one stored unit per
 run, e.g. one (depth, seed, variant) of the degradation experiment) and ``merge(spec, results) ->
 result`` (the units' results as one result of the whole spec). The units run on a backend
 (:mod:`resnet_viz.backends`: Ray when the host configured it, local processes otherwise); units
@@ -16,46 +16,43 @@ from __future__ import annotations
 import statistics
 import threading
 import time
-from types import ModuleType
 from typing import Any, Callable
 
 from .backends import Unit
+from .protocol import Experiment
 from .store import RunStore
 
 
-def sweepable(module: ModuleType) -> bool:
-    return hasattr(module, "split") and hasattr(module, "merge")
-
-
-def units(module: ModuleType, spec: Any) -> list[Unit]:
+def units(experiment: Experiment, spec: Any) -> list[Unit]:
     """The stored units of a sweep over ``spec``, in the experiment's own run order."""
-    if not sweepable(module):
-        raise ValueError(f"the {module.NAME} experiment cannot be swept (only experiments that declare split and "
-                         "merge: degradation)")
-    return [Unit(module.NAME, part) for part in module.split(spec)]
+    if not experiment.sweepable:
+        raise ValueError(f"the {experiment.name} experiment cannot be swept (only experiments whose runs are stored "
+                         "one by one can)")
+    return [Unit(experiment.name, part) for part in experiment.split(spec)]
 
 
-def key(store: RunStore, module: ModuleType, spec: Any) -> str:
+def key(store: RunStore, experiment: Experiment, spec: Any) -> str:
     """The job key of a sweep (sweeps are not stored themselves: their units are)."""
     import dataclasses
 
-    return store.key("sweep", {"kind": module.NAME, "spec": dataclasses.asdict(spec)})
+    return store.key("sweep", {"kind": experiment.name, "spec": dataclasses.asdict(spec)})
 
 
-def stored_units(store: RunStore, module: ModuleType, spec: Any) -> bool:
+def stored_units(store: RunStore, experiment: Experiment, spec: Any) -> bool:
     """Is every unit of the sweep finished in the store? (Reads only the small status files.)"""
-    return all((store.status(store.key(u.kind, u.spec)) or {}).get("status") == "done" for u in units(module, spec))
+    return all((store.status(store.key(u.kind, u.spec)) or {}).get("status") == "done"
+               for u in units(experiment, spec))
 
 
-def stored(store: RunStore, module: ModuleType, spec: Any) -> dict | None:
+def stored(store: RunStore, experiment: Experiment, spec: Any) -> dict | None:
     """The merged result when every unit of the sweep is in the store, else None."""
-    parts = units(module, spec)
-    if not stored_units(store, module, spec):
+    parts = units(experiment, spec)
+    if not stored_units(store, experiment, spec):
         return None
     results = [store.get(u.kind, u.spec) for u in parts]
     if any(r is None for r in results):
         return None
-    merged = module.merge(spec, [r.result for r in results])
+    merged = experiment.merge(spec, [r.result for r in results])
     return {**merged, "summary": summarize(merged["runs"]), "skipped": len(parts), "ran": 0}
 
 
@@ -81,8 +78,8 @@ def summarize(runs: list[dict]) -> list[dict]:
     return out
 
 
-def run(module: ModuleType, spec: Any, store: RunStore, backend: Any, report: Callable[[dict], None] | None = None,
-        cancel: threading.Event | None = None) -> dict:
+def run(experiment: Experiment, spec: Any, store: RunStore, backend: Any,
+        report: Callable[[dict], None] | None = None, cancel: threading.Event | None = None) -> dict:
     """Run the units of ``spec`` that the store lacks on ``backend``; merge everything.
 
     Progress records are the units' own, with ``run_index`` (the unit), ``runs`` (how many) and
@@ -95,7 +92,7 @@ def run(module: ModuleType, spec: Any, store: RunStore, backend: Any, report: Ca
     """
     start = time.time()
     cancel = cancel or threading.Event()
-    parts = units(module, spec)
+    parts = units(experiment, spec)
     results: list[dict | None] = []
     for u in parts:
         found = store.get(u.kind, u.spec)
@@ -122,7 +119,7 @@ def run(module: ModuleType, spec: Any, store: RunStore, backend: Any, report: Ca
         elif outcome.state != "cancelled":
             problems.append(f"{describe_unit(parts[i])}: {outcome.state}: {outcome.error}")
     status = next((s for s in ("interrupted", "failed", "cancelled") if s in states), "completed")
-    merged = module.merge(spec, [r for r in results if r is not None])
+    merged = experiment.merge(spec, [r for r in results if r is not None])
     return {**merged, "status": status, "summary": summarize(merged["runs"]), "skipped": len(parts) - len(todo),
             "ran": len(todo), "problems": problems, "backend": getattr(backend, "name", "?"),
             "seconds": round(time.time() - start, 2)}
@@ -154,4 +151,4 @@ def table(summary: list[dict]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["key", "run", "stored", "stored_units", "summarize", "sweepable", "table", "units"]
+__all__ = ["key", "run", "stored", "stored_units", "summarize", "table", "units"]

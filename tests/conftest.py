@@ -64,3 +64,47 @@ def served(tmp_path):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}/cifar-10-python.tar.gz", payload
     server.shutdown()
+
+
+# --- shared helpers of the page tests (AppTest) --------------------------------------------------------
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+def app(path: str, **params: str):
+    """A page under Streamlit's AppTest, with link parameters (``lang="zh"``, ``depths="20,32"``)."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / path), default_timeout=120)
+    for key, value in params.items():
+        at.query_params[key] = value
+    return at
+
+
+def by_label(widgets, label: str):
+    """The widget with this label (its English text, or the session's language)."""
+    return next(w for w in widgets if w.label == label)
+
+
+def wait_for_job(job=None, seconds: float = 180) -> None:
+    """Wait for a page's background job (default: the newest of the test's job manager) to end done."""
+    import time
+
+    if job is None:
+        from resnet_viz.ui.jobs import job_manager
+
+        job = job_manager().jobs()[0]
+    deadline = time.time() + seconds
+    while job.state in ("queued", "running") and time.time() < deadline:
+        time.sleep(0.2)
+    assert job.state == "done", job.error
+
+
+def number(text: str) -> float:
+    """A number as the pages write it ("1,194", "0.292", "7.45 × 10⁻⁹") back as a float."""
+    text = text.replace(",", "").strip()
+    if "×" not in text:
+        return float(text)
+    mantissa, power = text.split("×")
+    exponent = power.strip().removeprefix("10").translate(str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789"))
+    return float(mantissa) * 10 ** int(exponent)

@@ -11,7 +11,7 @@ from resnet_viz import attribution as attr
 from resnet_viz.cli import main
 from resnet_viz.config import DataConfig, NetConfig, TrainConfig
 from resnet_viz.data import load_dataset
-from resnet_viz.figures import attribution_figure, block_importance_figure
+from resnet_viz.ui.lessons.attributions import attribution_figure, block_importance_figure
 from resnet_viz.models import build_model
 from resnet_viz.train import fit
 
@@ -104,7 +104,8 @@ def test_cli_writes_the_contract_json_and_pngs(tmp_path, capsys):
 def test_attribution_figures():
     fig = attribution_figure(np.zeros((4, 4)), [("a", np.ones((4, 4)), False), ("b", -np.ones((4, 4)), True)])
     assert len(fig.data) == 3 and fig.data[2].zmin == -1 and fig.data[2].zmax == 1
-    df = pd.DataFrame([{"variant": v, "block": b, "importance": 1.0, "accuracy_drop": 0.1}
+    df = pd.DataFrame([{"variant": v, "depth": 8, "block": b, "importance": 1.0, "accuracy_drop": 0.1}
                        for v in ("plain", "residual") for b in range(3)])
     fig = block_importance_figure(df)
     assert len(fig.data) == 4 and fig.layout.barmode == "group"
+    assert [t.name for t in fig.data if t.showlegend] == ["plain-8", "ResNet-8"]

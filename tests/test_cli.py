@@ -56,7 +56,7 @@ def test_params_stages_and_human_summary(capsys):
     (["train", "--width", "0"], "width must be a whole number from 1 to 1024; got 0"),
     (["train", "--image-size", "5000"], "image_size must be a whole number from 0 to 256"),
     (["train", "--depth", "1202", "--width", "1024", "--batch-size", "4096"], "GB of memory"),
-    (["degradation", "--seeds", "0,1,2,3,4,5"], "seeds must be 1 to 5 different whole numbers"),
+    (["degradation", "--seeds", "0,1,2,3,4,5"], "seeds must be 1 to 5 different values"),
     (["lesion", "--samples", "0"], "samples must be a whole number from 1 to 100; got 0"),
     (["attribute", "--n-images", "0"], "n_images must be a whole number from 1 to 1000; got 0"),
     (["params", "--depth", "6002"], "depth must be a whole number from 1 to 1202"),

@@ -46,7 +46,7 @@ def ray_cluster():
 
 def stored_results(store: RunStore, spec) -> dict:
     return {u.spec.seeds + u.spec.depths + (u.spec.variants,): without_seconds(store.get(u.kind, u.spec).result)
-            for u in sweep.units(deg, spec)}
+            for u in sweep.units(deg.EXPERIMENT, spec)}
 
 
 def test_a_sweep_on_ray_stores_the_same_results_as_local_processes(ray_cluster, tmp_path, monkeypatch):
@@ -125,15 +125,15 @@ def test_a_sweep_skips_stored_runs_and_summarizes_per_net(tmp_path):
     store = RunStore(tmp_path / "runs")
     first_spec = make(deg.Spec, depths=(8,), seeds=(0,), width=4, steps=4, batch_size=16, eval_every=0, device="cpu")
     backend = Counting()
-    first = sweep.run(deg, first_spec, store, backend)
+    first = sweep.run(deg.EXPERIMENT, first_spec, store, backend)
     assert first["ran"] == 2 and first["skipped"] == 0 and len(backend.units) == 2
     wider = make(deg.Spec, depths=(8,), seeds=(0, 1, 2), width=4, steps=4, batch_size=16, eval_every=0, device="cpu")
     backend = Counting()
-    result = sweep.run(deg, wider, store, backend)
+    result = sweep.run(deg.EXPERIMENT, wider, store, backend)
     assert result["skipped"] == 2 and result["ran"] == 4 and len(backend.units) == 4
     assert {u.spec.seeds for u in backend.units} == {(1,), (2,)}  # only the new seeds
-    assert sweep.run(deg, wider, store, Counting())["ran"] == 0
-    assert sweep.stored(store, deg, wider)["runs"] == result["runs"]
+    assert sweep.run(deg.EXPERIMENT, wider, store, Counting())["ran"] == 0
+    assert sweep.stored(store, deg.EXPERIMENT, wider)["runs"] == result["runs"]
     plain = next(s for s in result["summary"] if s["variant"] == "plain")
     errors = sorted(r["final_train_error"] for r in result["runs"] if r["variant"] == "plain")
     assert plain["seeds"] == [0, 1, 2] and plain["median_final_train_error"] == errors[1]

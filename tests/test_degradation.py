@@ -7,7 +7,7 @@ from resnet_viz.protocol import make
 from resnet_viz.cli import main
 from resnet_viz.experiments import degradation as deg
 from resnet_viz.experiments import training
-from resnet_viz.figures import error_vs_depth_figure, training_curves_figure
+from resnet_viz.ui.lessons.degradation import error_vs_depth_figure, training_curves_figure
 from resnet_viz.config import DataConfig, NetConfig
 from resnet_viz.protocol import Context
 from resnet_viz.store import RunStore
@@ -58,9 +58,9 @@ def test_runs_trained_in_parallel_report_monotone_progress_and_the_fast_path():
 @pytest.mark.parametrize("kwargs,message", [
     (dict(depths=(20, 57)), "CIFAR depth must be 6n+2 for basic blocks"),
     (dict(depths=()), "depths must not be empty"),
-    (dict(depths=(8, 14, 20, 26, 32, 38, 44)), "depths must be 1 to 6 different depths"),
+    (dict(depths=(8, 14, 20, 26, 32, 38, 44)), "depths must be 1 to 6 different values"),
     (dict(variants=("deep",)), "variants must be one of plain, residual; got 'deep'"),
-    (dict(seeds=tuple(range(9))), "seeds must be 1 to 5 different whole numbers"),
+    (dict(seeds=tuple(range(9))), "seeds must be 1 to 5 different values"),
     (dict(width=0), "width must be a whole number from 1 to 1024"),
     (dict(depths=(20, 60002)), "depths must be a whole number from 8 to 1202"),
     (dict(seeds=(-1,)), "seeds must be a whole number from 0 to"),
@@ -74,7 +74,7 @@ def test_bad_specs_name_what_is_allowed(kwargs, message):
 
 def test_spec_normalizes_order_so_equal_experiments_share_a_key():
     assert make(deg.Spec, depths=(56, 20), variants=("residual", "plain")) == make(deg.Spec, depths=(20, 56))
-    assert RunStore().key("degradation", make(deg.Spec, depths=[56, 20])) == RunStore().key("degradation", deg.PRESET)
+    assert RunStore().key("degradation", make(deg.Spec, depths=[56, 20])) == RunStore().key("degradation", deg.Spec())
 
 
 def test_cost_follows_counted_work_without_training_or_touching_threads(monkeypatch):

@@ -45,7 +45,7 @@ def test_a_server_killed_mid_training_leaves_the_run_interrupted_and_finished_ru
                             env={**os.environ, "PYTHONPATH": root})
     try:
         assert proc.stdout.readline().strip() == "training"
-        key = store.key("degradation", SPEC)
+        key = store.key("degradation", deg.split(SPEC)[1])  # its runs are stored one by one: the residual net's
         assert store.state(key)["status"] == "running"
         proc.send_signal(signal.SIGKILL)  # the server dies without any chance to clean up
         proc.wait(10)
@@ -65,7 +65,8 @@ def test_a_server_killed_mid_training_leaves_the_run_interrupted_and_finished_ru
     job = manager.submit("degradation", small)
     while job.state in ("queued", "running"):
         time.sleep(0.1)
-    assert job.state == "done" and restarted.state(restarted.key("degradation", small))["status"] == "done"
+    assert job.state == "done"
+    assert [restarted.state(restarted.key("degradation", u))["status"] for u in deg.split(small)] == ["done", "done"]
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write to read-only folders")

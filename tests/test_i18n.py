@@ -5,6 +5,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import app
 from streamlit.testing.v1 import AppTest
 
 from resnet_viz import i18n
@@ -14,13 +15,6 @@ from resnet_viz.ui.catalog import extract
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ["app.py"] + [p[0] for p in available_pages()]
 FIELD = re.compile(r"\{[^{}]*\}")
-
-
-def app(path: str, **params: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / path), default_timeout=90)
-    for k, v in params.items():
-        at.query_params[k] = v
-    return at
 
 
 # --- the catalog ------------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from conftest import app, wait_for_job
+
 from resnet_viz import landscape as land
 from resnet_viz import protocol
 from resnet_viz.cli import main
@@ -187,7 +189,7 @@ TINY = dict(depth=8, width=4, steps=10, grid=5, images=32)
 
 def test_the_same_seed_gives_the_same_surface_and_the_directions_are_stored(lab_home):
     spec = protocol.make(landscape_exp.Spec, **TINY)
-    first = protocol.run_cached(landscape_exp, spec, protocol.Context(store=None))
+    first = protocol.run_cached(landscape_exp.EXPERIMENT, spec, protocol.Context(store=None))
     second = landscape_exp.run(spec)
     assert [r["grid"]["loss"] for r in first.result["runs"]] == [r["grid"]["loss"] for r in second.result["runs"]]
     assert [r["interpolation"]["loss"] for r in first.result["runs"]] == [
@@ -208,8 +210,8 @@ def test_landscape_spec_checks():
     # the nets are the ensembles page's (the lesion experiment's), so they are trained once for both
     from resnet_viz.experiments import lesion
 
-    assert landscape_exp.training_runs(landscape_exp.PRESET) == lesion.training_runs(lesion.PRESET)
-    assert paths_exp.training_runs(paths_exp.PRESET) == lesion.training_runs(lesion.PRESET)[1:]
+    assert landscape_exp.training_runs(landscape_exp.Spec()) == lesion.training_runs(lesion.Spec())
+    assert paths_exp.training_runs(paths_exp.Spec()) == lesion.training_runs(lesion.Spec())[1:]
 
 
 def test_effect_the_residual_surface_is_smoother_than_the_plain_one_at_depth_56():
@@ -259,16 +261,8 @@ def test_cli_paths_contract(tmp_path, capsys):
 
 # --- the page -----------------------------------------------------------------------------------------
 
-def _app():
-    from pathlib import Path
-
-    from streamlit.testing.v1 import AppTest
-
-    return AppTest.from_file(str(Path(__file__).resolve().parents[1] / "pages/7_Landscape.py"), default_timeout=60)
-
-
 def test_landscape_page_shows_the_precomputed_surfaces_paths_and_published_errors():
-    at = _app().run()
+    at = app("pages/7_Landscape.py").run()
     assert not at.exception
     assert [t.label for t in at.tabs] == ["Loss surface", "Paths of the gradient"]
     assert sum("Precomputed result of this lesson" in i.value for i in at.info) == 2
@@ -279,8 +273,8 @@ def test_landscape_page_shows_the_precomputed_surfaces_paths_and_published_error
     assert plain > 5 * residual  # measured in the shipped preset, not typed in
     assert metrics["Typical path"] == "13.5"
     assert metrics["Effective paths"] == "3 to 10"
-    published = next(d.value for d in at.dataframe if "plain" in d.value.columns and "depth" in d.value.columns)
-    assert published.set_index("depth").loc[56].tolist() == [5.89, 13.31]
+    published = next(t.value for t in at.table if "no shortcuts test error (%)" in t.value.columns)
+    assert published.loc[56].tolist() == [5.89, 13.31]
     assert any("Published, not measured here" in m.value for m in at.markdown)
     next(s for s in at.select_slider if s.label == "Depth").set_value(20).run()
     assert not at.exception
@@ -290,18 +284,15 @@ def test_landscape_page_shows_the_precomputed_surfaces_paths_and_published_error
 def test_landscape_page_trains_a_tiny_spec_in_the_background(lab_home):
     from resnet_viz.ui.jobs import job_manager
 
-    at = _app().run()
+    at = app("pages/7_Landscape.py").run()
     next(s for s in at.select_slider if s.label == "Depth").set_value(8).run()
     next(s for s in at.select_slider if s.label == "Width").set_value(4).run()
     next(s for s in at.select_slider if s.label == "Training steps").set_value(100).run()
     next(s for s in at.select_slider if s.label == "Grid points per axis").set_value(11).run()
-    assert sum("Not measured yet" in i.value for i in at.info) == 2
+    # nothing stored for these settings: the lesson's precomputed results stay, labelled as other settings
+    assert sum("Nothing is stored for these settings yet" in i.value for i in at.info) == 2
     next(b for b in at.button if b.label == "Map the surfaces").click().run()
-    job = job_manager().jobs()[0]
-    deadline = time.time() + 180
-    while job.state in ("queued", "running") and time.time() < deadline:
-        time.sleep(0.2)
-    assert job.state == "done", job.error
+    wait_for_job(job_manager().jobs()[0])
     at.run()
     assert not at.exception
     assert any("Measured on this server" in c.value and "121 points" in c.value for c in at.caption)

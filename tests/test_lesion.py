@@ -12,7 +12,7 @@ from resnet_viz.config import DataConfig, NetConfig, TrainConfig
 from resnet_viz.data import load_dataset
 from resnet_viz.experiments import lesion as les
 from resnet_viz.protocol import Context, run_cached
-from resnet_viz.figures import lesion_curve_figure, lesion_single_figure, path_length_figure
+from resnet_viz.ui.lessons.ensembles import lesion_curve_figure, lesion_single_figure, path_length_figure
 from resnet_viz.lesion import (accuracy, accuracy_without, adjacent_pairs, central_range, check_removable,
                                path_lengths, random_drops, random_swaps, single_block, swapped_order)
 from resnet_viz.models import build_model
@@ -127,7 +127,7 @@ def test_random_drops_and_swaps_report_mean_and_std(digits):
 def test_experiment_trains_through_the_store_and_reuses_the_nets(digits):
     store = RunStore()
     spec = make(les.Spec, depth=8, width=4, steps=20, samples=2, max_k=2)
-    first = run_cached(les, spec, Context(store=store)).result
+    first = run_cached(les.EXPERIMENT, spec, Context(store=store)).result
     assert [r["variant"] for r in first["runs"]] == ["plain", "residual"]
     assert all(r["trained_now"] for r in first["runs"])
     assert len(store.runs("train")) == 2
@@ -136,7 +136,7 @@ def test_experiment_trains_through_the_store_and_reuses_the_nets(digits):
         weights = store.load_weights(r["train_key"])
         model = les.trained_model(les.training_runs(spec)[0 if r["variant"] == "plain" else 1], weights)
         assert accuracy(model, digits.test_x, digits.test_y) == r["base_test_accuracy"]
-    again = run_cached(les, spec, Context(store=store), rerun=True).result
+    again = run_cached(les.EXPERIMENT, spec, Context(store=store), rerun=True).result
     assert not any(r["trained_now"] for r in again["runs"])  # the nets came from the store
     assert again["runs"][1]["base_test_accuracy"] == first["runs"][1]["base_test_accuracy"]
 
@@ -167,24 +167,24 @@ def test_cli_writes_the_contract_json(tmp_path, capsys):
 def test_the_shipped_preset_matches_its_spec_and_weights(digits):
     from safetensors.torch import load_file
 
-    from resnet_viz.ui.nets import PRESET_RESULT, PRESET_WEIGHTS
+    from resnet_viz.ui.nets import PRESET, PRESET_WEIGHTS
 
-    preset = json.loads(PRESET_RESULT.read_text())
-    assert preset["spec"]["net"]["depth"] == les.PRESET.net.depth == 56
-    for r, sub in zip(preset["runs"], les.training_runs(les.PRESET)):
+    preset = json.loads(PRESET.path.read_text())
+    assert preset["spec"]["net"]["depth"] == les.Spec().net.depth == 56
+    for r, sub in zip(preset["runs"], les.training_runs(les.Spec())):
         model = les.trained_model(sub, load_file(PRESET_WEIGHTS / f"{r['variant']}.safetensors"))
         assert accuracy(model, digits.test_x, digits.test_y) == pytest.approx(r["base_test_accuracy"])
 
 
 def test_lesion_figures():
-    rows = pd.DataFrame([{"variant": v, "block": b, "stage": 0, "changes_shape": b == 1, "base_test_accuracy": 0.9,
+    rows = pd.DataFrame([{"variant": v, "depth": 8, "block": b, "stage": 0, "changes_shape": b == 1, "base_test_accuracy": 0.9,
                           "test_accuracy": None if (v == "plain" and b == 1) else 0.5} for v in ("plain", "residual")
                          for b in range(3)])
     rows["test_accuracy"] = rows["test_accuracy"].astype(float)
     fig = lesion_single_figure(rows, 0.1)
-    assert [t.name for t in fig.data] == ["plain", "plain: cannot remove", "residual"]
+    assert [t.name for t in fig.data] == ["plain-8", "plain-8: cannot remove", "ResNet-8"]
     assert list(fig.data[1].x) == [1]
-    curves = pd.DataFrame([{"variant": "residual", "k": k, "mean_test_accuracy": 0.9 - 0.1 * k, "std": 0.05}
+    curves = pd.DataFrame([{"variant": "residual", "depth": 8, "k": k, "mean_test_accuracy": 0.9 - 0.1 * k, "std": 0.05}
                            for k in range(3)])
     fig = lesion_curve_figure(curves, "k", 0.1)
     assert fig.data[0].fill == "toself" and list(fig.data[1].y) == pytest.approx([0.9, 0.8, 0.7])
@@ -200,8 +200,8 @@ def test_sessions_share_the_preset_nets_without_a_lock_and_never_change_them():
 
     from resnet_viz.ui import nets
 
-    result = json.loads(nets.PRESET_RESULT.read_text())
-    a, b = nets.pair(les.PRESET, result, None), nets.pair(les.PRESET, result, None)
+    result = json.loads(nets.PRESET.path.read_text())
+    a, b = nets.pair(les.Spec(), result, None), nets.pair(les.Spec(), result, None)
     assert a.nets is b.nets and a.id == b.id
     model = a.nets["residual"]
     before = {k: v.clone() for k, v in model.state_dict().items()}

@@ -3,22 +3,10 @@
 import time
 from pathlib import Path
 
-from streamlit.testing.v1 import AppTest
+from conftest import app, by_label, number, wait_for_job
 
 from resnet_viz.store import RunStore
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def wait_until_finished(job, seconds: float = 120) -> None:
-    deadline = time.time() + seconds
-    while job.state in ("queued", "running") and time.time() < deadline:
-        time.sleep(0.2)
-    assert job.state == "done", job.error
-
-
-def app(path: str) -> AppTest:
-    return AppTest.from_file(str(ROOT / path), default_timeout=60)
 
 
 def test_home_page_tells_the_story_and_shows_device_and_store(lab_home):
@@ -83,15 +71,15 @@ def test_degradation_page_first_paint_shows_the_precomputed_preset():
 def test_degradation_page_trains_a_tiny_spec_in_the_background_and_then_shows_it():
     at = app("pages/1_Degradation.py").run()
     at.multiselect[0].set_value([8]).run()
-    _by_label(at.select_slider, "Steps").set_value(50).run()
-    _by_label(at.select_slider, "Width").set_value(4).run()
-    assert any("Not trained yet" in i.value for i in at.info)
-    _by_label(at.button, "Train").click().run()
+    by_label(at.select_slider, "Steps").set_value(50).run()
+    by_label(at.select_slider, "Width").set_value(4).run()
+    assert any("Nothing is stored for these settings yet" in i.value for i in at.info)
+    by_label(at.button, "Train").click().run()
     from resnet_viz.ui.jobs import job_manager
 
     manager = job_manager()
     job = manager.jobs()[0]
-    wait_until_finished(job)
+    wait_for_job(job)
     at.run()
     assert not at.exception
     assert any("Measured on this server" in c.value for c in at.caption)
@@ -107,40 +95,36 @@ def test_degradation_page_shows_a_missing_dataset_as_a_message(tmp_path, monkeyp
     assert any("is not available offline" in e.value for e in at.error)
 
 
-def _by_label(widgets, label):
-    return next(w for w in widgets if w.label == label)
-
-
 def test_gradient_page_shows_each_effect_at_initialization():
     at = app("pages/2_Gradient_flow.py").run()
     assert not at.exception
-    metrics = {m.label.split(":")[0]: m for m in at.metric}
-    assert float(metrics["plain-56"].value) > 100 and "explodes" in metrics["plain-56"].delta
-    assert float(metrics["ResNet-56"].value) < 100
+    metrics = {m.label: m for m in at.metric}
+    assert number(metrics["plain-56"].value) > 100 and "explodes" in metrics["plain-56"].delta
+    assert number(metrics["ResNet-56"].value) < 100
     assert any("grow toward the input" in m.value for m in at.markdown)
 
     at.selectbox(key="gf_lesson").set_value("No BN, sigmoid: gradients vanish").run()
     assert at.toggle(key="gf_bn").value is False and at.radio(key="gf_act").value == "sigmoid"
     deltas = [m.delta for m in at.metric]
-    assert deltas == ["vanishes toward the input"] * 2  # plain, and the original residual block
+    assert deltas == ["vanishes"] * 2  # plain, and the original residual block
 
     at.selectbox(key="gf_lesson").set_value("No BN, sigmoid, pre-activation: the fix").run()
-    ratio = {m.label.split(":")[0]: float(m.value) for m in at.metric}
-    assert ratio["plain-56 (preact, no BN, sigmoid)"] < 1e-20
-    assert ratio["ResNet-56 (preact, no BN, sigmoid)"] > 1e-2
+    ratio = {m.label: number(m.value) for m in at.metric}
+    assert ratio["plain-56 (pre-activation, no BN, sigmoid)"] < 1e-20
+    assert ratio["ResNet-56 (pre-activation, no BN, sigmoid)"] > 1e-2
 
 
 def test_gradient_page_trains_and_probes_in_the_background():
     at = app("pages/2_Gradient_flow.py").run()
-    _by_label(at.select_slider, "Depth").set_value(8).run()
-    _by_label(at.select_slider, "Width").set_value(4).run()
-    _by_label(at.select_slider, "Steps").set_value(50).run()
+    by_label(at.select_slider, "Depth").set_value(8).run()
+    by_label(at.select_slider, "Width").set_value(4).run()
+    by_label(at.select_slider, "Steps").set_value(50).run()
     assert any("Estimated duration on this server" in c.value for c in at.caption)
-    _by_label(at.button, "Train and probe").click().run()
+    by_label(at.button, "Train and probe").click().run()
     from resnet_viz.ui.jobs import job_manager
 
     job = job_manager().jobs()[0]
-    wait_until_finished(job)
+    wait_for_job(job)
     at.run()
     assert not at.exception
     assert any("Measured on this server" in c.value for c in at.caption)
@@ -178,8 +162,8 @@ def test_ensembles_page_starts_from_the_shipped_nets_and_toggles_blocks():
     base = {m.label: float(m.value) for m in at.metric}
     at.button_group(key="lesion_blocks").set_value([13]).run()
     after = {m.label: float(m.value) for m in at.metric}
-    assert after["ResNet-56: test accuracy"] > base["ResNet-56: test accuracy"] - 0.05
-    assert after["plain-56: test accuracy"] < 0.2
+    assert after["ResNet-56"] > base["ResNet-56"] - 0.05
+    assert after["plain-56"] < 0.2
     at.button_group(key="lesion_blocks").set_value([9]).run()  # a downsampling block
     assert [m.value for m in at.metric][0] == "cannot run"
     assert any("changes the shape" in c.value for c in at.caption)
@@ -188,18 +172,18 @@ def test_ensembles_page_starts_from_the_shipped_nets_and_toggles_blocks():
 
 def test_ensembles_page_trains_a_small_pair_in_the_background():
     at = app("pages/4_Ensembles.py").run()
-    _by_label(at.select_slider, "Depth (both nets)").set_value(8).run()
-    _by_label(at.select_slider, "Width").set_value(4).run()
-    _by_label(at.select_slider, "Training steps").set_value(100).run()
+    by_label(at.select_slider, "Depth (both nets)").set_value(8).run()
+    by_label(at.select_slider, "Width").set_value(4).run()
+    by_label(at.select_slider, "Training steps").set_value(100).run()
     assert any("Not trained yet" in i.value for i in at.info)
-    _by_label(at.button, "Train and remove blocks").click().run()
+    by_label(at.button, "Train and remove blocks").click().run()
     from resnet_viz.ui.jobs import job_manager
 
-    wait_until_finished(job_manager().jobs()[0])
+    wait_for_job(job_manager().jobs()[0])
     at.run()
     assert not at.exception
     assert any("Measured on this server" in c.value for c in at.caption)
-    assert [m.label for m in at.metric] == ["plain-8: test accuracy", "ResNet-8: test accuracy"]
+    assert [m.label for m in at.metric] == ["plain-8", "ResNet-8"]
 
 
 def test_attributions_page_compares_the_shipped_nets_with_each_method():
@@ -208,7 +192,7 @@ def test_attributions_page_compares_the_shipped_nets_with_each_method():
     assert at.selectbox[0].value.startswith("Lesson nets (shipped)")
     assert any("Wrong among these 32" in c.value for c in at.caption)
     table = at.dataframe[0].value
-    assert table["net"].tolist() == ["plain", "residual"]
+    assert table["net"].tolist() == ["plain-56", "ResNet-56"]
     at.radio[0].set_value("integrated_gradients").run()
     table = at.dataframe[0].value
     assert (table["convergence delta"] <= 0.01 * table["output change f(x) - f(black)"].abs()).all()
@@ -236,7 +220,7 @@ def test_degradation_page_shows_a_stored_sweep_as_median_and_band_and_offers_swe
                     for u in units]
 
     spec = build(deg.Spec, {"depths": (8,), "width": 4, "steps": 50, "seeds": (0, 1)})
-    assert sweep.run(deg, spec, RunStore(), InProcess())["ran"] == 4  # e.g. swept from the CLI earlier
+    assert sweep.run(deg.EXPERIMENT, spec, RunStore(), InProcess())["ran"] == 4  # e.g. swept from the CLI earlier
     monkeypatch.setenv("RESNET_VIZ_RAY", "auto")  # the host has Ray: sweeps and the paper's recipes are offered
     at = app("pages/1_Degradation.py")
     at.query_params.update({"depths": "8", "width": "4", "steps": "50", "seeds": "2"})
@@ -247,14 +231,14 @@ def test_degradation_page_shows_a_stored_sweep_as_median_and_band_and_offers_swe
                                                                 (1, "residual")]
     assert any("Measured on this server" in c.value for c in at.caption)
     assert not [b for b in at.button if b.label == "Sweep"]  # stored: nothing to run
-    recipe = _by_label(at.radio, "Recipe")
+    recipe = by_label(at.radio, "Recipe")
     assert recipe.options == ["lesson", "paper (64k iterations)", "paper, short (8k iterations)"]
     at.query_params.update({"depths": "8,20"})
     at = app("pages/1_Degradation.py")
     at.query_params.update({"depths": "8,20", "width": "4", "steps": "50"})
     at.run()
     assert [b.label for b in at.button if b.label in ("Train", "Sweep")] == ["Train", "Sweep"]
-    _by_label(at.radio, "Recipe").set_value("paper_short").run()
+    by_label(at.radio, "Recipe").set_value("paper_short").run()
     assert any("The recipe fixes the dataset (cifar10), width 16, 8000 steps of 128" in c.value for c in at.caption)
     assert not [w for w in list(at.select_slider) + list(at.selectbox) if w.label in ("Steps", "Width", "Dataset")]
     assert any("is not available offline" in e.value for e in at.error)  # offline: the files to put where
@@ -274,7 +258,7 @@ def test_degradation_page_offers_the_cifar10_download_where_there_is_internet(mo
     at.run()
     assert not at.exception and not at.error
     assert any("can be downloaded now" in i.value for i in at.info)
-    _by_label(at.button, "Download CIFAR-10").click().run()
+    by_label(at.button, "Download CIFAR-10").click().run()
     deadline = time.time() + 30
     while not (tmp_path / "data" / "cifar-10-batches-py" / "test_batch").exists():
         assert time.time() < deadline

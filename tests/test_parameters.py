@@ -9,9 +9,9 @@ from torch import nn
 
 from resnet_viz.cli import main
 from resnet_viz.config import NetConfig
-from resnet_viz.counting import block_cost, family_rows, receptive_field, three_by_three
+from resnet_viz.counting import block_cost, count, family_rows, receptive_field, three_by_three
 from resnet_viz.diagram import architecture_dot
-from resnet_viz.figures import block_cost_figure, family_stages_figure, lineage_figure
+from resnet_viz.ui.lessons.parameters import block_cost_figure, family_stages_figure, lineage_figure, stage_cost_figure
 from resnet_viz.lineage import lineage_table
 
 
@@ -156,3 +156,15 @@ def test_cli_params_covers_blocks_three_by_three_and_lineage(capsys):
 def test_cli_bad_bottleneck_width_is_a_message(capsys):
     assert main(["params", "--compare-blocks", "256", "--bottleneck-width", "60"]) == 2
     assert "must divide the channels" in capsys.readouterr().err
+
+
+def test_stage_cost_figure_stacks_each_stage_share():
+    df = pd.DataFrame(count(NetConfig(depth=20))["stages"])
+    fig = stage_cost_figure(df)
+    assert fig.layout.barmode == "stack"
+    assert [t.name for t in fig.data] == ["stem", "stage 1", "stage 2", "stage 3", "head"]
+    for i in range(2):  # parameters, multiply-adds: the shares add up to the whole net
+        assert sum(t.y[i] for t in fig.data) == pytest.approx(100)
+    stage3 = fig.data[3]
+    assert stage3.y[0] == pytest.approx(100 * 203_520 / 269_722)
+    assert stage3.customdata[0][0] == "203,520"

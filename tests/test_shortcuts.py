@@ -6,6 +6,8 @@ import time
 import pytest
 import torch
 
+from conftest import app, wait_for_job
+
 from resnet_viz import protocol
 from resnet_viz.cli import main
 from resnet_viz.config import NetConfig
@@ -204,48 +206,30 @@ def test_effect_scaled_and_half_gated_shortcuts_train_worse_than_the_identity():
 
 # --- pages ----------------------------------------------------------------------------------------
 
-def _app(path: str):
-    from pathlib import Path
-
-    from streamlit.testing.v1 import AppTest
-
-    return AppTest.from_file(str(Path(__file__).resolve().parents[1] / path), default_timeout=60)
-
-
-def _wait_for_the_job(seconds: float = 180) -> None:
-    """Wait for the page's background job (the first of this test's job manager) to finish."""
-    from resnet_viz.ui.jobs import job_manager
-
-    job = job_manager().jobs()[0]
-    deadline = time.time() + seconds
-    while job.state in ("queued", "running") and time.time() < deadline:
-        time.sleep(0.2)
-    assert job.state == "done", job.error
-
-
 def test_why_identity_page_shows_the_preset_the_published_table_and_the_factors():
-    at = _app("pages/6_Why_identity.py").run()
+    at = app("pages/6_Why_identity.py").run()
     assert not at.exception
     assert any("Precomputed result of this lesson" in i.value for i in at.info)
     assert any("python -m resnet_viz shortcuts" in c.value for c in at.caption)
-    published = next(d.value for d in at.dataframe if "setting" in d.value.columns)
-    assert published["test_error"].tolist()[:2] == ["6.61", "fail"]
+    published = next(t.value for t in at.table if "setting" in t.value.columns)
+    assert published["test error (%)"].tolist()[:2] == ["6.61", "fail"]
+    assert published.index.tolist()[6] == "shortcut gating"  # words, not code names
     assert any("Published, not measured here" in m.value for m in at.markdown)
     measured = next(d.value for d in at.dataframe if "shortcut_gradient_factor" in d.value.columns)
-    assert len(measured) == len(shortcuts.training_runs(shortcuts.PRESET))
+    assert len(measured) == len(shortcuts.training_runs(shortcuts.Spec()))
     row = measured.set_index("label").loc["scaling, λ = 0.5"]
-    assert row["shortcut_gradient_factor"] == pytest.approx(0.5 ** 27, rel=1e-4)  # measured, not typed in
+    assert row["shortcut_gradient_factor"] == "7.45 × 10⁻⁹"  # 0.5^27, measured on the net, not typed in
 
 
 def test_why_identity_page_trains_a_tiny_spec_in_the_background():
-    at = _app("pages/6_Why_identity.py").run()
+    at = app("pages/6_Why_identity.py").run()
     at.multiselect[0].set_value(["identity", "scaling"]).run()
     next(s for s in at.select_slider if s.label == "Depth").set_value(8).run()
     next(s for s in at.select_slider if s.label == "Width").set_value(4).run()
     next(s for s in at.select_slider if s.label == "Steps").set_value(50).run()
-    assert any("Not trained yet" in i.value for i in at.info)
+    assert any("Nothing is stored for these settings yet" in i.value for i in at.info)
     next(b for b in at.button if b.label == "Train").click().run()
-    _wait_for_the_job()
+    wait_for_job()
     at.run()
     assert not at.exception
     assert any("Measured on this server" in c.value for c in at.caption)
@@ -254,7 +238,7 @@ def test_why_identity_page_trains_a_tiny_spec_in_the_background():
 
 
 def test_parameters_page_counts_the_gates():
-    at = _app("pages/3_Parameters_and_compute.py").run()
+    at = app("pages/3_Parameters_and_compute.py").run()
     next(s for s in at.selectbox if s.label == "Shortcut kind").set_value("gating").run()
     assert not at.exception
     gates = 3 * (16 * 16 + 16) + (16 * 32 + 32) + 2 * (32 * 32 + 32) + (32 * 64 + 64) + 2 * (64 * 64 + 64)
@@ -280,11 +264,11 @@ def test_stochastic_depth_on_degradation_and_lesion():
 
 
 def test_gradient_page_offers_the_pre_activation_bottleneck():
-    at = _app("pages/2_Gradient_flow.py").run()
+    at = app("pages/2_Gradient_flow.py").run()
     at.radio(key="gf_block").set_value("preact_bottleneck").run()
     assert not at.exception
     labels = [m.label for m in at.metric]
-    assert any("ResNet-56 (preact_bottleneck)" in label for label in labels), labels
+    assert any("ResNet-56 (pre-activation bottleneck)" in label for label in labels), labels
 
 
 @pytest.mark.parametrize("extra", [["--stochastic-depth", "0.5"], ["--shortcut-kind", "dropout"],
@@ -299,28 +283,26 @@ def test_train_cli_runs_random_and_gated_nets(extra, tmp_path):
 def test_page_prose_has_no_control_characters():
     """A LaTeX command typed into a non-raw string (\\frac, \\right, \\approx) turns into a control
     character and breaks the formula on the page."""
-    from resnet_viz.ui import texts
+    from resnet_viz.ui.texts import text_classes
 
-    for cls in vars(texts).values():
-        if isinstance(cls, type) and cls.__module__ == texts.__name__:
-            for name, value in vars(cls).items():
-                for text in value if isinstance(value, (list, tuple)) else [value]:
-                    if isinstance(text, str):
-                        assert not [c for c in text if ord(c) < 32 and c != "\n"], f"{cls.__name__}.{name}"
+    for cls in text_classes():
+        for name, value in vars(cls).items():
+            for text in value if isinstance(value, (list, tuple)) else [value]:
+                if isinstance(text, str):
+                    assert not [c for c in text if ord(c) < 32 and c != "\n"], f"{cls.__name__}.{name}"
 
 
 def test_ensembles_page_trains_a_third_net_with_stochastic_depth():
-    at = _app("pages/4_Ensembles.py").run()
+    at = app("pages/4_Ensembles.py").run()
     for label, value in (("Depth (both nets)", 8), ("Width", 4), ("Training steps", 100),
                          ("Stochastic depth p_L (third net)", 0.5)):
         next(s for s in at.select_slider if s.label == label).set_value(value).run()
     assert any("Not trained yet" in i.value for i in at.info)
     next(b for b in at.button if b.label == "Train and remove blocks").click().run()
-    _wait_for_the_job()
+    wait_for_job()
     at.run()
     assert not at.exception
-    assert [m.label for m in at.metric] == ["plain-8: test accuracy", "ResNet-8: test accuracy",
-                                            "ResNet-8 + stochastic depth: test accuracy"]
+    assert [m.label for m in at.metric] == ["plain-8", "ResNet-8", "ResNet-8 + stochastic depth"]
     at.button_group(key="lesion_blocks").set_value([1]).run()
     assert not at.exception and len(at.metric) == 3
 

@@ -80,9 +80,9 @@ SPEC = Spec(net=NetConfig(depth=8, width=4), data=DataConfig("digits", image_siz
 def test_run_cached_trains_once_then_answers_from_the_store(tmp_path):
     store = RunStore(tmp_path)
     seen = []
-    first = run_cached(training, SPEC, Context(progress=seen.append, store=store))
+    first = run_cached(training.EXPERIMENT, SPEC, Context(progress=seen.append, store=store))
     assert not first.from_store and len(seen) == 5 and seen[-1]["done"] == seen[-1]["total"] == 5
-    second = run_cached(training, SPEC, Context(progress=seen.append, store=RunStore(tmp_path)))
+    second = run_cached(training.EXPERIMENT, SPEC, Context(progress=seen.append, store=RunStore(tmp_path)))
     assert second.from_store and len(seen) == 5
     assert second.result["final_test_error"] == first.result["final_test_error"]
     state = store.load_weights(second.key)
@@ -93,7 +93,7 @@ def test_a_cancelled_run_is_not_stored_and_a_failure_is_recorded(tmp_path, monke
     store = RunStore(tmp_path)
     cancel = threading.Event()
     cancel.set()
-    out = run_cached(training, SPEC, Context(cancel=cancel, store=store))
+    out = run_cached(training.EXPERIMENT, SPEC, Context(cancel=cancel, store=store))
     assert out.result["status"] == "cancelled" and store.runs() == []
 
     def boom(*args, **kwargs):
@@ -101,7 +101,7 @@ def test_a_cancelled_run_is_not_stored_and_a_failure_is_recorded(tmp_path, monke
 
     monkeypatch.setattr(training, "fit", boom)
     with pytest.raises(RuntimeError):
-        run_cached(training, SPEC, Context(store=store))
+        run_cached(training.EXPERIMENT, SPEC, Context(store=store))
     status = store.status(store.key("train", SPEC))
     assert status["status"] == "failed" and "out of memory" in status["error"]
     assert json.loads((tmp_path / store.key("train", SPEC) / "spec.json").read_text())["kind"] == "train"
@@ -109,7 +109,7 @@ def test_a_cancelled_run_is_not_stored_and_a_failure_is_recorded(tmp_path, monke
 
 def test_a_context_device_runs_the_spec_there_and_stores_it_apart(tmp_path):
     store = RunStore(tmp_path)
-    out = run_cached(training, SPEC, Context(store=store, device="cpu"))
+    out = run_cached(training.EXPERIMENT, SPEC, Context(store=store, device="cpu"))
     assert out.result["device"] == "cpu"
     cpu_spec = Spec(net=SPEC.net, data=SPEC.data, train=TrainConfig(**{**SPEC.train.__dict__, "device": "cpu"}))
     assert out.key == store.key("train", cpu_spec) != store.key("train", SPEC)

@@ -13,29 +13,28 @@ from .. import attribution as attr
 from .. import cost as costs
 from ..config import DataConfig, NetConfig, TrainConfig, nested, setting, validate
 from ..data import load_dataset
-from ..protocol import VARIANTS, Context, Outcome
+from ..i18n import N_
+from ..protocol import VARIANT_WORDS, VARIANTS, Context, Experiment, Outcome
 from . import lesion, training
 
-NAME = "attribution"
-HELP = "Captum attributions of a trained net, with PNG maps"
-DESCRIPTION = ("Train (or reuse from the run store) a net, then attribute its predictions on the first test images "
-               "(Integrated Gradients with a completeness check, saliency or GradCAM) and score every block by "
-               "gradient x activation of its branch output.")
-ALIASES = ("attribute",)
+
+METHOD_WORDS = {"saliency": N_("Saliency"), "integrated_gradients": N_("Integrated Gradients"), "gradcam": "GradCAM"}
+TARGET_WORDS = {"label": N_("the true label"), "predicted": N_("each net's prediction")}
 
 
 @dataclass(frozen=True)
 class Spec:
     """An attribution experiment on one trained net."""
 
-    variant: str = setting("residual", "which net of the pair to explain", choices=tuple(reversed(VARIANTS)))
-    method: str = setting("integrated_gradients", "attribution method", choices=attr.METHODS)
+    variant: str = setting("residual", "which net of the pair to explain", choices=tuple(reversed(VARIANTS)),
+                           words=VARIANT_WORDS)
+    method: str = setting("integrated_gradients", "attribution method", choices=attr.METHODS, words=METHOD_WORDS)
     target: str = setting("label", "which class to explain: the true label or the net's prediction",
-                          choices=("label", "predicted"))
+                          choices=("label", "predicted"), words=TARGET_WORDS)
     n_images: int = setting(8, "the first this many test images", low=1, high=1000)
-    net: NetConfig = nested(lambda: NetConfig(depth=20, width=8), expose=("depth", "width"))
+    net: NetConfig = nested(lambda: lesion.NET, expose=("depth", "width"))
     data: DataConfig = nested(DataConfig, expose=("name",))
-    train: TrainConfig = nested(lambda: TrainConfig(steps=400, eval_every=100), expose=("steps", "seed", "device"))
+    train: TrainConfig = nested(lambda: lesion.TRAIN, expose=("steps", "seed", "device"))
 
     def __post_init__(self) -> None:
         validate(self)
@@ -115,4 +114,12 @@ def summary(spec: Spec, outcome: Outcome) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["Spec", "cost", "run", "training_runs", "write_files"]
+EXPERIMENT = Experiment(
+    name="attribution", help="Captum attributions of a trained net, with PNG maps", Spec=Spec, run=run, cost=cost,
+    training_runs=training_runs, summary=summary,
+    description=("Train (or reuse from the run store) a net, then attribute its predictions on the first test "
+                 "images (Integrated Gradients with a completeness check, saliency or GradCAM) and score every block "
+                 "by gradient x activation of its branch output."),
+    aliases=("attribute",), write_files=write_files)
+
+__all__ = ["EXPERIMENT", "Spec", "cost", "run", "training_runs", "write_files"]

@@ -9,17 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import statistics
+
 from .. import cost as costs
 from ..config import DataConfig, NetConfig, TrainConfig, nested, setting, validate
-from ..protocol import VARIANTS, Context, Outcome, check_variants, run_name
+from ..i18n import N_
+from ..protocol import (VARIANT_WORDS, VARIANTS, Context, Experiment, Outcome, Preset, Published, check_variants,
+                        run_name)
 from . import training
-
-NAME = "degradation"
-HELP = "training error vs depth, plain vs residual (He et al. Fig. 6)"
-DESCRIPTION = ("Train plain and residual nets of several depths with one recipe and compare their training error "
-               "(He et al. 2016, Fig. 1 and 6).")
-MAX_DEPTHS = 6
-MAX_SEEDS = 5
 
 
 @dataclass(frozen=True)
@@ -31,10 +28,11 @@ class Spec:
     """
 
     depths: tuple[int, ...] = setting((20, 56), "CIFAR-family depths to compare, e.g. 20,56 (6n+2; 9n+2 "
-                                                "for bottleneck blocks)", low=8, high=1202)
-    variants: tuple[str, ...] = setting(VARIANTS, "plain and/or residual, e.g. plain,residual", choices=VARIANTS)
+                                                "for bottleneck blocks)", low=8, high=1202, max_items=6)
+    variants: tuple[str, ...] = setting(VARIANTS, "plain and/or residual, e.g. plain,residual", choices=VARIANTS,
+                                        words=VARIANT_WORDS)
     seeds: tuple[int, ...] = setting((0,), "one run per seed (init and batch order), e.g. 0,1,2", low=0,
-                                     high=2**31 - 1, aliases=("--seed",))
+                                     high=2**31 - 1, aliases=("--seed",), max_items=5)
     net: NetConfig = nested(lambda: NetConfig(width=8), expose=("width", "block", "shortcut", "stochastic_depth"))
     data: DataConfig = nested(DataConfig, expose=("name",))
     train: TrainConfig = nested(TrainConfig, expose=("steps", "batch_size", "lr", "schedule", "augment", "eval_every",
@@ -42,10 +40,6 @@ class Spec:
 
     def __post_init__(self) -> None:
         validate(self)
-        if len(self.depths) > MAX_DEPTHS or len(set(self.depths)) != len(self.depths):
-            raise ValueError(f"depths must be 1 to {MAX_DEPTHS} different depths; got {self.depths!r}")
-        if len(self.seeds) > MAX_SEEDS or len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f"seeds must be 1 to {MAX_SEEDS} different whole numbers; got {self.seeds!r}")
         object.__setattr__(self, "depths", tuple(sorted(self.depths)))
         object.__setattr__(self, "variants", check_variants(self.variants))
         training_runs(self)  # building the nets validates each depth with the block
@@ -72,8 +66,6 @@ PAPER = {"dataset": "cifar10", "depths": (20, 32, 44, 56), "width": 16, "steps":
          "schedule": "step", "augment": True, "eval_every": 2000}
 RECIPES: dict[str, dict] = {"lesson": {}, "paper": PAPER, "paper_short": {**PAPER, "steps": 8000, "eval_every": 500}}
 
-PRESET = Spec()  # the lesson: digits, plain and residual 20 vs 56, 300 steps (about a minute or two on a laptop CPU)
-
 
 def cost(spec: Spec) -> float | None:
     """Predicted seconds: the runs one after another (a job with one thread trains them in turn)."""
@@ -84,13 +76,43 @@ def _variant(run: training.Spec) -> str:
     return "residual" if run.net.residual else "plain"
 
 
-def run(spec: Spec, ctx: Context | None = None) -> Outcome:
-    """Train every (seed, depth, variant) of ``spec``; on a multi-core CPU several at once
+def run_units(units: list[Spec], ctx: Context | None = None) -> list[Outcome]:
+    """Train the runs of several units at once; on a multi-core CPU several in parallel
     (:func:`resnet_viz.train.fit_many`), each exactly as it would train alone.
 
     Progress records carry the run's variant, depth and seed, its step metrics, and ``fraction``:
-    the share of the whole experiment done, weighting each run by its depth (time per step grows
-    about linearly with depth).
+    the share of all done, weighting each run by depth x steps (time per step grows about linearly
+    with depth).
+
+    Returns:
+        One Outcome per unit, in order: ``{"status", "runs": [...]}`` as :func:`run`, with the
+        unit's weights named like ``plain_56_s0``.
+    """
+    ctx = ctx or Context()
+    runs = [sub for unit in units for sub in training_runs(unit)]
+    _, fitted = training.fit_all(runs, ctx, lambda sub: {"variant": _variant(sub), "depth": sub.net.depth,
+                                                               "seed": sub.train.seed})
+    fitted = iter(zip(runs, fitted))
+    outcomes = []
+    for unit in units:
+        rows, weights, cancelled = [], {}, False
+        for sub, (model, net, f) in (next(fitted) for _ in training_runs(unit)):
+            cancelled |= f.status == "cancelled"
+            r = training.package(net, model, f).result
+            variant, depth, seed = _variant(sub), sub.net.depth, sub.train.seed
+            rows.append({"variant": variant, "depth": depth, "seed": seed, "status": r["status"],
+                         "message": r["message"], "final_train_error": r["final_train_error"],
+                         "final_test_error": r["final_test_error"], "final_train_loss": r["final_train_loss"],
+                         "seconds": r["seconds"], "device": r["device"], "precision": r["precision"],
+                         "history": training.history(f)})
+            weights[f"{variant}_{depth}_s{seed}"] = model.state_dict()
+        outcomes.append(Outcome({"status": "cancelled", "runs": []}) if cancelled
+                        else Outcome({"status": "completed", "runs": rows}, weights=weights))
+    return outcomes
+
+
+def run(spec: Spec, ctx: Context | None = None) -> Outcome:
+    """Train every (seed, depth, variant) of ``spec`` (its units at once, :func:`run_units`).
 
     Returns:
         Outcome with result ``{"runs": [{"variant", "depth", "seed", "status", "message",
@@ -98,23 +120,10 @@ def run(spec: Spec, ctx: Context | None = None) -> Outcome:
         "precision", "history": [{"step", "train_loss", "train_error"[, "test_error"]}, ...]}, ...],
         "status"}`` and the weights of every run, named like ``plain_56_s0``.
     """
-    ctx = ctx or Context()
-    runs = training_runs(spec)
-    status, fitted = training.fit_all(runs, ctx, lambda sub: {"variant": _variant(sub), "depth": sub.net.depth,
-                                                               "seed": sub.train.seed})
-    results, weights = [], {}
-    for sub, (model, net, f) in zip(runs, fitted):
-        if status == "cancelled":
-            break
-        r = training.package(net, model, f).result
-        variant, depth, seed = _variant(sub), sub.net.depth, sub.train.seed
-        results.append({"variant": variant, "depth": depth, "seed": seed, "status": r["status"],
-                        "message": r["message"], "final_train_error": r["final_train_error"],
-                        "final_test_error": r["final_test_error"], "final_train_loss": r["final_train_loss"],
-                        "seconds": r["seconds"], "device": r["device"], "precision": r["precision"],
-                        "history": training.history(f)})
-        weights[f"{variant}_{depth}_s{seed}"] = model.state_dict()
-    return Outcome({"status": status, "runs": results}, weights=weights)
+    units = split(spec)
+    outcomes = run_units(units, ctx)
+    weights = {name: state for o in outcomes for name, state in o.weights.items()}
+    return Outcome(merge(spec, [o.result for o in outcomes]), weights=weights)
 
 
 def split(spec: Spec) -> list[Spec]:
@@ -132,6 +141,19 @@ def merge(spec: Spec, results: list[dict]) -> dict:
     runs.sort(key=lambda r: order.get((r["seed"], r["depth"], r["variant"]), len(order)))
     status = "completed" if all(result.get("status") == "completed" for result in results) else "cancelled"
     return {"status": status, "runs": runs}
+
+
+def answer(result: dict) -> int | None:
+    """The option of the page's question the result bears out: 0 the deeper plain net has the higher
+    training error (the median over seeds), 1 the shallower; None without two plain depths."""
+    plain: dict[int, list[float]] = {}
+    for r in result["runs"]:
+        if r["variant"] == "plain" and r["final_train_error"] is not None:
+            plain.setdefault(r["depth"], []).append(r["final_train_error"])
+    if len(plain) < 2:
+        return None
+    shallow, deep = min(plain), max(plain)
+    return 0 if statistics.median(plain[deep]) > statistics.median(plain[shallow]) else 1
 
 
 def summary(spec: Spec, outcome: Outcome) -> str:
@@ -153,7 +175,6 @@ def describe(rec: dict) -> str:
     return f"Run {rec['run_index'] + 1}/{rec['runs']}: {run_name(rec['variant'], rec['depth'])}, seed {rec['seed']}, step {rec['done']}/{rec['total']}"
 
 
-__all__ = ["PRESET", "Spec", "VARIANTS", "cost", "merge", "run", "split", "training_runs"]
 
 
 # --- tidy tables: the contract between this experiment and the figures ---------------------------
@@ -181,3 +202,26 @@ def summary_frame(result: dict):
 
     cols = ["variant", "depth", "seed", "final_train_error", "final_test_error", "seconds", "status"]
     return pd.DataFrame.from_records([{c: r.get(c) for c in cols} for r in result["runs"]], columns=cols)
+
+
+# He et al. 2016, Table 6: CIFAR-10 test error (%) of residual nets. No plain-net numbers were
+# published for CIFAR (plain nets appear only as curves; "plain-110 is higher than 60%").
+TABLE6 = Published(
+    rows=tuple({"net": net, "test error (%)": error, "note": note} for net, error, note in (
+        ("ResNet-20", 8.75, ""), ("ResNet-32", 7.51, ""), ("ResNet-44", 7.17, ""), ("ResNet-56", 6.97, ""),
+        ("ResNet-110", 6.43, N_("best of 5 runs; mean 6.61 ± 0.16")),
+        ("ResNet-1202", 7.93, N_("overfits: 19.4M parameters")))),
+    source="He, Zhang, Ren, Sun 2016, Deep Residual Learning for Image Recognition, Table 6 (CIFAR-10)",
+    columns=(N_("net"), N_("test error (%)"), N_("note")))
+
+# the lesson: digits, plain and residual 20 vs 56, 300 steps (about a minute or two on a laptop CPU)
+EXPERIMENT = Experiment(
+    name="degradation", help="training error vs depth, plain vs residual (He et al. Fig. 6)", Spec=Spec, run=run,
+    cost=cost, training_runs=training_runs, summary=summary,
+    description=("Train plain and residual nets of several depths with one recipe and compare their training error "
+                 "(He et al. 2016, Fig. 1 and 6)."),
+    describe=describe, presets=(Preset(Spec(), "degradation_preset.json"),), recipes=RECIPES, split=split,
+    merge=merge, run_units=run_units, answer=answer, published=TABLE6)
+
+__all__ = ["EXPERIMENT", "RECIPES", "Spec", "TABLE6", "answer", "cost", "merge", "run", "run_units", "split",
+           "training_runs"]

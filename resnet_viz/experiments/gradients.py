@@ -17,26 +17,23 @@ from ..config import DataConfig, NetConfig, TrainConfig, nested, setting, valida
 from ..data import Dataset, load_dataset
 from ..models import build_model
 from ..probes import chain_product, describe_ratio, first_last_ratio, gradient_probe, probe_batch, response_stds
-from ..protocol import VARIANTS, Context, Outcome, check_variants
+from ..protocol import VARIANT_WORDS, VARIANTS, Context, Experiment, Outcome, check_variants
 from ..train import fit
 from . import training
 
-NAME = "gradients"
-HELP = "gradient norm of every conv layer, plain vs residual, at initialization and during training"
-DESCRIPTION = ("Measure the gradient norm of every conv layer's weights on one batch of real data, for plain and "
-               "residual nets: at initialization (float64), then, unless --init-only, every few steps of training, "
-               "and the response std of every 3x3 conv after training (He et al. 2016, Fig. 7).")
 PROBE_BATCH = 128
 MAX_PROBES = 100
-MAX_DEPTHS = 4
+VANISHES, EXPLODES = 1e-2, 1e2  # first/last ratio beyond these: the gradient vanishes / explodes toward the input
 
 
 @dataclass(frozen=True)
 class Spec:
     """A gradient-flow experiment: the same nets with and without shortcuts."""
 
-    depths: tuple[int, ...] = setting((56,), "CIFAR-family depths, e.g. 20,56,110 (6n+2)", low=8, high=1202)
-    variants: tuple[str, ...] = setting(VARIANTS, "plain and/or residual, e.g. plain,residual", choices=VARIANTS)
+    depths: tuple[int, ...] = setting((56,), "CIFAR-family depths, e.g. 20,56,110 (6n+2)", low=8, high=1202,
+                                      max_items=4)
+    variants: tuple[str, ...] = setting(VARIANTS, "plain and/or residual, e.g. plain,residual", choices=VARIANTS,
+                                        words=VARIANT_WORDS)
     probe_every: int = setting(10, "probe the gradients every this many training steps (and at step 0)", low=1,
                                high=1_000_000)
     init_only: bool = setting(False, "probe at initialization only (instant); no training", flag="--init-only",
@@ -49,8 +46,6 @@ class Spec:
 
     def __post_init__(self) -> None:
         validate(self)
-        if len(self.depths) > MAX_DEPTHS or len(set(self.depths)) != len(self.depths):
-            raise ValueError(f"depths must be 1 to {MAX_DEPTHS} different depths; got {self.depths!r}")
         object.__setattr__(self, "depths", tuple(sorted(self.depths)))
         object.__setattr__(self, "variants", check_variants(self.variants))
         if not self.init_only and self.train.steps // self.probe_every > MAX_PROBES:
@@ -187,7 +182,13 @@ def describe(rec: dict) -> str:
     return f"Run {rec['run_index'] + 1}/{rec['runs']}: {rec['run']}, step {rec['done']}/{rec['total']}"
 
 
-__all__ = ["PROBE_BATCH", "Spec", "VARIANTS", "at_init", "cost", "run", "training_runs"]
+def answer(result: dict) -> int | None:
+    """The option of the page's question a result (at initialization) bears out: the plain net's
+    first/last gradient ratio 0 vanishes, 1 stays within a factor of 100, 2 explodes."""
+    plain = [r["first_last_ratio"] for r in result["runs"] if r["variant"] == "plain"]
+    if not plain:
+        return None
+    return 0 if plain[0] < VANISHES else 2 if plain[0] > EXPLODES else 1
 
 
 # --- tidy tables for the figures -------------------------------------------------------------------
@@ -220,3 +221,15 @@ def responses_frame(result: dict, which: str = "responses_trained"):
         rank = {l["index"]: k for k, l in enumerate(ranked)}
         rows += [{"variant": r["variant"], **l, "rank": rank[l["index"]]} for l in r[which]]
     return pd.DataFrame.from_records(rows, columns=["variant", "index", "name", "std", "rank"])
+
+
+EXPERIMENT = Experiment(
+    name="gradients", help="gradient norm of every conv layer, plain vs residual, at initialization and during training",
+    Spec=Spec, run=run, cost=cost, training_runs=training_runs, summary=summary,
+    description=("Measure the gradient norm of every conv layer's weights on one batch of real data, for plain and "
+                 "residual nets: at initialization (float64), then, unless only the initialization is asked for, "
+                 "every few steps of training, and the response std of every 3x3 conv after training (He et al. "
+                 "2016, Fig. 7)."),
+    describe=describe, answer=answer)
+
+__all__ = ["EXPERIMENT", "PROBE_BATCH", "Spec", "VARIANTS", "answer", "at_init", "cost", "run", "training_runs"]

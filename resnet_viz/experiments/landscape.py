@@ -12,7 +12,7 @@ import functools
 import math
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -21,23 +21,20 @@ from .. import landscape as land
 from ..config import DataConfig, NetConfig, TrainConfig, nested, setting, validate
 from ..data import load_dataset
 from ..i18n import N_
-from ..protocol import VARIANTS, Context, Outcome, check_variants, run_name
+from ..protocol import VARIANTS, Context, Experiment, Outcome, Preset, Published, check_variants, run_name
 from ..train import resolve_device, run_parallel
 from . import lesion, training
 
-NAME = "landscape"
-HELP = "loss surfaces of trained plain and residual nets around their minimum (Li et al. 2018)"
-DESCRIPTION = ("Train (or reuse from the run store) a plain and a residual net of one depth, then measure the "
-               "training loss over a grid in the plane of two filter-normalized random directions around each "
-               "trained net, and along the line from its initialization to its trained weights.")
 ALPHAS = tuple(round(-0.25 + 0.05 * i, 2) for i in range(31))  # the 1-D line, a little beyond both ends
 BN_IMAGES = 512  # training images that set the BN statistics along the 1-D line
 
 # Li et al. 2018, Fig. 5: CIFAR-10 test error (%) of the nets whose surfaces it shows.
-PUBLISHED = [{"depth": 20, "residual": 7.37, "plain": 8.18}, {"depth": 56, "residual": 5.89, "plain": 13.31},
-             {"depth": 110, "residual": 5.79, "plain": 16.44}]
-PUBLISHED_SOURCE = ("Li, Xu, Taylor, Studer, Goldstein 2018, Visualizing the Loss Landscape of Neural Nets, Fig. 5 "
-                    "(CIFAR-10 test error %, ResNet vs the same net without skip connections)")
+PUBLISHED = Published(
+    rows=tuple({"depth": d, "ResNet test error (%)": r, "no shortcuts test error (%)": p}
+               for d, r, p in ((20, 7.37, 8.18), (56, 5.89, 13.31), (110, 5.79, 16.44))),
+    source=("Li, Xu, Taylor, Studer, Goldstein 2018, Visualizing the Loss Landscape of Neural Nets, Fig. 5 "
+            "(CIFAR-10 test error %, ResNet vs the same net without skip connections)"),
+    columns=(N_("depth"), N_("ResNet test error (%)"), N_("no shortcuts test error (%)")))
 
 
 @dataclass(frozen=True)
@@ -50,10 +47,9 @@ class Spec:
                             "441 points, up to 51 on a GPU", low=5, high=51)
     span: float = setting(1.0, "the surface covers [-span, span] along each direction", low=0.1, high=5.0)
     images: int = setting(256, "training images the loss is measured on (a fixed, seeded subset)", low=16, high=4096)
-    net: NetConfig = nested(lambda: NetConfig(depth=56, width=8), expose=("depth", "width"))
+    net: NetConfig = nested(lambda: lesion.NET, expose=("depth", "width"))
     data: DataConfig = nested(DataConfig, expose=("name",))
-    train: TrainConfig = nested(lambda: TrainConfig(steps=400, eval_every=100),
-                                expose=("steps", "batch_size", "lr", "seed", "device"))
+    train: TrainConfig = nested(lambda: lesion.TRAIN, expose=("steps", "batch_size", "lr", "seed", "device"))
 
     def __post_init__(self) -> None:
         validate(self)
@@ -62,9 +58,6 @@ class Spec:
             raise ValueError(f"grid must be odd, so that the trained net is its centre point; got {self.grid}")
         if not self.net.residual:
             raise ValueError("the template net is residual; choose plain and residual with variants")
-
-
-PRESET = Spec()
 
 
 def training_runs(spec: Spec) -> list[training.Spec]:
@@ -180,4 +173,23 @@ def describe(rec: dict) -> str:
     return f"Net {rec['run_index'] + 1}/{rec['runs']}: {what}{rec['run']}, {rec['done']}/{rec['total']}"
 
 
-__all__ = ["ALPHAS", "PRESET", "PUBLISHED", "Spec", "cost", "fixed_subset", "run", "training_runs"]
+def answer(result: dict) -> int | None:
+    """The option of the page's question a result bears out: 0 the plain net's surface is less folded
+    (a lower curvature ratio), 1 the residual net's."""
+    ratio = {r["variant"]: r["numbers"]["curvature_ratio"] for r in result["runs"]}
+    if len(ratio) < 2:
+        return None
+    return 0 if ratio["plain"] < ratio["residual"] else 1
+
+
+EXPERIMENT = Experiment(
+    name="landscape", help="loss surfaces of trained plain and residual nets around their minimum (Li et al. 2018)",
+    Spec=Spec, run=run, cost=cost, training_runs=training_runs, summary=summary,
+    description=("Train (or reuse from the run store) a plain and a residual net of one depth, then measure the "
+                 "training loss over a grid in the plane of two filter-normalized random directions around each "
+                 "trained net, and along the line from its initialization to its trained weights."),
+    describe=describe, answer=answer, published=PUBLISHED,
+    presets=tuple(Preset(Spec(net=replace(lesion.NET, depth=depth)), f"landscape_preset_{depth}.json")
+                  for depth in (20, 56)))
+
+__all__ = ["ALPHAS", "EXPERIMENT", "PUBLISHED", "Spec", "answer", "cost", "fixed_subset", "run", "training_runs"]

@@ -15,14 +15,13 @@ from ..config import DataConfig, NetConfig, TrainConfig, nested, setting, valida
 from ..data import load_dataset
 from ..lesion import accuracy, adjacent_pairs, path_lengths, random_drops, random_swaps, shape_keeping_blocks, single_block
 from ..models import ResNet
-from ..protocol import STOCHASTIC, VARIANTS, Context, Outcome, run_cached
+from ..protocol import STOCHASTIC, VARIANTS, Context, Experiment, Outcome, Preset, run_cached
 from . import training
 
-NAME = "lesion"
-HELP = "remove blocks of trained plain and residual nets (Veit et al. 2016)"
-DESCRIPTION = ("Train (or reuse from the run store) a plain and a residual net of one depth, then measure test "
-               "accuracy with single blocks removed, k random blocks removed, and k random swaps of neighbouring "
-               "blocks.")
+# The lesson nets: the plain and residual twins that the ensembles, attributions and landscape pages
+# share (trained once, stored, reused by all four experiments). Declared once, here.
+NET = NetConfig(depth=56, width=8)
+TRAIN = TrainConfig(steps=400, eval_every=100)
 
 
 @dataclass(frozen=True)
@@ -32,10 +31,9 @@ class Spec:
 
     samples: int = setting(8, "random draws per k for the drop and swap curves", low=1, high=100)
     max_k: int = setting(8, "the curves go from 0 to this many removed blocks or swaps", low=1, high=50)
-    net: NetConfig = nested(lambda: NetConfig(depth=56, width=8), expose=("depth", "width", "stochastic_depth"))
+    net: NetConfig = nested(lambda: NET, expose=("depth", "width", "stochastic_depth"))
     data: DataConfig = nested(DataConfig, expose=("name",))
-    train: TrainConfig = nested(lambda: TrainConfig(steps=400, eval_every=100),
-                                expose=("steps", "batch_size", "lr", "seed", "device"))
+    train: TrainConfig = nested(lambda: TRAIN, expose=("steps", "batch_size", "lr", "seed", "device"))
 
     def __post_init__(self) -> None:
         validate(self)
@@ -59,9 +57,6 @@ def training_runs(spec: Spec) -> list[training.Spec]:
 def variant_of(sub: training.Spec) -> str:
     """plain, residual or stochastic_depth."""
     return STOCHASTIC if sub.net.stochastic_depth < 1 else "residual" if sub.net.residual else "plain"
-
-
-PRESET = Spec()
 
 
 def trained_model(sub: training.Spec, weights: dict[str, torch.Tensor]) -> ResNet:
@@ -89,7 +84,7 @@ def trained_pair(subs: list[training.Spec], ctx: Context, share: float = 1.0):
             ctx.report({**rec, "variant": variant, "depth": sub.net.depth, "run_index": i, "runs": len(subs),
                         "fraction": (i + share * rec["done"] / rec["total"]) / len(subs)})
 
-        trained = run_cached(training, sub, ctx.with_progress(report))
+        trained = run_cached(training.EXPERIMENT, sub, ctx.with_progress(report))
         if trained.result["status"] == "cancelled":
             return
         weights = ctx.store.load_weights(trained.key) if trained.from_store else trained.weights["model"]
@@ -155,5 +150,28 @@ def describe(rec: dict) -> str:
     return f"{rec['run']}: step {rec['done']}/{rec['total']}"
 
 
-__all__ = ["PRESET", "Spec", "analyse", "cost", "pair", "run", "trained_model", "trained_pair", "training_runs",
-           "variant_of"]
+def median_drop(run: dict) -> float | None:
+    """Test accuracy lost when one removable block is removed: the median over blocks."""
+    accs = sorted(b["test_accuracy"] for b in run["single_block"] if b["test_accuracy"] is not None)
+    return run["base_test_accuracy"] - accs[len(accs) // 2] if accs else None
+
+
+def answer(result: dict) -> int | None:
+    """The option of the page's question a result bears out: 0 the plain net loses more test accuracy
+    when one block is removed (the median over blocks), 1 the residual net."""
+    lost = {r["variant"]: median_drop(r) for r in result["runs"] if r["variant"] in VARIANTS}
+    if len(lost) < 2 or None in lost.values():
+        return None
+    return 0 if lost["plain"] > lost["residual"] else 1
+
+
+EXPERIMENT = Experiment(
+    name="lesion", help="remove blocks of trained plain and residual nets (Veit et al. 2016)", Spec=Spec, run=run,
+    cost=cost, training_runs=training_runs, summary=summary,
+    description=("Train (or reuse from the run store) a plain and a residual net of one depth, then measure test "
+                 "accuracy with single blocks removed, k random blocks removed, and k random swaps of neighbouring "
+                 "blocks."),
+    describe=describe, presets=(Preset(Spec(), "lesion_preset.json"),), answer=answer)
+
+__all__ = ["EXPERIMENT", "NET", "TRAIN", "Spec", "analyse", "answer", "cost", "median_drop", "pair", "run",
+           "trained_model", "trained_pair", "training_runs", "variant_of"]

@@ -16,16 +16,11 @@ from ..config import DataConfig, NetConfig, TrainConfig, nested, setting, valida
 from ..data import load_dataset
 from ..i18n import N_
 from ..lesion import path_lengths
-from ..protocol import Context, Outcome
+from ..protocol import Context, Experiment, Outcome, Preset
 from ..train import resolve_device
 from . import lesion, training
 from .landscape import BN_IMAGES, fixed_subset
 
-NAME = "paths"
-HELP = "the gradient through single paths of each length of a residual net, and the effective paths (Veit et al. 2016)"
-DESCRIPTION = ("Train (or reuse from the run store) the residual net of one depth; at initialization and after "
-               "training, sample paths of each length k (the backward pass through the residual branch of k "
-               "random blocks and the shortcut of the others) and measure the gradient that reaches the input.")
 STAGES = ("init", "trained")
 STAGE_NAMES = {"init": N_("the net at initialization"), "trained": N_("the trained net")}
 
@@ -42,18 +37,14 @@ class Spec:
 
     samples: int = setting(100, "random paths measured per path length", low=1, high=1000)
     images: int = setting(16, "training images per path (the gradient of their mean loss)", low=1, high=256)
-    net: NetConfig = nested(lambda: NetConfig(depth=56, width=8), expose=("depth", "width"))
+    net: NetConfig = nested(lambda: lesion.NET, expose=("depth", "width"))
     data: DataConfig = nested(DataConfig, expose=("name",))
-    train: TrainConfig = nested(lambda: TrainConfig(steps=400, eval_every=100),
-                                expose=("steps", "batch_size", "lr", "seed", "device"))
+    train: TrainConfig = nested(lambda: lesion.TRAIN, expose=("steps", "batch_size", "lr", "seed", "device"))
 
     def __post_init__(self) -> None:
         validate(self)
         if not self.net.residual:
             raise ValueError("paths need a residual net: a plain net has a single path")
-
-
-PRESET = Spec()
 
 
 def training_runs(spec: Spec) -> list[training.Spec]:
@@ -135,4 +126,13 @@ def describe(rec: dict) -> str:
     return f"{what}{rec['run']}: {rec['done']}/{rec['total']}"
 
 
-__all__ = ["PRESET", "PUBLISHED", "STAGES", "Spec", "cost", "run", "training_runs"]
+EXPERIMENT = Experiment(
+    name="paths", help="the gradient through single paths of each length of a residual net, and the effective paths "
+                       "(Veit et al. 2016)", Spec=Spec, run=run, cost=cost, training_runs=training_runs,
+    summary=summary,
+    description=("Train (or reuse from the run store) the residual net of one depth; at initialization and after "
+                 "training, sample paths of each length k (the backward pass through the residual branch of k "
+                 "random blocks and the shortcut of the others) and measure the gradient that reaches the input."),
+    describe=describe, presets=(Preset(Spec(), "paths_preset.json"),))
+
+__all__ = ["EXPERIMENT", "PUBLISHED", "STAGES", "Spec", "cost", "run", "training_runs"]

@@ -13,34 +13,27 @@ from dataclasses import dataclass, replace
 
 from .. import cost as costs
 from ..config import DataConfig, NetConfig, TrainConfig, nested, setting, validate
+from ..i18n import N_
 from ..probes import probe_batch, shortcut_gradient_factor
-from ..protocol import Context, Outcome
+from ..protocol import Context, Experiment, Outcome, Preset, Published
 from . import training
 
-NAME = "shortcuts"
-HELP = "identity vs scaled, gated, 1x1-conv and dropout shortcuts at one depth (He et al. 2016b, Table 1)"
-DESCRIPTION = ("Train residual nets whose shortcuts are the identity, scaled by λ, gated like a Highway network, "
-               "1x1 convolutions or dropped out, at one depth with one recipe; report their errors and the "
-               "gradient factor the shortcuts carry from the last block back to the first.")
 VARIANTS = ("identity", "scaling", "gating", "shortcut_gating", "conv1x1", "dropout")
+VARIANT_NAMES = {"identity": N_("identity"), "scaling": N_("scaling"), "gating": N_("gating"),
+                 "shortcut_gating": N_("shortcut gating"), "conv1x1": N_("1x1 conv"), "dropout": N_("dropout")}
 GATED = ("gating", "shortcut_gating")
-MAX_RUNS = 10
+MAX_RUNS = 10  # runs of one experiment (variants x gate biases): one job's worth on a class's CPU
 PROBE_IMAGES = 128
 
 # He et al. 2016b, Table 1: ResNet-110 (original unit) on CIFAR-10, test error %; "fail" = above 20%.
-PUBLISHED = [
-    {"variant": "identity", "setting": "", "test_error": "6.61"},
-    {"variant": "scaling", "setting": "λ = 0.5 on the shortcut", "test_error": "fail"},
-    {"variant": "scaling", "setting": "λ = 0.5 on the shortcut, 0.5 on F", "test_error": "12.35"},
-    {"variant": "gating", "setting": "b_g = 0 to -5", "test_error": "fail"},
-    {"variant": "gating", "setting": "b_g = -6", "test_error": "8.70"},
-    {"variant": "gating", "setting": "b_g = -7", "test_error": "9.81"},
-    {"variant": "shortcut_gating", "setting": "b_g = 0", "test_error": "12.86"},
-    {"variant": "shortcut_gating", "setting": "b_g = -6", "test_error": "6.91"},
-    {"variant": "conv1x1", "setting": "", "test_error": "12.22"},
-    {"variant": "dropout", "setting": "p = 0.5", "test_error": "fail"},
-]
-PUBLISHED_SOURCE = "He, Zhang, Ren, Sun 2016b, Identity Mappings in Deep Residual Networks, Table 1 (ResNet-110, CIFAR-10)"
+PUBLISHED = Published(
+    rows=tuple({"shortcut": VARIANT_NAMES[v], "setting": setting, "test error (%)": error} for v, setting, error in (
+        ("identity", "", "6.61"), ("scaling", N_("λ = 0.5 on the shortcut"), N_("fail")),
+        ("scaling", N_("λ = 0.5 on the shortcut and on F"), "12.35"), ("gating", "b_g = 0 .. -5", N_("fail")),
+        ("gating", "b_g = -6", "8.70"), ("gating", "b_g = -7", "9.81"), ("shortcut_gating", "b_g = 0", "12.86"),
+        ("shortcut_gating", "b_g = -6", "6.91"), ("conv1x1", "", "12.22"), ("dropout", "p = 0.5", N_("fail")))),
+    source="He, Zhang, Ren, Sun 2016b, Identity Mappings in Deep Residual Networks, Table 1 (ResNet-110, CIFAR-10)",
+    columns=(N_("shortcut"), N_("setting"), N_("test error (%)")))
 
 
 @dataclass(frozen=True)
@@ -52,9 +45,10 @@ class Spec:
     """
 
     variants: tuple[str, ...] = setting(VARIANTS, "shortcut kinds to train, e.g. identity,scaling,gating",
-                                        choices=VARIANTS)
+                                        choices=VARIANTS, max_items=len(VARIANTS), words=VARIANT_NAMES)
     gate_biases: tuple[float, ...] = setting((0.0, -6.0), "b_g of the gated variants; one run per value, e.g. 0,-6",
-                                             low=-30.0, high=30.0, option="gate_bias", label="gate bias")
+                                             low=-30.0, high=30.0, option="gate_bias", label="gate bias",
+                                             max_items=MAX_RUNS // 2)
     net: NetConfig = nested(lambda: NetConfig(depth=56, width=8),
                             expose=("depth", "width", "block", "scale", "scale_branch", "dropout"))
     data: DataConfig = nested(DataConfig, expose=("name",))
@@ -63,10 +57,6 @@ class Spec:
     def __post_init__(self) -> None:
         validate(self)
         order = [v for v in VARIANTS if v in self.variants]  # one order, so equal choices are equal specs
-        if len(order) != len(self.variants):
-            raise ValueError(f"variants must be different kinds; got {self.variants!r}")
-        if len(set(self.gate_biases)) != len(self.gate_biases):
-            raise ValueError(f"gate biases must be different numbers; got {self.gate_biases!r}")
         object.__setattr__(self, "variants", tuple(order))
         object.__setattr__(self, "gate_biases", tuple(sorted(self.gate_biases, reverse=True)))
         if not self.net.residual:
@@ -92,9 +82,6 @@ def training_runs(spec: Spec) -> list[training.Spec]:
             for v, b in runs_of(spec)]
 
 
-PRESET = Spec()
-
-
 def cost(spec: Spec) -> float | None:
     return costs.training_seconds(training_runs(spec))
 
@@ -107,51 +94,107 @@ def expected_factor(net: NetConfig, variant: str) -> float | None:
     return {"identity": 1.0, "scaling": net.scale ** blocks, "dropout": (1 - net.dropout) ** blocks}.get(variant)
 
 
-def label(variant: str, gate_bias: float | None, net: NetConfig) -> str:
-    """A run's name for people, e.g. "gating, b_g = -6"."""
+def label(variant: str, gate_bias: float | None, net: NetConfig, tr=str) -> str:
+    """A run's name for people, e.g. "gating, b_g = -6"; ``tr`` translates its words."""
+    name = tr(VARIANT_NAMES[variant])
     if variant in GATED:
-        return f"{variant.replace('_', ' ')}, b_g = {gate_bias:g}"
+        return f"{name}, b_g = {gate_bias:g}"
     if variant == "scaling":
-        return f"scaling, λ = {net.scale:g}" + (" (F x 1-λ)" if net.scale_branch else "")
+        return f"{name}, λ = {net.scale:g}" + (f" ({tr('F x 1-λ')})" if net.scale_branch else "")
     if variant == "dropout":
-        return f"dropout, p = {net.dropout:g}"
-    return {"conv1x1": "1x1 conv"}.get(variant, variant)
+        return f"{name}, p = {net.dropout:g}"
+    return name
 
 
-def run(spec: Spec, ctx: Context | None = None) -> Outcome:
-    """Train every variant (in parallel where the machine allows) and measure the shortcut gradient
-    factor of each net at initialization and after training.
+def split(spec: Spec) -> list[Spec]:
+    """One unit per (variant, gate bias), each stored on its own; the settings a variant does not use are
+    set to their defaults, so that changing the gate biases, say, leaves the identity's run stored."""
+    default = Spec()
+    units = []
+    for variant, bias in runs_of(spec):
+        net = replace(spec.net, scale=spec.net.scale if variant == "scaling" else default.net.scale,
+                      scale_branch=spec.net.scale_branch if variant == "scaling" else default.net.scale_branch,
+                      dropout=spec.net.dropout if variant == "dropout" else default.net.dropout)
+        units.append(replace(spec, variants=(variant,), gate_biases=(bias,) if bias is not None else (0.0,), net=net))
+    return units
+
+
+def merge(spec: Spec, results: list[dict]) -> dict:
+    """The results of some of ``split(spec)``'s units as one result of ``spec`` (its runs in order)."""
+    order = {pair: i for i, pair in enumerate(runs_of(spec))}
+    runs = sorted((r for result in results for r in result["runs"]),
+                  key=lambda r: order.get((r["variant"], r["gate_bias"]), len(order)))
+    status = "completed" if all(result.get("status") == "completed" for result in results) else "cancelled"
+    return {"status": status, "depth": spec.net.depth, "blocks": sum(spec.net.blocks_per_stage),
+            "dataset": spec.data.name, "runs": runs}
+
+
+def run_units(units: list[Spec], ctx: Context | None = None) -> list[Outcome]:
+    """Train the units' nets at once (in parallel where the machine allows) and measure the shortcut
+    gradient factor of each net at initialization and after training.
 
     Returns:
-        Outcome with result ``{"status", "depth", "blocks", "dataset", "runs": [{"variant", "label",
-        "gate_bias", "depth", "status", "message", "final_train_error", "final_test_error",
+        One Outcome per unit: ``{"status", "depth", "blocks", "dataset", "runs": [{"variant",
+        "label", "gate_bias", "depth", "status", "message", "final_train_error", "final_test_error",
         "shortcut_gradient_factor", "shortcut_gradient_factor_init", "expected_factor",
-        "block_factors", "seconds", "device", "history": [...]}]}`` and the weights of every run.
+        "block_factors", "seconds", "device", "precision", "history": [...]}]}`` with its net's weights.
     """
     ctx = ctx or Context()
-    runs = training_runs(spec)
-    pairs = runs_of(spec)
-    prepared = [training.prepare(sub) for sub in runs]  # every spec has at least one variant
+    pairs = [runs_of(u)[0] for u in units]
+    runs = [training_runs(u)[0] for u in units]
+    prepared = [training.prepare(sub) for sub in runs]  # built in order: the init seeds use the global generator
     x, y = probe_batch(prepared[0][1], PROBE_IMAGES)
     init = [shortcut_gradient_factor(model, x, y) for model, _, _ in prepared]
     tag = {id(sub): {"variant": v, "gate_bias": b, "depth": sub.net.depth, "label": label(v, b, sub.net)}
            for sub, (v, b) in zip(runs, pairs)}
-    status, fitted = training.fit_all(runs, ctx, lambda sub: tag[id(sub)], prepared)
-    results, weights = [], {}
-    for (variant, bias), (model, net, f), start in zip(pairs, fitted, init):
-        if status == "cancelled":
-            break
+    _, fitted = training.fit_all(runs, ctx, lambda sub: tag[id(sub)], prepared)
+    outcomes = []
+    for unit, (variant, bias), (model, net, f), start in zip(units, pairs, fitted, init):
+        head = {"depth": unit.net.depth, "blocks": sum(unit.net.blocks_per_stage), "dataset": unit.data.name}
+        if f.status == "cancelled":
+            outcomes.append(Outcome({"status": "cancelled", **head, "runs": []}))
+            continue
         trained = shortcut_gradient_factor(model.cpu(), x, y)
-        results.append({"variant": variant, "label": label(variant, bias, net), "gate_bias": bias, "depth": net.depth,
-                        "status": f.status, "message": f.message, "final_train_error": f.final_train_error,
-                        "final_test_error": f.final_test_error, "shortcut_gradient_factor": trained["factor"],
-                        "shortcut_gradient_factor_init": start["factor"],
-                        "expected_factor": expected_factor(net, variant), "block_factors": trained["blocks"],
-                        "seconds": f.seconds, "device": f.device, "history": training.history(f)})
-        weights[variant if bias is None else f"{variant}_b{bias:g}".replace("-", "m").replace(".", "p")] = model.state_dict()
-    blocks = sum(spec.net.blocks_per_stage)
-    return Outcome({"status": status, "depth": spec.net.depth, "blocks": blocks, "dataset": spec.data.name,
-                    "runs": results}, weights=weights)
+        row = {"variant": variant, "label": label(variant, bias, net), "gate_bias": bias, "depth": net.depth,
+               "status": f.status, "message": f.message, "final_train_error": f.final_train_error,
+               "final_test_error": f.final_test_error, "shortcut_gradient_factor": trained["factor"],
+               "shortcut_gradient_factor_init": start["factor"], "expected_factor": expected_factor(net, variant),
+               "block_factors": trained["blocks"], "seconds": f.seconds, "device": f.device,
+               "precision": f.precision, "history": training.history(f)}
+        name = variant if bias is None else f"{variant}_b{bias:g}".replace("-", "m").replace(".", "p")
+        outcomes.append(Outcome({"status": "completed", **head, "runs": [row]}, weights={name: model.state_dict()}))
+    return outcomes
+
+
+def run(spec: Spec, ctx: Context | None = None) -> Outcome:
+    """Train every variant of ``spec`` (its units at once, :func:`run_units`) and measure the shortcut
+    gradient factor of each net.
+
+    Returns:
+        Outcome with result ``{"status", "depth", "blocks", "dataset", "runs": [...]}`` (the runs as
+        in :func:`run_units`) and the weights of every net.
+    """
+    outcomes = run_units(split(spec), ctx)
+    weights = {name: state for o in outcomes for name, state in o.weights.items()}
+    return Outcome(merge(spec, [o.result for o in outcomes]), weights=weights)
+
+
+QUIZ_FAMILIES = ("identity", "scaling", "gating", "dropout")  # the options of the page's question
+
+
+def answer(result: dict) -> int | None:
+    """Which of identity, scaling, gating (any bias, either kind) and dropout reached the lowest
+    training error (the identity on a tie: it is the simplest); None without the identity and one
+    other family."""
+    best: dict[str, float] = {}
+    for r in result["runs"]:
+        family = "gating" if r["variant"] in GATED else r["variant"]
+        if family in QUIZ_FAMILIES and r["final_train_error"] is not None:
+            best[family] = min(best.get(family, 1.0), r["final_train_error"])
+    if "identity" not in best or len(best) < 2:
+        return None
+    low = min(best.values())
+    return next(QUIZ_FAMILIES.index(f) for f in QUIZ_FAMILIES if best.get(f) == low)
 
 
 def summary(spec: Spec, outcome: Outcome) -> str:
@@ -172,4 +215,14 @@ def describe(rec: dict) -> str:
     return f"Run {rec['run_index'] + 1}/{rec['runs']}: {rec['run']}, step {rec['done']}/{rec['total']}"
 
 
-__all__ = ["PRESET", "PUBLISHED", "Spec", "VARIANTS", "cost", "expected_factor", "run", "runs_of", "training_runs"]
+EXPERIMENT = Experiment(
+    name="shortcuts", help="identity vs scaled, gated, 1x1-conv and dropout shortcuts at one depth (He et al. 2016b, "
+                           "Table 1)", Spec=Spec, run=run, cost=cost, training_runs=training_runs, summary=summary,
+    description=("Train residual nets whose shortcuts are the identity, scaled by λ, gated like a Highway network, "
+                 "1x1 convolutions or dropped out, at one depth with one recipe; report their errors and the "
+                 "gradient factor the shortcuts carry from the last block back to the first."),
+    describe=describe, presets=(Preset(Spec(), "shortcuts_preset.json"),), split=split, merge=merge,
+    run_units=run_units, answer=answer, published=PUBLISHED)
+
+__all__ = ["EXPERIMENT", "PUBLISHED", "Spec", "VARIANTS", "answer", "cost", "expected_factor", "merge", "run",
+           "run_units", "runs_of", "split", "training_runs"]

@@ -10,13 +10,8 @@ from .. import cost as costs
 from ..config import DataConfig, NetConfig, TrainConfig, nested, to_dict, validate
 from ..data import load_dataset
 from ..models import build_model
-from ..protocol import Context, Outcome, Progress
+from ..protocol import Context, Experiment, Outcome, Progress
 from ..train import FitResult, fit, fit_many
-
-NAME = "train"
-HELP = "train one plain or residual CIFAR-style net"
-DESCRIPTION = ("Train one net (CIFAR family) and report its errors; the run is stored in RESNET_VIZ_HOME and "
-               "reused when asked again.")
 
 
 @dataclass(frozen=True)
@@ -135,3 +130,10 @@ def summary(spec: Spec, outcome: Outcome) -> str:
         lines.append(f"final train error {r['final_train_error']:.4f}  test error {r['final_test_error']:.4f}  "
                      f"({r['seconds']:.1f} s)")
     return "\n".join(lines)
+
+
+EXPERIMENT = Experiment(
+    name="train", help="train one plain or residual CIFAR-style net", Spec=Spec, run=run, cost=cost,
+    training_runs=training_runs, summary=summary,
+    description=("Train one net (CIFAR family) and report its errors; the run is stored in RESNET_VIZ_HOME and "
+                 "reused when asked again."))

@@ -4,9 +4,11 @@
 - :mod:`.jobs`: the job manager and the one job panel of every training page;
 - :mod:`.nets`: trained nets shared by every session (read-only) and what is computed from them;
 - :mod:`.widgets`: widgets made from an experiment's declared settings;
-- :mod:`.texts`: every page's prose, one place per page;
-- :mod:`.views`: results drawn as plots, tables and captions;
-- :mod:`.lang`: the session's language, teacher links (settings in the URL, locks) and the quiz.
+- :mod:`.texts`: every page's prose, one module per lesson;
+- :mod:`.lessons`: one lesson view per page (its figures and what it draws from a result);
+- :mod:`.display`: what the lesson views share (charts and tables in the session's language, numbers
+  as people read them, the question, what a lesson shows of its result);
+- :mod:`.lang`: the session's language, teacher links (settings in the URL, locks) and the class link.
 """
 
 from __future__ import annotations
@@ -78,6 +80,12 @@ def device_line() -> str:
     return line
 
 
+def device_kind() -> str:
+    """The device in one or two words ("CPU", "CUDA: NVIDIA H100 80GB HBM3"), for a metric's value."""
+    line = describe_device("auto")
+    return line.split(" (")[0] if line.startswith("CPU") else line
+
+
 def accelerated() -> bool:
     """Does this server train on a GPU (or another accelerator)? Pages offer bigger settings there."""
     return not describe_device("auto").startswith("CPU")
@@ -140,5 +148,5 @@ def guard(fn, *args, **kwargs):
         st.stop()
 
 
-__all__ = ["ROOT", "accelerated", "available_pages", "device_line", "finish_page", "guard", "page_setup", "run_store",
-           "sidebar", "store_at"]
+__all__ = ["ROOT", "accelerated", "available_pages", "device_kind", "device_line", "finish_page", "guard", "page_setup",
+           "run_store", "sidebar", "store_at"]

@@ -5,18 +5,16 @@
 
 Where the messages come from:
 
-- the page prose: every text of the classes in :mod:`.texts`;
-- the settings: label, help and word choices of every experiment's declared settings;
+- the page prose: every text of the classes in :mod:`.texts` (one module per lesson);
+- the settings: label, help and word choices of every registered experiment's declared settings;
 - the pages' titles and one-line descriptions (the navigation and the home page);
-- ``_("...")``, ``N_("...")`` and ``F_("...")`` in the code, found by Babel's Python extractor;
-- the words of the figures (titles, axis titles, legends, annotations, hover texts) in
-  :mod:`resnet_viz.figures`, found by keyword.
+- ``_("...")``, ``N_("...")`` and ``F_("...")`` in the code, found by Babel's Python extractor: the
+  lesson views build their figures' words (titles, axes, legends, hover texts) with ``_``.
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
 import sys
 
 from babel.messages.catalog import Catalog
@@ -26,11 +24,10 @@ from babel.messages.pofile import read_po, write_po
 from .. import i18n
 from ..experiments import EXPERIMENTS
 from ..protocol import options
-from . import ROOT, available_pages, texts
+from . import ROOT, available_pages
+from .texts import text_classes
 from .widgets import label_of
 
-FIGURE_KEYWORDS = {"title", "xaxis_title", "yaxis_title", "zaxis_title", "legend_title", "name", "annotation_text",
-                   "title_text", "hovertemplate", "subplot_titles", "text"}
 KEYWORDS = {"_": None, "N_": None, "F_": None}
 
 
@@ -42,16 +39,15 @@ def _add(found: dict[str, set[str]], message: object, where: str) -> None:
 def extract() -> dict[str, set[str]]:
     """msgid -> the places it comes from."""
     found: dict[str, set[str]] = {}
-    for cls in vars(texts).values():
-        if isinstance(cls, type) and issubclass(cls, texts._Text):
-            for name, value in vars(cls).items():
-                if name.startswith("__"):
-                    continue
-                for message in value if isinstance(value, (list, tuple)) else [value]:
-                    _add(found, message, f"texts.{cls.__name__}.{name}")
-    for module in EXPERIMENTS.values():
-        for o in options(module.Spec):
-            where = f"{module.NAME}.{o.name}"
+    for cls in text_classes():
+        for name, value in vars(cls).items():
+            if name.startswith("__"):
+                continue
+            for message in value if isinstance(value, (list, tuple)) else [value]:
+                _add(found, message, f"texts.{cls.__name__}.{name}")
+    for experiment in EXPERIMENTS.values():
+        for o in options(experiment.Spec):
+            where = f"{experiment.name}.{o.name}"
             _add(found, label_of(o), where)
             _add(found, o.meta.get("help"), where)
             for choice in o.meta.get("choices") or ():
@@ -64,15 +60,6 @@ def extract() -> dict[str, set[str]]:
         rel = str(path.relative_to(ROOT))
         for lineno, message, _comments, _context in extract_from_file("python", str(path), keywords=KEYWORDS):
             _add(found, message if isinstance(message, str) else message[0], f"{rel}:{lineno}")
-    figures = ROOT / "resnet_viz" / "figures.py"
-    for node in ast.walk(ast.parse(figures.read_text())):
-        if isinstance(node, ast.Call):
-            for kw in node.keywords:
-                if kw.arg in FIGURE_KEYWORDS:
-                    values = kw.value.elts if isinstance(kw.value, (ast.List, ast.Tuple)) else [kw.value]
-                    for v in values:
-                        if isinstance(v, ast.Constant):
-                            _add(found, v.value, f"resnet_viz/figures.py:{v.lineno}")
     return found
 
 

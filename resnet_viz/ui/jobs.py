@@ -13,12 +13,13 @@ from .. import experiments
 from .. import sweep as sweeps
 from ..cost import describe as describe_estimate
 from ..data import Download, DatasetUnavailable, check_available, cifar10_url, online
+from ..i18n import N_
 from ..jobs import ACTIVE, Job, JobManager
 from ..paths import home
+from ..protocol import Experiment, estimate as estimate_of, stored_result
 from ..store import RunStore, StoredRun
 from ..units import format_duration
 from . import guard, store_at
-from ..i18n import N_
 from .lang import _
 
 
@@ -36,50 +37,47 @@ def job_manager() -> JobManager:
 
 @dataclass
 class Panel:
-    """What the panel found: the stored run (None when there is none yet) and whether a job for the
-    spec is queued or running on this server."""
+    """What the panel found: the stored run (None when there is none yet), whether a job for the
+    spec is queued or running on this server, its key, and how many progress records it has sent."""
 
     stored: StoredRun | None
     active: bool
     key: str
+    records: int = 0
 
 
-def job_panel(kind: str, spec: Any, describe: Callable[[dict], str], live: Callable[[list[dict]], None] | None = None,
-              button: str = N_("Train"), what: str = "", sweep: str = "", sweep_help: str = "") -> Panel:
+def job_panel(kind: str, spec: Any, live: Callable[[list[dict]], None] | None = None, button: str = N_("Train"),
+              what: str = "", sweep: str = "", sweep_help: str = "") -> Panel:
     """Draw the state of (kind, spec) and the button that trains it.
 
     Args:
         kind: the experiment's registry name.
         spec: its Spec.
-        describe: the latest progress record as a line of text.
         live: draws the records so far (live curves) while the job runs, every few seconds.
         button: the label of the button.
         what: one sentence on what pressing it does, shown with the estimate.
         sweep: the label of a second button that runs the spec as a sweep (:mod:`resnet_viz.sweep`: each
-            run its own task, stored on its own), for hosts with Ray or a GPU; "" for none. Whatever the
-            host, a sweep whose runs are all stored (from the CLI, say) is shown as the result.
+            run its own task, stored on its own), for hosts with Ray or a GPU; "" for none.
+
+    A result whose runs are all stored (by a job, a sweep or the CLI) is the stored result; for an
+    experiment whose runs are stored one by one the button trains only the runs the store lacks.
     """
     manager = job_manager()
+    experiment = experiments.get(kind)
     key = manager.store.key(kind, spec)
-    stored = manager.store.get(kind, spec)
+    stored = _stored(manager.store, experiment, spec, key)
     if stored is not None:
         return Panel(stored, False, key)
-    module = experiments.get(kind)
-    if sweeps.sweepable(module):
-        swept = _swept(manager.store, module, spec)
-        if swept is not None:
-            return swept
-        sweep_job = manager.get(sweeps.key(manager.store, module, spec))
+    if experiment.sweepable:
+        sweep_job = manager.get(sweeps.key(manager.store, experiment, spec))
         if sweep_job is not None and sweep_job.state in ACTIVE:
-            _progress(manager, sweep_job, describe, live)
-            return Panel(None, True, sweep_job.key)
+            return Panel(None, True, sweep_job.key, _progress(manager, sweep_job, experiment, live))
         if sweep_job is not None and sweep_job.state in ("failed", "interrupted"):
             st.error(_("The sweep stopped: {error}").format(error=sweep_job.error), icon=":material/error:")
     dataset_ready(spec.data)  # a missing dataset is said now, not after the job starts
     job = manager.get(key)
     if job is not None and job.state in ACTIVE:
-        _progress(manager, job, describe, live)
-        return Panel(None, True, key)
+        return Panel(None, True, key, _progress(manager, job, experiment, live))
     if job is not None and job.state == "interrupted":
         st.warning(_("The run was interrupted: {error}. Nothing of it was kept; press the button to train it "
                      "again.").format(error=job.error), icon=":material/restart_alt:")
@@ -90,7 +88,7 @@ def job_panel(kind: str, spec: Any, describe: Callable[[dict], str], live: Calla
                    icon=":material/stop_circle:")
     else:
         _stored_state_notice(manager.store, key)
-    estimate = guard(module.cost, spec)
+    estimate = guard(estimate_of, experiment, spec, manager.store)
     left, right = st.columns(2) if sweep else (st, None)
     if left.button(_(button), type="primary", icon=":material/play_arrow:", key=f"submit-{kind}"):
         guard(manager.submit, kind, spec, estimate)
@@ -103,6 +101,24 @@ def job_panel(kind: str, spec: Any, describe: Callable[[dict], str], live: Calla
                                  "queue: keep using the page, or reload it, while it trains.").format(
         estimate=_(describe_estimate(estimate))))
     return Panel(None, False, key)
+
+
+def _stored(store: RunStore, experiment: Experiment, spec: Any, key: str) -> StoredRun | None:
+    """The stored run of the spec, or its units merged when all are stored (read once per server:
+    stored runs never change)."""
+    found = store.get(experiment.name, spec)
+    if found is not None or not experiment.sweepable:
+        return found
+    if not sweeps.stored_units(store, experiment, spec):  # reads only the small status files
+        return None
+    result = _merged(key, store, experiment, spec)
+    return None if result is None else StoredRun(key, experiment.name, {}, result, {"status": "done"}, store.root)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _merged(key: str, _store: RunStore, _experiment: Experiment, _spec: Any) -> dict | None:
+    outcome = stored_result(_experiment, _spec, _store)
+    return None if outcome is None else outcome.result
 
 
 @st.cache_data(ttl=120, show_spinner=False)
@@ -152,23 +168,10 @@ def dataset_ready(data: Any) -> None:
     st.stop()
 
 
-def _swept(store: RunStore, module: Any, spec: Any) -> Panel | None:
-    """A Panel with the merged result when every run of the spec's sweep is stored, else None."""
-    key = sweeps.key(store, module, spec)
-    result = _merged_sweep(key, store, module, spec) if sweeps.stored_units(store, module, spec) else None
-    if result is None:
-        return None
-    return Panel(StoredRun(key, "sweep", {}, result, {"status": "done"}, store.root), False, key)
-
-
-@st.cache_resource(max_entries=16, show_spinner=False)
-def _merged_sweep(key: str, _store: RunStore, _module: Any, _spec: Any) -> dict | None:
-    """The merged runs of a finished sweep, read once per server (stored runs never change)."""
-    return sweeps.stored(_store, _module, _spec)
-
-
-def _progress(manager: JobManager, job: Job, describe: Callable[[dict], str],
-              live: Callable[[list[dict]], None] | None) -> None:
+def _progress(manager: JobManager, job: Job, experiment: Experiment,
+              live: Callable[[list[dict]], None] | None) -> int:
+    """The progress bar with Cancel (and the live curves) of a queued or running job, redrawn every
+    second in a fragment; returns how many progress records the job has sent so far."""
     @st.fragment(run_every=1.0)
     def bar() -> None:
         if job.state not in ACTIVE:
@@ -180,7 +183,7 @@ def _progress(manager: JobManager, job: Job, describe: Callable[[dict], str],
                 position=position, duration=_(format_duration(snap["estimate"]))) if position else _("Starting..."))
         else:
             last = snap["records"][-1] if snap["records"] else None
-            text = (_("{progress} · about {duration} left").format(progress=_progress_line(last, describe),
+            text = (_("{progress} · about {duration} left").format(progress=_progress_line(last, experiment),
                                                                      duration=_(format_duration(snap["eta"]))) if last
                     else _("Starting (loading data, building the nets)..."))
         left, right = st.columns([6, 1])
@@ -196,13 +199,14 @@ def _progress(manager: JobManager, job: Job, describe: Callable[[dict], str],
             live(job.snapshot()["records"])
 
         curves()
+    return len(job.snapshot()["records"])
 
 
-def _progress_line(record: dict, describe: Callable[[dict], str]) -> str:
+def _progress_line(record: dict, experiment: Experiment) -> str:
     """The latest progress record as a line in the session's language (the experiment's own
     ``describe`` for records without the common fields)."""
     if not {"run", "done", "total"} <= set(record):
-        return describe(record)
+        return experiment.progress_line(record)
     name = f"{_(record['what'])}: {record['run']}" if record.get("what") else record["run"]
     if "run_index" in record and record.get("runs", 1) > 1:
         return _("Run {index}/{runs}: {name}, step {done}/{total}").format(

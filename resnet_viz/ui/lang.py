@@ -7,13 +7,15 @@
   option's name (``?depths=20,32,56&width=8``), so a copied link reproduces the view;
   ``lock=depths,width`` shows those controls disabled (like TensorFlow Playground's hide flags);
   ``quiz=1`` asks the page's question before its result. A link's unknown names and values that are
-  not allowed are ignored, with a visible note.
+  not allowed are ignored, with a visible note. The link for the class uses the address students
+  reach (:func:`public_address`), never the teacher's 127.0.0.1 without a warning.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any, Iterable
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
@@ -66,6 +68,17 @@ def _switched() -> None:
 
 def note(name: str, value: str) -> None:
     st.session_state.setdefault("_rv_notes", []).append((name, value))
+
+
+def declare(*names: str) -> None:
+    """Names of settings this page has although this run does not draw them (a closed tab's
+    controls): a link may carry them without being told they were ignored."""
+    st.session_state.setdefault("_rv_known", set()).update(names)
+
+
+def remember_label(name: str, label: str) -> None:
+    """A control's label (English message id), so the class link's lock choices show words, not names."""
+    st.session_state.setdefault("_rv_labels", {})[name] = label
 
 
 def locked() -> set[str]:
@@ -138,8 +151,11 @@ def finish_page() -> None:
         st.warning(text, icon=":material/link_off:")
         st.toast(text, icon=":material/link_off:")  # the warning sits at the page's end: say it where it is seen
     with st.sidebar.expander(_("Link for the class"), icon=":material/share:"):
-        lock = st.multiselect(_("Lock these controls"), sorted(known), default=sorted(locked() & known),
-                              key="_rv_lock_pick", help=_("students who open the link see them but cannot change them"))
+        labels = st.session_state.get("_rv_labels", {})
+        lock = st.multiselect(_("Lock these controls"), sorted(known, key=lambda n: _(labels.get(n, n))),
+                              default=sorted(locked() & known), key="_rv_lock_pick",
+                              format_func=lambda n: _(labels.get(n, n.replace("_", " "))),
+                              help=_("students who open the link see them but cannot change them"))
         quiz = st.toggle(_("Ask the question before the result"), value=quiz_on(), key="_rv_quiz_pick")
         params = {n: st.query_params.get(n) for n in st.query_params if n in known}
         params["lang"] = language()
@@ -147,10 +163,53 @@ def finish_page() -> None:
             params["lock"] = ",".join(lock)
         if quiz:
             params["quiz"] = "1"
-        base = (getattr(st.context, "url", None) or "").split("?")[0]
-        st.code(f"{base}?{urlencode(params, safe=',')}", language=None)
+        base, local = public_address()
+        st.code(f"{base}{_page_path()}?{urlencode(params, safe=',')}", language=None, wrap_lines=True)
+        if local:
+            st.warning(_("This address only works on this computer: students' devices cannot open it. Set "
+                         "RESNET_VIZ_PUBLIC_URL (or Streamlit's browser.serverAddress) to the address they reach."),
+                       icon=":material/wifi_off:")
         st.caption(_("Copy it with the button in the box's corner. It opens this page with these settings."))
 
 
-__all__ = ["RESERVED", "_", "begin_page", "finish_page", "from_link", "keep_in_link", "language", "language_switch",
-           "locked", "note", "quiz_on"]
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "0.0.0.0", "")
+
+
+def public_address() -> tuple[str, bool]:
+    """(the address students reach this server at, without a path; whether it is this computer only).
+
+    In order: Streamlit's ``browser.serverAddress`` when the host set it, else ``RESNET_VIZ_PUBLIC_URL``,
+    else this machine's address on its network (as Streamlit prints it for "Network URL"), else the
+    address this page was opened at."""
+    from streamlit import config, net_util
+
+    port = config.get_option("browser.serverPort") or config.get_option("server.port")
+    base_path = (config.get_option("server.baseUrlPath") or "").strip("/")
+    suffix = f"/{base_path}" if base_path else ""
+    if config.is_manually_set("browser.serverAddress"):
+        host = config.get_option("browser.serverAddress")
+        base = host if "://" in host else f"http://{host}:{port}{suffix}"
+    elif os.environ.get("RESNET_VIZ_PUBLIC_URL"):
+        base = os.environ["RESNET_VIZ_PUBLIC_URL"].rstrip("/")
+    elif (ip := net_util.get_internal_ip()) and ip not in LOCAL_HOSTS:
+        base = f"http://{ip}:{port}{suffix}"
+    else:
+        opened = urlsplit(getattr(st.context, "url", None) or f"http://localhost:{port}")
+        base = f"{opened.scheme}://{opened.netloc}{suffix}"
+    host = urlsplit(base if "://" in base else f"http://{base}").hostname or ""
+    return base.rstrip("/"), host in LOCAL_HOSTS or host.startswith("127.")
+
+
+def _page_path() -> str:
+    """This page's path in its URL ("/Degradation"; "" on the home page)."""
+    path = urlsplit(getattr(st.context, "url", None) or "").path
+    from streamlit import config
+
+    base_path = "/" + (config.get_option("server.baseUrlPath") or "").strip("/")
+    if base_path != "/" and path.startswith(base_path):
+        path = path[len(base_path):]
+    return "/" + path.strip("/") if path.strip("/") else ""
+
+
+__all__ = ["RESERVED", "_", "begin_page", "declare", "finish_page", "from_link", "keep_in_link", "language",
+           "language_switch", "locked", "note", "public_address", "quiz_on", "remember_label"]

@@ -9,7 +9,6 @@ for a (pair, blocks removed) or (pair, image, method) are cached for everyone (`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
@@ -20,14 +19,14 @@ from ..data import Dataset, load_dataset
 from ..experiments import lesion as les
 from ..lesion import accuracy_without
 from ..models import ResNet
-from ..protocol import preset, spec_from_dict
+from ..paths import ASSETS
+from ..protocol import preset_command, preset_result, spec_from_dict
 from ..store import RunStore
 from .lang import _
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
-PRESET_RESULT = ASSETS / "lesion_preset.json"
+PRESET = les.EXPERIMENT.presets[0]  # the lesson nets, shipped: their lesion result and (below) their weights
 PRESET_WEIGHTS = ASSETS / "lesion_preset"
-PRESET_COMMAND = "python -m resnet_viz lesion --dataset digits --depth 56 --steps 400 --seed 0 --out assets/lesion_preset.json"
+PRESET_COMMAND = preset_command(les.EXPERIMENT, PRESET)
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,7 @@ class Pair:
 
 def load_preset(spec: les.Spec) -> dict | None:
     """The precomputed lesion result shipped in assets/, if it was made with ``spec``."""
-    return preset(PRESET_RESULT, spec)
+    return preset_result(PRESET) if spec == PRESET.spec else None
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
@@ -69,8 +68,8 @@ def pair(spec: les.Spec, result: dict, store: RunStore | None) -> Pair:
 def sources(store: RunStore, preset_label: str, stored_label: str) -> dict[str, tuple[les.Spec, dict, RunStore | None]]:
     """Label -> (lesion spec, lesion result, store or None for the shipped preset) of every pair."""
     found = {}
-    if (preset := load_preset(les.PRESET)) is not None:
-        found[preset_label] = (les.PRESET, preset, None)
+    if (shipped := load_preset(PRESET.spec)) is not None:
+        found[preset_label] = (PRESET.spec, shipped, None)
     for run in store.runs("lesion"):
         try:
             spec = spec_from_dict(les.Spec, run.spec)

@@ -13,7 +13,7 @@ import streamlit as st
 
 from ..protocol import Option, build, options
 from . import guard
-from .lang import _, from_link, keep_in_link, locked
+from .lang import _, from_link, keep_in_link, locked, remember_label
 
 
 def _option(spec_cls: type, name: str) -> Option:
@@ -45,15 +45,19 @@ def setting(spec_cls: type, name: str, where: Any = st, *, values: Sequence | No
         label, default: override the declaration's label and default for this page (``label`` is
             the English message id).
         radio: a horizontal radio instead of a select box for choices.
+        max_selections: for a list, how many values may be chosen (default: the declared run limit).
     """
     o = _option(spec_cls, name)
+    words = o.meta.get("words")
+    if format_func is None and words:
+        format_func = lambda v: _(words.get(v, str(v)))  # noqa: E731 - the declared words of the choices
     item = getattr(o.type, "__args__", (o.type,))[0]
     offered = list(values if values is not None else (o.meta["choices"] or ())) or None
     if o.type is bool:
         offered = None
     return control(where, _kind(o, item, offered, radio), name, label or label_of(o), offered,
                    o.default if default is None else default, help=o.meta["help"], format_func=format_func,
-                   key=key, disabled=disabled, max_selections=max_selections,
+                   key=key, disabled=disabled, max_selections=max_selections or o.meta.get("max_items"),
                    low=o.meta.get("low"), high=o.meta.get("high"), check=o.check)
 
 
@@ -72,8 +76,14 @@ def control(where: Any, kind: str, name: str, label: str, offered: Sequence | No
             disabled: bool = False, max_selections: int | None = None, low: Any = None, high: Any = None,
             check: Callable | None = None) -> Any:
     """One widget of a page: ``kind`` is toggle, multiselect, radio, selectbox, select_slider or
-    number_input; ``name`` its name in the URL; ``label`` and ``help`` English message ids."""
+    number_input; ``name`` its name in the URL; ``label`` and ``help`` English message ids.
+
+    A number input gets no bounds of Streamlit's own (its range message would be in English): a value
+    outside ``low``..``high`` is said in the session's language and the nearest allowed one is used."""
     key = key or name
+    remember_label(name, label)
+    if kind == "number_input" and check is None:
+        check = _bounded(label, low, high)
     if key in st.session_state and offered is not None:  # the offered values changed (another block, say)
         current = st.session_state[key]
         if kind == "multiselect" and not all(v in offered for v in current):
@@ -105,10 +115,31 @@ def control(where: Any, kind: str, name: str, label: str, offered: Sequence | No
         value = where.select_slider(label, list(offered), **({} if preset else {
             "value": default if default in offered else offered[0]}), **fmt, **common)
     else:
-        value = where.number_input(label, min_value=low, max_value=high, **({} if preset else {"value": default}),
-                                   **common)
+        value = where.number_input(label, **({} if preset else {"value": default}), step=1 if isinstance(default, int)
+                                   else None, **common)
+        try:
+            check(value)
+        except ValueError:
+            allowed = min(max(value, low if low is not None else value), high if high is not None else value)
+            where.warning(_("{label} must be from {low} to {high}; {value} is outside, so {allowed} is used.").format(
+                label=label, low=low, high=high, value=value, allowed=allowed), icon=":material/warning:")
+            value = type(default)(allowed)
     keep_in_link(name, value, default)
     return value
+
+
+def _bounded(label: str, low: Any, high: Any) -> Callable[[Any], Any]:
+    """A check that a number lies within ``low``..``high`` (for a link's value and a typed one)."""
+    def check(value: Any) -> Any:
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise ValueError(f"{label} must be from {low} to {high}; got {value}")
+        return value
+    return check
+
+
+def limit(spec_cls: type, name: str) -> int:
+    """How many values a list setting may take in one run (its declared ``max_items``)."""
+    return _option(spec_cls, name).meta["max_items"]
 
 
 def spec_from(spec_cls: type, values: dict[str, Any]) -> Any:

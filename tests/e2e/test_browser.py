@@ -51,13 +51,13 @@ def test_degradation_page_paints_the_precomputed_curves_at_once(server, page):
 
 def test_gradient_page_switches_lessons_in_the_browser(server, page):
     page.goto(f"{server['url']}/Gradient_flow")
-    page.get_by_text("grows toward the input (explodes)").wait_for(timeout=60_000)
+    page.get_by_text("explodes", exact=True).wait_for(timeout=60_000)
     page.locator(".js-plotly-plot").nth(1).wait_for(timeout=30_000)  # (a) and (d)
     page.locator('[data-testid="stSelectbox"]').first.click()
     page.get_by_role("option", name="No BN, sigmoid: gradients vanish").click()
-    page.get_by_text("vanishes toward the input").first.wait_for(timeout=30_000)
+    page.get_by_text("vanishes", exact=True).first.wait_for(timeout=30_000)
     wait_for_app(page)
-    assert page.get_by_text("vanishes toward the input").count() == 2
+    assert page.get_by_text("vanishes", exact=True).count() == 2
     assert_no_exception(page)
     page.screenshot(path=str(ARTIFACTS / "gradient_flow.png"), full_page=True)
 
@@ -109,7 +109,7 @@ def _small_degradation_spec(page) -> None:
     width = page.locator('[data-testid="stSlider"]').filter(has_text="Width").get_by_role("slider")
     width.focus()
     page.keyboard.press("Home")
-    page.get_by_text("Not trained yet with these settings").wait_for(timeout=30_000)
+    page.get_by_text("Nothing is stored for these settings yet").wait_for(timeout=30_000)
     wait_for_app(page)
 
 

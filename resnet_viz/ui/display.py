@@ -1,0 +1,184 @@
+"""Display helpers every lesson view shares: charts and tables in the session's language, numbers as
+people read them, the published tables, the predict-first question, and what a lesson shows of its
+result (stored, partly stored, precomputed, or being trained).
+
+Figures are built in the session's language (their builders call :func:`.lang._`), once per result
+and language for every session (``st.cache_resource``), and never changed after that.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from ..i18n import N_
+from ..protocol import Experiment, Outcome, partial_result, preset_command, preset_result
+from .jobs import Panel
+from .lang import _, language, quiz_on
+
+# the names and units a Chinese page may show in Latin letters (checked in the browser test)
+SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+SCI_NOTE = N_("Numbers like 7.5 × 10⁻⁹ are written in powers of ten: 7.5 × 10⁻⁹ = 0.0000000075, and 1.2 × 10³ = 1,200.")
+
+
+def chart(where: Any, fig: go.Figure, **kwargs: Any) -> None:
+    """``where.plotly_chart(fig)`` at the column's width (figures are built in the session's language)."""
+    where.plotly_chart(fig, **{"width": "stretch", **kwargs})
+
+
+def table(where: Any, data: Any, column_config: dict | None = None, words: tuple[str, ...] = (), **kwargs: Any) -> None:
+    """``where.dataframe`` with the column headers in the session's language, and the text cells of the
+    columns named in ``words`` (variants, statuses) too; numbers stay as they are."""
+    frame = data.copy() if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
+    for column in words:
+        if column in frame:
+            frame[column] = frame[column].map(lambda v: _(v) if isinstance(v, str) else v)
+    config = {_(str(name)): value for name, value in (column_config or {}).items()}
+    where.dataframe(frame.rename(columns=lambda c: _(str(c))), column_config=config,
+                    **{"hide_index": True, "width": "stretch", **kwargs})
+
+
+def sci(value: float | None, digits: int = 3) -> str:
+    """A number as a student reads it: 1,194 or 0.292 within 10⁻³..10⁵, else 7.45 × 10⁻⁹."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if value == 0:
+        return "0"
+    if 1e-3 <= abs(value) < 1e5:
+        text = f"{value:,.{digits}g}" if abs(value) < 1000 else f"{value:,.0f}"
+        return text
+    exponent = math.floor(math.log10(abs(value)))
+    mantissa = value / 10 ** exponent
+    return f"{mantissa:.{max(1, digits - 1)}f} × 10{str(exponent).translate(SUPERSCRIPTS)}"
+
+
+def log_axis(fig: go.Figure, values: Any, axis: str = "yaxis", **kwargs: Any) -> None:
+    """A log axis labelled only at powers of ten (10⁻⁹, 10⁻⁶, ...): plotly's own labels between the
+    decades ("2", "5") read as 2 and 5 where they mean 0.2 or 5 × 10⁻⁹."""
+    finite = [v for v in pd.Series(values, dtype=float).tolist() if v > 0 and math.isfinite(v)]
+    span = math.log10(max(finite)) - math.log10(min(finite)) if finite else 1
+    dtick = max(1, math.ceil(span / 8))  # at most about 9 labels
+    fig.update_layout(**{axis: dict(type="log", dtick=dtick, exponentformat="power", showexponent="all",
+                                    minor=dict(ticks="", showgrid=False), **kwargs)})
+
+
+def published_table(published: Any, intro: str, note: str) -> None:
+    """A paper's table, labelled as published (never as measured): intro, the table, source and note."""
+    st.markdown(intro)
+    rows = [{column: _(value) if isinstance(value, str) else value for column, value in row.items()}
+            for row in published.rows]
+    frame = pd.DataFrame(rows, columns=list(published.columns) or None)
+    st.table(frame.rename(columns=lambda c: _(str(c))).set_index(_(str(frame.columns[0]))))
+    st.caption(f"{published.source}. {note}")
+
+
+# --- predict before you look -------------------------------------------------------------------------
+
+def quiz(texts: Any, result: dict | None, answer: Callable[[dict], int | None] | None) -> bool:
+    """Predict before you look (``?quiz=1``): the page's question; True when the result may be shown
+    (no quiz, or answered). The right option is read from the result itself, never typed in."""
+    if not quiz_on() or answer is None:
+        return True
+    st.markdown("**" + _("Predict before you look.") + "** " + texts.quiz)
+    options = list(texts.quiz_options)
+    choice = st.radio(_("Your prediction"), range(len(options)), format_func=lambda i: options[i], index=None,
+                      key=f"quiz-{texts.__name__}")
+    if choice is None:
+        st.info(_("Make your prediction first: the result appears once you have."), icon=":material/quiz:")
+        return False
+    right = answer(result) if result is not None else None
+    if right is None:
+        st.info(_("Your prediction is noted: the result will tell (train it with the button above)."))
+        return True
+    verdict = _("Your prediction was right.") if choice == right else _("The measurement says otherwise.")
+    (st.success if choice == right else st.warning)(
+        f"{verdict} " + _("Measured here: {answer}.").format(answer=options[right]) + f" {texts.quiz_why}")
+    return True
+
+
+# --- what a lesson shows of its result ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Shown:
+    """A result a lesson draws: the result, a line saying where it comes from, an id for the figure
+    caches, whether it was made with exactly the page's settings (the quiz reads only those), and
+    the spec it was made with."""
+
+    result: dict
+    label: str
+    ident: str
+    exact: bool
+    spec: Any = None
+
+
+def measured_line(texts: Any, result: dict) -> str:
+    """"Measured on this server (device, precision): N runs, S s of training." for a result's runs."""
+    runs = result.get("runs", [])
+    first = runs[0] if runs else {}
+    device = first.get("device", "?") + (f", {first['precision']}" if first.get("precision") else "")
+    return texts.measured.format(device=device, runs=len(runs), seconds=sum(r.get("seconds", 0) for r in runs))
+
+
+def shown_result(panel: Panel, experiment: Experiment, spec: Any, texts: Any,
+                 measured: Callable[[dict], str] | None = None) -> tuple[Shown | None, str | None]:
+    """What the lesson shows for ``spec``: (a result to draw or None, a note to show above it or None).
+
+    In order: the stored result; the shipped preset made with exactly these settings; the runs of
+    these settings already stored (the rest is what Train trains); the shipped preset of the lesson,
+    labelled as made with other settings (so that changing a setting never leaves the column blank,
+    also while a run starts)."""
+    measured = measured or (lambda r: measured_line(texts, r))
+    if panel.stored is not None:
+        return Shown(panel.stored.result, measured(panel.stored.result), panel.stored.key, True, spec), None
+    exact = experiment.preset_for(spec)
+    if exact is not None and (result := preset_result(exact)) is not None:
+        command = preset_command(experiment, exact)
+        return (Shown(result, texts.preset_label.format(command=command), f"preset:{exact.file}", True, exact.spec),
+                texts.preset)
+    from .jobs import job_manager
+
+    partial = partial_result(experiment, spec, job_manager().store)
+    if partial is not None:
+        result, done, total = partial
+        note = _("{done} of the {total} runs of these settings are stored and shown; the button trains the other "
+                 "{missing}.").format(done=done, total=total, missing=total - done)
+        return Shown(result, measured(result), f"partial:{panel.key}:{done}", False, spec), note
+    for other in experiment.presets:
+        result = preset_result(other)
+        if result is not None:
+            command = preset_command(experiment, other)
+            note = _("Nothing is stored for these settings yet. Shown meanwhile: the lesson's precomputed result, made "
+                     "with other settings (`{command}`).").format(command=command)
+            return (Shown(result, texts.preset_label.format(command=command), f"preset:{other.file}", False, other.spec),
+                    note)
+    return None, None
+
+
+def lesson_result(panel: Panel, experiment: Experiment, spec: Any, texts: Any,
+                  draw: Callable[[Shown], None], measured: Callable[[dict], str] | None = None) -> None:
+    """The result column of a lesson that trains in the background: the question first (``?quiz=1``),
+    then what :func:`shown_result` finds, drawn by ``draw``; while a job runs, that result stays
+    below the live progress, folded away once the live curves are there."""
+    shown, note = shown_result(panel, experiment, spec, texts, measured)
+    if not quiz(texts, shown.result if shown is not None and shown.exact else None, experiment.answer):
+        return
+    if shown is None:
+        if not panel.active:
+            st.info(texts.not_trained)
+        return
+    if panel.active:
+        with st.expander(_("Meanwhile: {label}").format(label=shown.label), expanded=not panel.records):
+            draw(shown)
+        return
+    if note:
+        st.info(note, icon=":material/history:")
+    draw(shown)
+
+
+__all__ = ["SCI_NOTE", "Shown", "chart", "lesson_result", "log_axis", "measured_line", "published_table", "quiz", "sci",
+           "shown_result", "table"]

@@ -1,0 +1,48 @@
+"""The Why identity? page: its words (English message ids; see :mod:`resnet_viz.ui.texts`)."""
+
+from . import _BackgroundLesson
+
+
+class WhyIdentity(_BackgroundLesson):
+    title = "Why identity? Gates, scaled and dropped shortcuts"
+    quiz = "Which shortcut lets the net reach the lowest training error?"
+    quiz_options = ["the identity", "scaling by λ", "a Highway gate", "dropout on the shortcut"]
+    quiz_why = ("Whatever multiplies the shortcut multiplies the gradient it carries, once per block: only the "
+                "identity (or a gate that starts open) lets it through whole.")
+    intro = ("ResNet is a special case of the **Highway network** (Srivastava et al. 2015): its gated shortcut "
+             "y = T(x)·F(x) + (1 − T(x))·x contains the identity as one setting. *Yet Highway networks did not do "
+             "better, which is strange, because their solution space contains ResNet's: keeping the gradient highway "
+             "clear matters more.* He et al. (2016b), Table 1, live: train residual nets whose shortcuts are scaled, "
+             "gated, 1x1 convolutions or dropped out, at one depth with one recipe.")
+    settings = "Settings of the variants"
+    explanation = r"""
+**The argument (He et al. 2016b, Sec. 3).** Stack $L$ blocks $x_{l+1} = \lambda_l x_l + F(x_l)$. Unroll
+them: $x_L = \left(\prod_l \lambda_l \right) x_0 + \dots$, so the gradient that the shortcuts carry from the
+top back to block 0 is multiplied by $\prod_l \lambda_l$. With $\lambda = 1$ (the identity) it arrives
+whole; with $\lambda = 0.5$ through ResNet-56's 27 blocks it arrives as $0.5^{27} \approx 7 \cdot 10^{-9}$
+and the net must push its gradient through the weight layers, like a plain net.
+
+**Gates.** A Highway gate $g(x) = \sigma(Wx + b_g)$ multiplies the shortcut by $1 - g(x)$: a gate
+half open ($b_g = 0$) halves the gradient in every block. A very negative bias starts the gate
+almost fully open to the shortcut ($1 - \sigma(-6) = 0.998$): then it behaves like the identity, as
+in Table 1. **1x1 convolutions** and **dropout** on the shortcut also stand in its way.
+
+**What to look for.** The identity (thick red) trains to near zero error; a half-open gate
+($b_g = 0$) and a dropped-out shortcut stay clearly higher, and a gate that starts open ($b_g = -6$)
+keeps up with the identity. Constant scaling is the borderline case at depth 56: on this small
+dataset the net can sometimes push its gradient through the weight layers instead, and how far it
+falls behind changes from run to run (try other seeds). At depth 110 (54 blocks,
+$0.5^{54} \approx 6 \cdot 10^{-17}$) it falls far behind, as in Table 1 (ResNet-110).
+"""
+    what = "Trains every variant with one recipe, then measures the gradient each net's shortcuts carry."
+    published = ("**Published, not measured here:** CIFAR-10 test error of ResNet-110 (original unit, full recipe). "
+                 "\"fail\" means above 20%.")
+    published_note = "Our measurements use a smaller net, a shorter recipe and other data: compare the order, not the numbers."
+    curves = ("(a) Training error on each step's batch, smoothed over 10 steps, one line per shortcut. Thick red: the "
+              "identity.")
+    table = ("(b) Final errors on the whole training and test splits (eval mode) of the {depth}-layer nets. The factors: "
+             "the gradient the shortcuts alone carry from the last of the {blocks} blocks back to the first, relative "
+             "to identity shortcuts, measured on a batch of training images; the product of λ's is the formula "
+             "(None where it depends on the data: gates, 1x1 convolutions).")
+    factors = ("(c) The same factors on a log scale. For constant scaling and dropout the measurement equals the product "
+               "of the λ's over the {blocks} blocks; for the gates it is what the learned gates let through.")
