@@ -5,6 +5,7 @@ import streamlit as st
 from resnet_viz import ui
 from resnet_viz.config import cifar_depths
 from resnet_viz.experiments import shortcuts as sc
+from resnet_viz.i18n import N_
 from resnet_viz.ui.lessons import why_identity as lesson
 from resnet_viz.ui.texts.why_identity import WhyIdentity as T
 from resnet_viz.ui.widgets import setting, spec_from
@@ -14,8 +15,8 @@ ui.sidebar()
 st.title(T.title)
 st.markdown(T.intro)
 
-c1, c2, c3, c4 = st.columns([5, 2, 2, 2])
-variants = setting(sc.Spec, "variants", c1)
+variants = setting(sc.Spec, "variants", label=N_("Shortcut kinds"))  # a row of its own: six chips fit whole
+c2, c3, c4 = st.columns(3)
 depth = setting(sc.Spec, "depth", c2, values=cifar_depths("basic", up_to=110))
 width = setting(sc.Spec, "width", c3, values=[4, 8, 16])
 steps = setting(sc.Spec, "steps", c4, values=list(range(50, 1001, 50)))

@@ -1,4 +1,5 @@
 import pickle
+import re
 
 import numpy as np
 import pytest
@@ -18,6 +19,16 @@ def lab_home(tmp_path, monkeypatch):
     # no test reaches the internet: the CIFAR-10 server is a closed local port unless a test serves one
     monkeypatch.setenv("RESNET_VIZ_CIFAR10_URL", "http://127.0.0.1:9/cifar-10-python.tar.gz")
     return home
+
+
+@pytest.fixture(autouse=True)
+def no_background_calibration(request, monkeypatch):
+    """A page's job manager first measures the host's training speed in a worker process (seconds to
+    minutes of CPU, running on into the next tests); only the tests marked ``calibrates`` let it."""
+    if "calibrates" not in request.keywords:
+        from resnet_viz.jobs import JobManager
+
+        monkeypatch.setattr(JobManager, "_calibrate", lambda self: None)
 
 
 def _cifar_archive(tmp_path):
@@ -108,3 +119,44 @@ def number(text: str) -> float:
     mantissa, power = text.split("×")
     exponent = power.strip().removeprefix("10").translate(str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789"))
     return float(mantissa) * 10 ** int(exponent)
+
+
+# --- English left in a Chinese page ---------------------------------------------------------------------
+
+# Latin words a Chinese page may show: names (of nets, people, libraries, datasets, methods), units and
+# symbols. Code (commands, file names) sits in code elements and formulas in KaTeX: both are skipped.
+NAMES = {
+    "resnet", "resnets", "vgg", "lenet", "alexnet", "googlenet", "inception", "highway", "captum", "gradcam",
+    "cifar", "mnist", "fashion", "imagenet", "torchvision", "pytorch", "streamlit", "tensorboard", "cuda", "cpu",
+    "gpu", "mps", "ray", "sgd", "relu", "sigmoid", "tanh", "softmax", "he", "zhang", "ren", "sun", "veit", "wilber",
+    "belongie", "li", "xu", "taylor", "studer", "goldstein", "huang", "srivastava", "goodfellow", "vinyals", "saxe",
+    "garipov", "simonyan", "zisserman", "lecun", "krizhevsky", "szegedy", "kaiming", "xavier", "glorot", "et", "al",
+    "fp", "bf", "amx", "top", "imagenet1k", "v1", "nvidia", "hbm3", "px", "ms", "mb", "gb", "min", "max", "log",
+    "log10", "exp", "dl", "dw", "dx", "dh", "df", "fc", "ln", "english", "language", "lang", "b_g", "p_l", "csv",
+    "zip", "float", "float32", "float64",
+}
+# papers are cited by their own titles (not translated, as Chinese texts cite them)
+TITLES = ["Deep Residual Learning for Image Recognition", "Identity Mappings in Deep Residual Networks",
+          "Identity Mappings", "Residual Networks Behave Like Ensembles of Relatively Shallow Networks",
+          "Visualizing the Loss Landscape of Neural Nets", "resnet-viz"]
+# a published number's source is shown as the paper names it (titles are not translated)
+def _sources() -> list[str]:
+    from resnet_viz.experiments import EXPERIMENTS
+    from resnet_viz.lineage import ERROR_SOURCE
+
+    return [e.published.source for e in EXPERIMENTS.values() if e.published] + [ERROR_SOURCE]
+NAME_PATTERNS = [r"\b(?:plain|ResNet)-\d+\b", r"RESNET_VIZ_\w+", r"https?://\S+", r"\w+\.(?:py|json|csv|zip)\b",
+                 r"%\{[^}]*\}", r"<[^>]+>", r"\b\d+x\d+\b", r"\b[A-Za-z]\d*\b"]
+
+def english_words(texts: list[str]) -> list[str]:
+    """The Latin words in ``texts`` that are not names, units or symbols."""
+    left = []
+    for text in texts:
+        for source in _sources() + TITLES:
+            text = text.replace(source, " ")
+        for pattern in NAME_PATTERNS:
+            text = re.sub(pattern, " ", text)
+        left += [w for w in re.findall(r"[A-Za-z][A-Za-z'_]+", text) if w.lower() not in NAMES]
+    return sorted(set(left))
+
+

@@ -49,6 +49,7 @@ def stored_results(store: RunStore, spec) -> dict:
             for u in sweep.units(deg.EXPERIMENT, spec)}
 
 
+@pytest.mark.slow
 def test_a_sweep_on_ray_stores_the_same_results_as_local_processes(ray_cluster, tmp_path, monkeypatch):
     local_store, ray_store = RunStore(tmp_path / "local"), RunStore(tmp_path / "ray")
     monkeypatch.delenv("RESNET_VIZ_RAY", raising=False)
@@ -75,6 +76,7 @@ def test_a_sweep_on_ray_stores_the_same_results_as_local_processes(ray_cluster, 
     assert single.state == "done" and single.result["runs"][0]["final_train_error"] is not None
 
 
+@pytest.mark.slow
 def test_a_killed_ray_task_shows_as_interrupted_and_cancel_stops_one(ray_cluster, tmp_path, monkeypatch):
     monkeypatch.setenv("RESNET_VIZ_RAY", "auto")
     monkeypatch.setenv("RESNET_VIZ_MAX_STEPS", str(LONG.train.steps))  # the host's cap on CPU jobs
@@ -149,6 +151,7 @@ def test_summary_of_known_errors():
                    "max_final_train_error": 0.3, "median_final_test_error": 0.3, "seeds": [0, 1, 2, 3], "diverged": 1}
 
 
+@pytest.mark.slow
 def test_a_local_sweep_worker_that_dies_fails_its_unit_only(tmp_path):
     store = RunStore(tmp_path / "runs")
     units = [Unit("degradation", make(deg.Spec, depths=(8,), variants=("plain",), width=4, steps=4, batch_size=16,
@@ -288,6 +291,7 @@ def cli(*args, env=None):
                           env={**os.environ, "PYTHONPATH": ROOT, **(env or {})}, timeout=600)
 
 
+@pytest.mark.slow
 def test_cli_sweep_contract_and_skip(tmp_path):
     out = tmp_path / "s.json"
     args = ("sweep", "degradation", "--depths", "8,14", "--seeds", "0-1", "--width", "4", "--steps", "6",
@@ -310,6 +314,7 @@ def test_cli_sweep_contract_and_skip(tmp_path):
     assert "12 runs, 8 already stored, 4 to run" in again.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
     (("--seeds", "4-0"), "a range must go up"),
     (("--seeds", "0-x"), "a-b for a range"),
@@ -325,6 +330,7 @@ def test_cli_sweep_bad_input(args, message, tmp_path):
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, done.stderr
 
 
+@pytest.mark.slow
 def test_cli_sweep_of_an_experiment_that_cannot_be_swept():
     done = cli("sweep", "lesion")
     assert done.returncode == 2 and "invalid choice: 'lesion'" in done.stderr

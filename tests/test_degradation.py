@@ -14,6 +14,7 @@ from resnet_viz.store import RunStore
 from resnet_viz.train import cpu_has_fast_bf16, fit_many
 
 
+@pytest.mark.slow
 def test_the_effect_plain_degrades_with_depth_residual_does_not():
     # A small budget that still shows Fig. 6: width 4, 16x16 digits, plain/residual 8 vs 32.
     spec = make(deg.Spec, depths=(8, 32), width=4, steps=150, batch_size=64, eval_every=0)

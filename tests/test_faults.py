@@ -21,6 +21,7 @@ from resnet_viz.store import RunStore
 SPEC = make(deg.Spec, depths=(8,), width=4, steps=2000, batch_size=16, eval_every=0)
 
 
+@pytest.mark.slow
 def test_a_server_killed_mid_training_leaves_the_run_interrupted_and_finished_runs_intact(tmp_path):
     store = RunStore(tmp_path / "runs")
     done_key = store.save("train", {"a": 1}, {"status": "completed"})

@@ -5,6 +5,7 @@ import math
 import threading
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -66,6 +67,7 @@ def test_original_residual_block_with_sigmoid_vanishes_and_preactivation_fixes_i
     assert preact["plain"] < 1e-12  # a plain net has no shortcut to keep clean
 
 
+@pytest.mark.slow
 def test_trained_residual_nets_have_smaller_responses_than_plain_nets():
     """He et al. 2016, Fig. 7, on a small budget (measured mean std 1.59 vs 1.05 for this seed)."""
     result = gf.run(make(gf.Spec, depths=(20,), width=4, steps=100, probe_every=50)).result
@@ -251,3 +253,26 @@ def test_response_std_figure_has_order_and_sorted_panels(small_result):
     assert len(fig.data) == 4
     sorted_plain = [t for t in fig.data if t.name == "plain" and t.xaxis == "x2"][0]
     assert list(sorted_plain.y) == sorted(sorted_plain.y, reverse=True)
+
+
+def test_log_axes_write_out_their_labels_and_never_abbreviate_a_decade(small_result):
+    """Plotly labels 0.2 on a log axis as "2" (2 of the decade 0.1..1): the gain chart did. A narrow
+    log axis now gets 1-2-5 ticks written out, a wide one labels only powers of ten."""
+    from resnet_viz.ui.display import sci
+
+    from conftest import number
+
+    fig = chain_rule_figure(gf.blocks_frame(small_result))
+    gains = fig.layout.yaxis
+    assert gains.type == "log" and list(gains.ticktext) == [sci(v) for v in gains.tickvals]
+    assert [number(t) for t in gains.ticktext] == pytest.approx(list(gains.tickvals))  # "0.2" means 0.2
+    wide = gradient_norms_figure(pd.DataFrame({"variant": "plain", "index": [0, 1], "name": "a",
+                                               "grad_norm": [1e-30, 1.0]}))
+    assert wide.layout.yaxis.dtick == 4 and wide.layout.yaxis.exponentformat == "power"
+
+
+def test_numbers_are_written_as_students_read_them():
+    from resnet_viz.ui.display import sci
+
+    assert [sci(v) for v in (1194.2, 0.2916, 5.906, 7.45e-9, 3.7e3 * 1e3, 0.0, None)] == [
+        "1,194", "0.292", "5.91", "7.45 × 10⁻⁹", "3.70 × 10⁶", "0", "–"]

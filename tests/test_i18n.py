@@ -61,6 +61,7 @@ def _texts(at: AppTest) -> list[str]:
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", PAGES)
 def test_each_page_in_chinese_shows_no_english_sentence_from_the_catalog(path):
     at = app(path, lang="zh").run()
@@ -90,6 +91,7 @@ def test_a_link_sets_and_locks_the_settings():
     assert not at.warning  # nothing ignored
 
 
+@pytest.mark.slow
 def test_changing_a_setting_writes_it_into_the_link():
     at = app("pages/7_Landscape.py").run()
     next(s for s in at.select_slider if s.label == "Depth").set_value(20).run()
@@ -133,6 +135,7 @@ def test_the_quiz_hides_the_result_until_answered_and_reads_the_answer_from_it()
     assert "Measured here:" in verdict  # the right option comes from the shipped result
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", ["pages/1_Degradation.py", "pages/2_Gradient_flow.py", "pages/4_Ensembles.py",
                                   "pages/6_Why_identity.py", "pages/7_Landscape.py"])
 def test_every_training_page_has_its_question_in_both_languages(path):
@@ -142,6 +145,7 @@ def test_every_training_page_has_its_question_in_both_languages(path):
         assert any(r.label == label for r in at.radio), (path, lang)
 
 
+@pytest.mark.slow
 def test_links_reach_page_preset_controls_and_page_own_widgets():
     at = app("pages/2_Gradient_flow.py", batchnorm="0", activation="sigmoid", depth="20").run()
     assert not at.exception
@@ -159,3 +163,93 @@ def test_a_library_message_in_chinese_comes_with_a_chinese_frame(tmp_path, monke
     assert not at.exception
     error = at.error[0].value
     assert error.startswith("无法运行。实验室给出的说明（英文）：") and "is not available offline" in error
+
+
+# --- the fine print a class notices ---------------------------------------------------------------------
+
+def test_switching_tabs_after_changing_a_setting_is_no_false_alarm():
+    at = app("pages/3_Parameters_and_compute.py").run()
+    next(s for s in at.select_slider if s.label == "Depth").set_value(56).run()
+    at.session_state["pc_tab"] = "The family"
+    at.run()
+    assert not at.exception
+    assert not [w for w in at.warning if "ignored" in w.value], [w.value for w in at.warning]
+    at = app("pages/3_Parameters_and_compute.py", channels="64").run()  # a setting of a closed tab
+    assert not [w for w in at.warning if "ignored" in w.value]
+
+
+def test_a_number_a_link_gives_out_of_range_is_ignored_with_the_note():
+    at = app("pages/5_Attributions.py", image="99999").run()
+    assert not at.exception
+    assert any("ignored" in w.value and "`image=99999`" in w.value for w in at.warning)
+    assert at.number_input[0].value == 0
+
+
+def test_a_number_typed_out_of_range_is_said_in_the_session_language():
+    at = app("pages/3_Parameters_and_compute.py", lang="zh")
+    at.session_state["width-cifar"] = 9999  # as typed into the width box (no bounds of Streamlit's own)
+    at.run()
+    assert not at.exception
+    assert any("必须在 1 到 256 之间" in w.value for w in at.warning)
+
+
+def test_the_class_link_uses_the_address_students_reach(monkeypatch):
+    from streamlit import net_util
+
+    monkeypatch.setattr(net_util, "get_internal_ip", lambda: "192.168.1.20")
+    at = app("pages/1_Degradation.py", depths="20,32").run()
+    link = next(c.value for c in at.code)
+    assert link.startswith("http://192.168.1.20:") and "depths=20,32" in link
+    assert not [w for w in at.sidebar.warning if "only works on this computer" in w.value]
+    monkeypatch.setenv("RESNET_VIZ_PUBLIC_URL", "https://lab.school.example/")
+    link = next(c.value for c in app("pages/1_Degradation.py").run().code)
+    assert link.startswith("https://lab.school.example?") or link.startswith("https://lab.school.example/")
+
+
+def test_a_class_link_on_localhost_comes_with_a_warning(monkeypatch):
+    from streamlit import net_util
+
+    monkeypatch.setattr(net_util, "get_internal_ip", lambda: None)
+    at = app("pages/1_Degradation.py").run()
+    assert any("only works on this computer" in w.value for w in at.sidebar.warning)
+
+
+def test_the_lock_choices_are_words_not_code_names():
+    at = app("pages/2_Gradient_flow.py").run()
+    lock = next(m for m in at.sidebar.multiselect if m.label == "Lock these controls")
+    assert "Batch norm" in lock.options and "batchnorm" not in lock.options, lock.options
+
+
+def test_the_gradient_lesson_selector_follows_the_controls():
+    at = app("pages/2_Gradient_flow.py").run()
+    assert at.selectbox(key="gf_lesson").value == "BN + ReLU: the paper's nets"
+    at.toggle(key="gf_bn").set_value(False).run()  # no batch norm, still ReLU: none of the three lessons
+    assert at.selectbox(key="gf_lesson").value == "Your own settings"
+    at.radio(key="gf_act").set_value("sigmoid").run()
+    assert at.selectbox(key="gf_lesson").value == "No BN, sigmoid: gradients vanish"
+
+
+def test_the_why_identity_page_keeps_its_charts_when_a_setting_changes():
+    at = app("pages/6_Why_identity.py").run()
+    charts = len(at.get("plotly_chart"))
+    next(s for s in at.select_slider if s.label == "Steps").set_value(200).run()
+    assert not at.exception and len(at.get("plotly_chart")) == charts  # the precomputed lesson stays, labelled
+    assert any("made with other settings" in i.value for i in at.info)
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_the_tables_of_a_chinese_page_have_no_english_words(path):
+    """Data grids are drawn on a canvas the browser test cannot read: their headers and words are
+    checked here (numbers, names and units may stay)."""
+    from conftest import english_words
+
+    import json
+
+    at = app(path, lang="zh").run()
+    texts = []
+    for element in list(at.dataframe) + list(at.table):
+        frame = element.value
+        config = json.loads(getattr(element.proto, "columns", "") or "{}")  # a column's label set by the page
+        texts += [(config.get(str(c)) or {}).get("label") or str(c) for c in frame.columns]
+        texts += [v for v in frame.to_numpy().ravel() if isinstance(v, str)]
+    assert not english_words(texts), (path, english_words(texts))

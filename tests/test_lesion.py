@@ -94,6 +94,7 @@ def test_path_lengths_are_binomial_and_the_papers_range_holds():
         path_lengths(0)
 
 
+@pytest.mark.slow
 def test_trained_residual_net_survives_losing_a_middle_block_plain_net_falls_to_chance(digits):
     """The effect on a small, fast config: depth 20, width 8, 150 steps (both nets train to > 0.9).
     Measured with seeds 0, 1, 2 in fp32 and bf16: the residual net's median accuracy over the 9

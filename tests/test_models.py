@@ -75,7 +75,8 @@ def _small_input(cfg: NetConfig) -> torch.Tensor:
     return torch.randn(2, cfg.in_channels, size, size)
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n.endswith(("1001", "1202")) else n
+                                  for n in list_models()])  # the 1000-layer nets take a second or two each
 def test_every_registry_entry_forwards_and_every_parameter_gets_a_gradient(name):
     model = get_model(name, width=2 if model_config(name).depth > 200 else 4)
     x = _small_input(model.cfg)

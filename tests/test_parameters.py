@@ -65,6 +65,7 @@ def test_receptive_field_is_measured_not_assumed():
     assert (receptive_field(one, 2), receptive_field(two, 2), receptive_field(strided, 2)) == (3, 5, 7)
 
 
+@pytest.mark.slow
 def test_cifar_family_table_matches_table_6_within_its_rounding():
     rows = family_rows("cifar", "A")
     assert [r["params"] for r in rows] == [269_722, 464_154, 658_586, 853_018, 1_727_962, 19_421_274]
@@ -76,6 +77,7 @@ def test_cifar_family_table_matches_table_6_within_its_rounding():
     assert all(r["published_params"] is None for r in family_rows("cifar", "B"))  # no published B numbers
 
 
+@pytest.mark.slow
 def test_imagenet_family_table_equals_torchvision_and_cites_table_1():
     rows = family_rows("imagenet", "B")
     assert [r["params"] for r in rows] == [11_689_512, 21_797_672, 25_557_032, 44_549_160, 60_192_808]
@@ -85,6 +87,7 @@ def test_imagenet_family_table_equals_torchvision_and_cites_table_1():
     assert "Table 1" in rows[0]["source"]
 
 
+@pytest.mark.slow
 def test_lineage_counts_from_torchvision_constructors_and_cites_errors():
     table = {r["net"]: r for r in lineage_table()}
     assert list(table) == ["LeNet-5", "AlexNet", "VGG-16", "VGG-19", "GoogLeNet", "ResNet-18", "ResNet-34",
@@ -134,12 +137,14 @@ def test_family_stages_figure_shows_shares_that_sum_to_100():
     assert [sum(t.y[i] for t in fig.data) for i in range(2)] == [pytest.approx(100)] * 2
 
 
+@pytest.mark.slow
 def test_lineage_figure_is_log_log_with_every_net():
     fig = lineage_figure(pd.DataFrame(lineage_table()))
     assert fig.layout.xaxis.type == fig.layout.yaxis.type == "log"
     assert sum(len(t.x) for t in fig.data) == 10
 
 
+@pytest.mark.slow
 def test_cli_params_covers_blocks_three_by_three_and_lineage(capsys):
     assert main(["params", "--compare-blocks", "256", "--three-by-three", "64", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)

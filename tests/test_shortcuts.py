@@ -129,6 +129,7 @@ def test_gates_at_zero_bias_halve_the_gradient_per_block_roughly():
     assert measured["factor"] < 0.01
 
 
+@pytest.mark.slow
 def test_stochastic_depth_drops_blocks_at_the_linear_rate_in_training():
     model = build_model(NetConfig(depth=20, width=4, stochastic_depth=0.5), seed=0).train()
     blocks = model.blocks
@@ -190,6 +191,7 @@ def test_cli_contract(tmp_path, capsys):
     assert "shortcut" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_effect_scaled_and_half_gated_shortcuts_train_worse_than_the_identity():
     """Table 1's lesson on a small config (digits, depth 32, width 4, 100 steps; measured on the
     development CPU: identity 0.035, scaling 0.739, gating 0.330): clear margins, fixed seed."""
@@ -213,14 +215,15 @@ def test_why_identity_page_shows_the_preset_the_published_table_and_the_factors(
     assert any("python -m resnet_viz shortcuts" in c.value for c in at.caption)
     published = next(t.value for t in at.table if "setting" in t.value.columns)
     assert published["test error (%)"].tolist()[:2] == ["6.61", "fail"]
-    assert published.index.tolist()[6] == "shortcut gating"  # words, not code names
+    assert published["shortcut"].tolist()[6] == "shortcut gating"  # words, not code names
     assert any("Published, not measured here" in m.value for m in at.markdown)
-    measured = next(d.value for d in at.dataframe if "shortcut_gradient_factor" in d.value.columns)
+    measured = next(t.value for t in at.table if "factor trained" in t.value.columns)
     assert len(measured) == len(shortcuts.training_runs(shortcuts.Spec()))
-    row = measured.set_index("label").loc["scaling, λ = 0.5"]
-    assert row["shortcut_gradient_factor"] == "7.45 × 10⁻⁹"  # 0.5^27, measured on the net, not typed in
+    row = measured.set_index("shortcut").loc["scaling, λ = 0.5"]
+    assert row["factor trained"] == "7.45 × 10⁻⁹"  # 0.5^27, measured on the net, not typed in
 
 
+@pytest.mark.slow
 def test_why_identity_page_trains_a_tiny_spec_in_the_background():
     at = app("pages/6_Why_identity.py").run()
     at.multiselect[0].set_value(["identity", "scaling"]).run()
@@ -233,8 +236,8 @@ def test_why_identity_page_trains_a_tiny_spec_in_the_background():
     at.run()
     assert not at.exception
     assert any("Measured on this server" in c.value for c in at.caption)
-    measured = next(d.value for d in at.dataframe if "shortcut_gradient_factor" in d.value.columns)
-    assert measured["label"].tolist() == ["identity", "scaling, λ = 0.5"]
+    measured = next(t.value for t in at.table if "factor trained" in t.value.columns)
+    assert measured["shortcut"].tolist() == ["identity", "scaling, λ = 0.5"]
 
 
 def test_parameters_page_counts_the_gates():
@@ -245,6 +248,7 @@ def test_parameters_page_counts_the_gates():
     assert [m.value for m in at.metric][:2] == ["ResNet-20 (gating b_g=0)", f"{269_722 + gates:,}"]
 
 
+@pytest.mark.slow
 def test_stochastic_depth_on_degradation_and_lesion():
     from resnet_viz.experiments import degradation as deg
     from resnet_viz.experiments import lesion as les
@@ -263,6 +267,7 @@ def test_stochastic_depth_on_degradation_and_lesion():
     assert les.training_runs(without) == les.training_runs(spec)[:2]
 
 
+@pytest.mark.slow
 def test_gradient_page_offers_the_pre_activation_bottleneck():
     at = app("pages/2_Gradient_flow.py").run()
     at.radio(key="gf_block").set_value("preact_bottleneck").run()
@@ -292,6 +297,7 @@ def test_page_prose_has_no_control_characters():
                     assert not [c for c in text if ord(c) < 32 and c != "\n"], f"{cls.__name__}.{name}"
 
 
+@pytest.mark.slow
 def test_ensembles_page_trains_a_third_net_with_stochastic_depth():
     at = app("pages/4_Ensembles.py").run()
     for label, value in (("Depth (both nets)", 8), ("Width", 4), ("Training steps", 100),
@@ -307,6 +313,7 @@ def test_ensembles_page_trains_a_third_net_with_stochastic_depth():
     assert not at.exception and len(at.metric) == 3
 
 
+@pytest.mark.slow
 def test_a_gated_net_trains_the_same_beside_another_thread():
     """fit_many's promise for the gated nets: under bf16 autocast (whose weight-cast cache is shared by
     all threads) a gate used twice per forward once made training depend on the neighbour thread."""

@@ -108,6 +108,7 @@ def test_fp32_can_be_forced_per_run_and_for_the_whole_server(monkeypatch):
     assert fit(build_model(NetConfig(depth=8, width=4, in_channels=1), seed=0), data, auto).precision == "fp32"
 
 
+@pytest.mark.slow
 def test_training_several_models_at_once_gives_each_the_result_it_gets_alone():
     import torch
 

@@ -1,20 +1,25 @@
-"""The registry of experiments: one line each. See :mod:`resnet_viz.protocol` for what a record declares.
+"""The registry of experiments. See :mod:`resnet_viz.protocol` for what a record declares.
 
-From this registry come the CLI's subcommands, the catalog (``python -m resnet_viz experiments --json``),
-what the job manager and the backends accept, and the catalog of words; tests loop over it.
+Each experiment module of this package ends with its record, registered where it is declared:
+``EXPERIMENT = register(Experiment(...))``; importing this package imports every module in it, so a
+new lesson's experiment is its module and nothing else (no list to extend, no attribute probed).
+From the registry come the CLI's subcommands, the catalog (``python -m resnet_viz experiments
+--json``), what the job manager and the backends accept, and the catalog of words; tests loop over it.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 from ..protocol import Experiment
-from . import attribution, degradation, gradients, landscape, lesion, paths, shortcuts, training
 
 EXPERIMENTS: dict[str, Experiment] = {}
 
 
 def register(experiment: Experiment) -> Experiment:
-    """Add an experiment (its name and aliases become CLI subcommands). Registering the same record
-    twice is harmless; another record under a taken name is an error."""
+    """Add an experiment (its name and aliases become CLI subcommands) and return it. Registering the
+    same record twice is harmless; another record under a taken name is an error."""
     for name in (experiment.name, *experiment.aliases):
         taken = EXPERIMENTS.get(name) or next((e for e in EXPERIMENTS.values() if name in e.aliases), None)
         if taken is not None and taken is not experiment:
@@ -26,10 +31,6 @@ def register(experiment: Experiment) -> Experiment:
 def unregister(name: str) -> None:
     """Remove an experiment (tests that register one at run time clean up with this)."""
     EXPERIMENTS.pop(name, None)
-
-
-for _module in (training, degradation, gradients, lesion, attribution, shortcuts, landscape, paths):
-    register(_module.EXPERIMENT)
 
 
 def get(name: str) -> Experiment:
@@ -46,5 +47,8 @@ def catalog() -> dict:
 
     return {"experiments": [catalog_entry(e) for e in EXPERIMENTS.values()]}
 
+
+for _info in sorted(pkgutil.iter_modules(__path__), key=lambda info: info.name):  # each registers its record
+    importlib.import_module(f"{__name__}.{_info.name}")
 
 __all__ = ["EXPERIMENTS", "catalog", "get", "register", "unregister"]

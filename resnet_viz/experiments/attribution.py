@@ -15,7 +15,7 @@ from ..config import DataConfig, NetConfig, TrainConfig, nested, setting, valida
 from ..data import load_dataset
 from ..i18n import N_
 from ..protocol import VARIANT_WORDS, VARIANTS, Context, Experiment, Outcome
-from . import lesion, training
+from . import lesion, register, training
 
 
 METHOD_WORDS = {"saliency": N_("Saliency"), "integrated_gradients": N_("Integrated Gradients"), "gradcam": "GradCAM"}
@@ -114,12 +114,12 @@ def summary(spec: Spec, outcome: Outcome) -> str:
     return "\n".join(lines)
 
 
-EXPERIMENT = Experiment(
+EXPERIMENT = register(Experiment(
     name="attribution", help="Captum attributions of a trained net, with PNG maps", Spec=Spec, run=run, cost=cost,
     training_runs=training_runs, summary=summary,
     description=("Train (or reuse from the run store) a net, then attribute its predictions on the first test "
                  "images (Integrated Gradients with a completeness check, saliency or GradCAM) and score every block "
                  "by gradient x activation of its branch output."),
-    aliases=("attribute",), write_files=write_files)
+    aliases=("attribute",), write_files=write_files))
 
 __all__ = ["EXPERIMENT", "Spec", "cost", "run", "training_runs", "write_files"]

@@ -16,7 +16,7 @@ from ..config import DataConfig, NetConfig, TrainConfig, nested, setting, valida
 from ..i18n import N_
 from ..protocol import (VARIANT_WORDS, VARIANTS, Context, Experiment, Outcome, Preset, Published, check_variants,
                         run_name)
-from . import training
+from . import register, training
 
 
 @dataclass(frozen=True)
@@ -215,13 +215,13 @@ TABLE6 = Published(
     columns=(N_("net"), N_("test error (%)"), N_("note")))
 
 # the lesson: digits, plain and residual 20 vs 56, 300 steps (about a minute or two on a laptop CPU)
-EXPERIMENT = Experiment(
+EXPERIMENT = register(Experiment(
     name="degradation", help="training error vs depth, plain vs residual (He et al. Fig. 6)", Spec=Spec, run=run,
     cost=cost, training_runs=training_runs, summary=summary,
     description=("Train plain and residual nets of several depths with one recipe and compare their training error "
                  "(He et al. 2016, Fig. 1 and 6)."),
     describe=describe, presets=(Preset(Spec(), "degradation_preset.json"),), recipes=RECIPES, split=split,
-    merge=merge, run_units=run_units, answer=answer, published=TABLE6)
+    merge=merge, run_units=run_units, answer=answer, published=TABLE6))
 
 __all__ = ["EXPERIMENT", "RECIPES", "Spec", "TABLE6", "answer", "cost", "merge", "run", "run_units", "split",
            "training_runs"]

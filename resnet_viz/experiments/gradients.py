@@ -19,7 +19,7 @@ from ..models import build_model
 from ..probes import chain_product, describe_ratio, first_last_ratio, gradient_probe, probe_batch, response_stds
 from ..protocol import VARIANT_WORDS, VARIANTS, Context, Experiment, Outcome, check_variants
 from ..train import fit
-from . import training
+from . import register, training
 
 PROBE_BATCH = 128
 MAX_PROBES = 100
@@ -223,13 +223,13 @@ def responses_frame(result: dict, which: str = "responses_trained"):
     return pd.DataFrame.from_records(rows, columns=["variant", "index", "name", "std", "rank"])
 
 
-EXPERIMENT = Experiment(
+EXPERIMENT = register(Experiment(
     name="gradients", help="gradient norm of every conv layer, plain vs residual, at initialization and during training",
     Spec=Spec, run=run, cost=cost, training_runs=training_runs, summary=summary,
     description=("Measure the gradient norm of every conv layer's weights on one batch of real data, for plain and "
                  "residual nets: at initialization (float64), then, unless only the initialization is asked for, "
                  "every few steps of training, and the response std of every 3x3 conv after training (He et al. "
                  "2016, Fig. 7)."),
-    describe=describe, answer=answer)
+    describe=describe, answer=answer))
 
 __all__ = ["EXPERIMENT", "PROBE_BATCH", "Spec", "VARIANTS", "answer", "at_init", "cost", "run", "training_runs"]

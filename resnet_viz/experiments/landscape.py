@@ -23,7 +23,7 @@ from ..data import load_dataset
 from ..i18n import N_
 from ..protocol import VARIANTS, Context, Experiment, Outcome, Preset, Published, check_variants, run_name
 from ..train import resolve_device, run_parallel
-from . import lesion, training
+from . import lesion, register, training
 
 ALPHAS = tuple(round(-0.25 + 0.05 * i, 2) for i in range(31))  # the 1-D line, a little beyond both ends
 BN_IMAGES = 512  # training images that set the BN statistics along the 1-D line
@@ -182,7 +182,7 @@ def answer(result: dict) -> int | None:
     return 0 if ratio["plain"] < ratio["residual"] else 1
 
 
-EXPERIMENT = Experiment(
+EXPERIMENT = register(Experiment(
     name="landscape", help="loss surfaces of trained plain and residual nets around their minimum (Li et al. 2018)",
     Spec=Spec, run=run, cost=cost, training_runs=training_runs, summary=summary,
     description=("Train (or reuse from the run store) a plain and a residual net of one depth, then measure the "
@@ -190,6 +190,6 @@ EXPERIMENT = Experiment(
                  "trained net, and along the line from its initialization to its trained weights."),
     describe=describe, answer=answer, published=PUBLISHED,
     presets=tuple(Preset(Spec(net=replace(lesion.NET, depth=depth)), f"landscape_preset_{depth}.json")
-                  for depth in (20, 56)))
+                  for depth in (20, 56))))
 
 __all__ = ["ALPHAS", "EXPERIMENT", "PUBLISHED", "Spec", "answer", "cost", "fixed_subset", "run", "training_runs"]

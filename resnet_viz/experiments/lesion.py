@@ -16,7 +16,7 @@ from ..data import load_dataset
 from ..lesion import accuracy, adjacent_pairs, path_lengths, random_drops, random_swaps, shape_keeping_blocks, single_block
 from ..models import ResNet
 from ..protocol import STOCHASTIC, VARIANTS, Context, Experiment, Outcome, Preset, run_cached
-from . import training
+from . import register, training
 
 # The lesson nets: the plain and residual twins that the ensembles, attributions and landscape pages
 # share (trained once, stored, reused by all four experiments). Declared once, here.
@@ -165,13 +165,13 @@ def answer(result: dict) -> int | None:
     return 0 if lost["plain"] > lost["residual"] else 1
 
 
-EXPERIMENT = Experiment(
+EXPERIMENT = register(Experiment(
     name="lesion", help="remove blocks of trained plain and residual nets (Veit et al. 2016)", Spec=Spec, run=run,
     cost=cost, training_runs=training_runs, summary=summary,
     description=("Train (or reuse from the run store) a plain and a residual net of one depth, then measure test "
                  "accuracy with single blocks removed, k random blocks removed, and k random swaps of neighbouring "
                  "blocks."),
-    describe=describe, presets=(Preset(Spec(), "lesion_preset.json"),), answer=answer)
+    describe=describe, presets=(Preset(Spec(), "lesion_preset.json"),), answer=answer))
 
 __all__ = ["EXPERIMENT", "NET", "TRAIN", "Spec", "analyse", "answer", "cost", "median_drop", "pair", "run",
            "trained_model", "trained_pair", "training_runs", "variant_of"]

@@ -18,7 +18,7 @@ from ..i18n import N_
 from ..lesion import path_lengths
 from ..protocol import Context, Experiment, Outcome, Preset
 from ..train import resolve_device
-from . import lesion, training
+from . import lesion, register, training
 from .landscape import BN_IMAGES, fixed_subset
 
 STAGES = ("init", "trained")
@@ -126,13 +126,13 @@ def describe(rec: dict) -> str:
     return f"{what}{rec['run']}: {rec['done']}/{rec['total']}"
 
 
-EXPERIMENT = Experiment(
+EXPERIMENT = register(Experiment(
     name="paths", help="the gradient through single paths of each length of a residual net, and the effective paths "
                        "(Veit et al. 2016)", Spec=Spec, run=run, cost=cost, training_runs=training_runs,
     summary=summary,
     description=("Train (or reuse from the run store) the residual net of one depth; at initialization and after "
                  "training, sample paths of each length k (the backward pass through the residual branch of k "
                  "random blocks and the shortcut of the others) and measure the gradient that reaches the input."),
-    describe=describe, presets=(Preset(Spec(), "paths_preset.json"),))
+    describe=describe, presets=(Preset(Spec(), "paths_preset.json"),)))
 
 __all__ = ["EXPERIMENT", "PUBLISHED", "STAGES", "Spec", "cost", "run", "training_runs"]

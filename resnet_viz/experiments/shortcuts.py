@@ -16,7 +16,7 @@ from ..config import DataConfig, NetConfig, TrainConfig, nested, setting, valida
 from ..i18n import N_
 from ..probes import probe_batch, shortcut_gradient_factor
 from ..protocol import Context, Experiment, Outcome, Preset, Published
-from . import training
+from . import register, training
 
 VARIANTS = ("identity", "scaling", "gating", "shortcut_gating", "conv1x1", "dropout")
 VARIANT_NAMES = {"identity": N_("identity"), "scaling": N_("scaling"), "gating": N_("gating"),
@@ -215,14 +215,14 @@ def describe(rec: dict) -> str:
     return f"Run {rec['run_index'] + 1}/{rec['runs']}: {rec['run']}, step {rec['done']}/{rec['total']}"
 
 
-EXPERIMENT = Experiment(
+EXPERIMENT = register(Experiment(
     name="shortcuts", help="identity vs scaled, gated, 1x1-conv and dropout shortcuts at one depth (He et al. 2016b, "
                            "Table 1)", Spec=Spec, run=run, cost=cost, training_runs=training_runs, summary=summary,
     description=("Train residual nets whose shortcuts are the identity, scaled by λ, gated like a Highway network, "
                  "1x1 convolutions or dropped out, at one depth with one recipe; report their errors and the "
                  "gradient factor the shortcuts carry from the last block back to the first."),
     describe=describe, presets=(Preset(Spec(), "shortcuts_preset.json"),), split=split, merge=merge,
-    run_units=run_units, answer=answer, published=PUBLISHED)
+    run_units=run_units, answer=answer, published=PUBLISHED))
 
 __all__ = ["EXPERIMENT", "PUBLISHED", "Spec", "VARIANTS", "answer", "cost", "expected_factor", "merge", "run",
            "run_units", "runs_of", "split", "training_runs"]

@@ -12,6 +12,7 @@ from ..data import load_dataset
 from ..models import build_model
 from ..protocol import Context, Experiment, Outcome, Progress
 from ..train import FitResult, fit, fit_many
+from . import register
 
 
 @dataclass(frozen=True)
@@ -132,8 +133,8 @@ def summary(spec: Spec, outcome: Outcome) -> str:
     return "\n".join(lines)
 
 
-EXPERIMENT = Experiment(
+EXPERIMENT = register(Experiment(
     name="train", help="train one plain or residual CIFAR-style net", Spec=Spec, run=run, cost=cost,
     training_runs=training_runs, summary=summary,
     description=("Train one net (CIFAR family) and report its errors; the run is stored in RESNET_VIZ_HOME and "
-                 "reused when asked again."))
+                 "reused when asked again.")))

@@ -23,6 +23,7 @@ from .lang import _, language, quiz_on
 
 # the names and units a Chinese page may show in Latin letters (checked in the browser test)
 SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+STATUS_WORDS = (N_("completed"), N_("diverged"), N_("cancelled"))  # a run's status, shown as a word
 SCI_NOTE = N_("Numbers like 7.5 × 10⁻⁹ are written in powers of ten: 7.5 × 10⁻⁹ = 0.0000000075, and 1.2 × 10³ = 1,200.")
 
 
@@ -43,6 +44,22 @@ def table(where: Any, data: Any, column_config: dict | None = None, words: tuple
                     **{"hide_index": True, "width": "stretch", **kwargs})
 
 
+def small_table(where: Any, data: Any, formats: dict[str, Any] | None = None, words: tuple[str, ...] = ()) -> None:
+    """A table of a few rows a class reads whole (``st.table``: headers wrap, nothing is cut off or
+    scrolled away): headers and the text cells of ``words`` columns in the session's language, numbers
+    written by ``formats`` (column -> a format string like "{:.3f}" or a function such as :func:`sci`)."""
+    frame = data.copy() if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
+    for column in words:
+        if column in frame:
+            frame[column] = frame[column].map(lambda v: _(v) if isinstance(v, str) else v)
+    for column, fmt in (formats or {}).items():
+        if column in frame:
+            write = fmt if callable(fmt) else fmt.format
+            frame[column] = frame[column].map(lambda v: "–" if v is None or (isinstance(v, float) and math.isnan(v))
+                                              else write(v))
+    where.table(frame.rename(columns=lambda c: _(str(c))), hide_index=True)
+
+
 def sci(value: float | None, digits: int = 3) -> str:
     """A number as a student reads it: 1,194 or 0.292 within 10⁻³..10⁵, else 7.45 × 10⁻⁹."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -61,7 +78,13 @@ def log_axis(fig: go.Figure, values: Any, axis: str = "yaxis", **kwargs: Any) ->
     """A log axis labelled only at powers of ten (10⁻⁹, 10⁻⁶, ...): plotly's own labels between the
     decades ("2", "5") read as 2 and 5 where they mean 0.2 or 5 × 10⁻⁹."""
     finite = [v for v in pd.Series(values, dtype=float).tolist() if v > 0 and math.isfinite(v)]
-    span = math.log10(max(finite)) - math.log10(min(finite)) if finite else 1
+    low, high = (min(finite), max(finite)) if finite else (0.1, 10.0)
+    span = math.log10(high) - math.log10(low)
+    if span < 2:  # within two decades: 1-2-5 steps, each written out (0.2, 0.5, 1, 2)
+        ticks = [m * 10 ** e for e in range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
+                 for m in (1, 2, 5) if low / 1.5 <= m * 10 ** e <= high * 1.5]
+        fig.update_layout(**{axis: dict(type="log", tickvals=ticks, ticktext=[sci(t) for t in ticks], **kwargs)})
+        return
     dtick = max(1, math.ceil(span / 8))  # at most about 9 labels
     fig.update_layout(**{axis: dict(type="log", dtick=dtick, exponentformat="power", showexponent="all",
                                     minor=dict(ticks="", showgrid=False), **kwargs)})
@@ -70,10 +93,10 @@ def log_axis(fig: go.Figure, values: Any, axis: str = "yaxis", **kwargs: Any) ->
 def published_table(published: Any, intro: str, note: str) -> None:
     """A paper's table, labelled as published (never as measured): intro, the table, source and note."""
     st.markdown(intro)
-    rows = [{column: _(value) if isinstance(value, str) else value for column, value in row.items()}
+    rows = [{column: _(value) if isinstance(value, str) else f"{value:g}" for column, value in row.items()}
             for row in published.rows]
     frame = pd.DataFrame(rows, columns=list(published.columns) or None)
-    st.table(frame.rename(columns=lambda c: _(str(c))).set_index(_(str(frame.columns[0]))))
+    st.table(frame.rename(columns=lambda c: _(str(c))), hide_index=True)
     st.caption(f"{published.source}. {note}")
 
 
@@ -181,4 +204,4 @@ def lesson_result(panel: Panel, experiment: Experiment, spec: Any, texts: Any,
 
 
 __all__ = ["SCI_NOTE", "Shown", "chart", "lesson_result", "log_axis", "measured_line", "published_table", "quiz", "sci",
-           "shown_result", "table"]
+           "shown_result", "small_table", "table"]

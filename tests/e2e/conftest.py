@@ -94,6 +94,13 @@ def page(browser, request):
     context.close()
 
 
+def pytest_collection_modifyitems(items):
+    """Every test here starts a server and a browser: the slow tier."""
+    for item in items:
+        if "e2e" in item.path.parts:
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield

@@ -159,7 +159,7 @@ def test_a_teacher_link_opens_the_lesson_in_chinese_with_depths_locked_and_the_q
     page.goto(f"{server['url']}/Degradation?lang=zh&depths=20,32,56&lock=depths&quiz=1")
     page.get_by_text("退化：更深的普通网络训练得更差").wait_for(timeout=60_000)
     wait_for_app(page)
-    depths = page.locator('[data-testid="stMultiSelect"]').filter(has_text="深度").first
+    depths = page.locator('[data-testid="stMain"] [data-testid="stMultiSelect"]').filter(has_text="深度").first
     tags = depths.locator('[data-testid="stMultiSelectTagsContainer"] [title]')
     assert [tags.nth(i).get_attribute("title") for i in range(tags.count())] == ["20", "32", "56"]
     assert depths.locator("input").is_disabled()

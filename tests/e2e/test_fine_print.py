@@ -8,38 +8,14 @@ import re
 
 import pytest
 
-from resnet_viz.experiments import EXPERIMENTS
-from resnet_viz.lineage import ERROR_SOURCE
+from conftest import english_words
 from resnet_viz.ui import available_pages
 
 from .conftest import ARTIFACTS, assert_no_exception, wait_for_app
 
-pytestmark = pytest.mark.slow
-
 # Every page by its address ("" is the home page), and the tabs that draw more when opened.
 PAGES = [""] + [p[0].split("/")[-1].removesuffix(".py").split("_", 1)[1] for p in available_pages()]
 TABS = {"Parameters_and_compute": 5, "Landscape": 2}
-
-# Latin words a Chinese page may show: names (of nets, people, libraries, datasets, methods), units and
-# symbols. Code (commands, file names) sits in code elements and formulas in KaTeX: both are skipped.
-NAMES = {
-    "resnet", "resnets", "vgg", "lenet", "alexnet", "googlenet", "inception", "highway", "captum", "gradcam",
-    "cifar", "mnist", "fashion", "imagenet", "torchvision", "pytorch", "streamlit", "tensorboard", "cuda", "cpu",
-    "gpu", "mps", "ray", "sgd", "relu", "sigmoid", "tanh", "softmax", "he", "zhang", "ren", "sun", "veit", "wilber",
-    "belongie", "li", "xu", "taylor", "studer", "goldstein", "huang", "srivastava", "goodfellow", "vinyals", "saxe",
-    "garipov", "simonyan", "zisserman", "lecun", "krizhevsky", "szegedy", "kaiming", "xavier", "glorot", "et", "al",
-    "fp", "bf", "amx", "top", "imagenet1k", "v1", "nvidia", "hbm3", "px", "ms", "mb", "gb", "min", "max", "log",
-    "log10", "exp", "dl", "dw", "dx", "dh", "df", "fc", "ln", "english", "language", "lang", "b_g", "p_l", "csv",
-    "zip", "float", "float32", "float64",
-}
-# papers are cited by their own titles (not translated, as Chinese texts cite them)
-TITLES = ["Deep Residual Learning for Image Recognition", "Identity Mappings in Deep Residual Networks",
-          "Identity Mappings", "Residual Networks Behave Like Ensembles of Relatively Shallow Networks",
-          "Visualizing the Loss Landscape of Neural Nets", "resnet-viz"]
-# a published number's source is shown as the paper names it (titles are not translated)
-SOURCES = [e.published.source for e in EXPERIMENTS.values() if e.published] + [ERROR_SOURCE]
-NAME_PATTERNS = [r"\b(?:plain|ResNet)-\d+\b", r"RESNET_VIZ_\w+", r"https?://\S+", r"\w+\.(?:py|json|csv|zip)\b",
-                 r"%\{[^}]*\}", r"<[^>]+>", r"\b\d+x\d+\b", r"\b[A-Za-z]\d*\b"]
 
 TEXTS_JS = """() => {
   const skip = 'code, pre, .katex, .katex-display, [data-testid="stCode"], [data-testid="stToolbar"], '
@@ -73,7 +49,8 @@ OVERFLOW_JS = """() => {
   const boxes = '[data-testid="stWidgetLabel"], [data-testid="stMetricLabel"], [data-testid="stMetricValue"], '
               + '[data-testid="stMetricDelta"], [data-baseweb="tag"], [role="tab"], '
               + '[data-testid^="stBaseButton"], [data-testid="stTable"] th, [data-testid="stExpander"] summary, '
-              + '[data-testid="stPageLink"], [data-baseweb="select"] [value]';
+              + '[data-testid="stPageLink"], [data-baseweb="select"] [value], '
+              + '[data-testid="stMultiSelectTagsContainer"]';  // chips scrolled out of their box are cut off too
   const cut = [];
   for (const box of document.querySelectorAll(boxes)) {
     if (!box.checkVisibility({checkVisibilityCSS: true})) continue;
@@ -89,18 +66,6 @@ OVERFLOW_JS = """() => {
   }
   return cut;
 }"""
-
-
-def english_words(texts: list[str]) -> list[str]:
-    """The Latin words in ``texts`` that are not names, units or symbols."""
-    left = []
-    for text in texts:
-        for source in SOURCES + TITLES:
-            text = text.replace(source, " ")
-        for pattern in NAME_PATTERNS:
-            text = re.sub(pattern, " ", text)
-        left += [w for w in re.findall(r"[A-Za-z][A-Za-z'_]+", text) if w.lower() not in NAMES]
-    return sorted(set(left))
 
 
 def _open_everything(page) -> None:

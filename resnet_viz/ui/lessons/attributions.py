@@ -17,7 +17,7 @@ from ...experiments.attribution import METHOD_WORDS, TARGET_WORDS
 from ...figures import VARIANT_COLORS
 from ...i18n import N_
 from .. import nets
-from ..display import chart, table
+from ..display import chart, small_table
 from ..lang import _
 from ..texts.attributions import Attributions as T
 from .ensembles import run_title
@@ -115,7 +115,9 @@ def maps_for_image(p: nets.Pair, index: int, method: str, target_mode: str, stag
                 st.warning(T.not_converged.format(net=run_title(r["variant"], depth), steps=r["steps"],
                                                   delta=r["convergence_delta"]))
         frame.append(row)
-    table(st, pd.DataFrame(frame), column_config={"probability": st.column_config.NumberColumn(format="%.3f")})
+    small_table(st, pd.DataFrame(frame), formats={
+        "probability": "{:.3f}", "output change f(x) - f(black)": "{:.3f}", "sum of attributions": "{:.3f}",
+        "convergence delta": "{:.2g}", "correct": lambda ok: "✓" if ok else "✗", "converged": lambda ok: "✓" if ok else "✗"})
     st.caption(T.ig_caption.format(index=index, label=label) if method == "integrated_gradients" else
                T.other_caption.format(method=_(METHODS[method]), index=index, label=label))
 

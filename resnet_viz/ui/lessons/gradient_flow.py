@@ -21,7 +21,7 @@ from ...experiments import gradients as gf
 from ...figures import variant_line
 from ...i18n import N_
 from ...probes import describe_ratio
-from ..display import SCI_NOTE, chart, log_axis, quiz, sci, table
+from ..display import SCI_NOTE, chart, log_axis, quiz, sci, small_table
 from ..jobs import job_panel
 from ..lang import _, language
 from ..texts.gradient_flow import Gradients as T
@@ -221,10 +221,8 @@ def trained(result: dict) -> None:
              "test error": r["final_test_error"],
              "mean response std": float(np.mean([l["std"] for l in r["responses_trained"]])),
              "seconds": r["seconds"]} for r in result["runs"]]
-    table(st, rows, words=("status",), column_config={
-        **{k: st.column_config.NumberColumn(_(k), format="%.3f") for k in ("train error", "test error",
-                                                                          "mean response std")},
-        "seconds": st.column_config.NumberColumn(_("seconds"), format="%.1f")})
+    small_table(st, rows, words=("status",), formats={"train error": "{:.3f}", "test error": "{:.3f}",
+                                                     "mean response std": "{:.3f}", "seconds": "{:.1f}"})
     for r in result["runs"]:
         if r["message"]:
             st.warning(f"{net_title(r)}: {_(r['message'])}")

@@ -19,7 +19,7 @@ from ...experiments import landscape as land
 from ...experiments import paths as pa
 from ...figures import variant_line
 from ...i18n import N_
-from ..display import SCI_NOTE, Shown, chart, lesson_result, log_axis, sci, table
+from ..display import SCI_NOTE, Shown, chart, lesson_result, log_axis, sci, small_table
 from ..jobs import job_panel
 from ..lang import _, language
 from ..texts.landscape import Landscape as T
@@ -193,10 +193,8 @@ def draw_surfaces(shown: Shown) -> None:
     st.caption(T.surface.format(cap=SURFACE_CAP))
     chart(st, line)
     st.caption(T.line_caption)
-    table(st, frame, column_config={
-        name: st.column_config.NumberColumn(_(name), format=fmt) for name, fmt in (
-            ("train error", "%.4f"), ("test error", "%.4f"), ("loss at centre", "%.4f"),
-            ("curvature ratio", "%.3f"), ("convex share", "%.3f"), ("basin share", "%.3f"))})
+    small_table(st, frame, formats={"train error": "{:.4f}", "test error": "{:.4f}", "loss at centre": "{:.4f}",
+                                    "curvature ratio": "{:.3f}", "convex share": "{:.3f}", "basin share": "{:.3f}"})
     st.caption(T.table)
 
 

@@ -25,8 +25,6 @@ from ..widgets import control
 
 FAMILIES = {"cifar": N_("CIFAR (32 px)"), "imagenet": N_("ImageNet (224 px)")}
 FAMILY_RANGES = {"cifar": "CIFAR ResNet-20..1202", "imagenet": "ImageNet ResNet-18..152"}
-VARIANTS = {"plain": N_("plain"), "A": N_("residual, option A"), "B": N_("residual, option B"),
-            "C": N_("residual, option C")}
 METRICS = {"params": N_("parameters"), "macs": N_("multiply-adds")}
 KINDS = {"identity": N_("identity"), "scaling": N_("scaling"), "gating": N_("gating"),
          "shortcut_gating": N_("shortcut gating"), "dropout": N_("dropout")}
@@ -254,12 +252,13 @@ def _family_rows(family: str, variants: tuple[str, ...]) -> list[dict]:
 def family_tab() -> None:
     """Every depth of a family beside the published counts, each stage's share, the CSV."""
     declare(*CONTROLS)
-    c1, c2, c3 = st.columns(3)
+    c1, c2, c3 = st.columns([1, 2, 1])
     family = control(c1, "radio", "table_family", N_("Family"), ["cifar", "imagenet"], "cifar",
                      format_func=FAMILY_RANGES.get)
     variants = control(c2, "multiselect", "variants", N_("Variants"), ["plain", "A", "B", "C"],
-                       ("plain", "A" if family == "cifar" else "B"), format_func=lambda v: _(VARIANTS[v]),
-                       key=f"variants-{family}")
+                       ("plain", "A" if family == "cifar" else "B"),
+                       format_func=lambda v: _("plain") if v == "plain" else _("option {option}").format(option=v),
+                       key=f"variants-{family}", help=N_("plain: no shortcuts; A, B, C: the residual net's shortcut option"))
     metric = control(c3, "radio", "stage_chart", N_("Stage chart"), ["params", "macs"], "params",
                      format_func=lambda m: _(METRICS[m]))
     if variants:

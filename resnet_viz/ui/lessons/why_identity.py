@@ -13,7 +13,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ...experiments import shortcuts as sc
-from ..display import SCI_NOTE, Shown, chart, lesson_result, log_axis, published_table, sci, table
+from ...i18n import N_
+from ..display import SCI_NOTE, Shown, chart, lesson_result, log_axis, published_table, sci, small_table
 from ..jobs import job_panel
 from ..lang import _, language
 from ..texts.why_identity import WhyIdentity as T
@@ -21,6 +22,10 @@ from ..texts.why_identity import WhyIdentity as T
 COLORS = {"identity": "#d62728", "scaling": "#ff7f0e", "gating": "#1f77b4", "shortcut_gating": "#17becf",
           "conv1x1": "#9467bd", "dropout": "#7f7f7f"}
 SMOOTH = 10
+FACTORS = ("shortcut_gradient_factor_init", "shortcut_gradient_factor", "expected_factor")
+COLUMNS = {"label": N_("shortcut"), "final_train_error": N_("train error"), "final_test_error": N_("test error"),
+           "shortcut_gradient_factor_init": N_("factor at init"), "shortcut_gradient_factor": N_("factor trained"),
+           "expected_factor": N_("product of λ's")}  # the table's columns
 
 
 def run_label(run: dict, spec: sc.Spec) -> str:
@@ -123,17 +128,9 @@ def draw(shown: Shown, spec: sc.Spec) -> None:
     for r in result["runs"]:
         if r["status"] == "diverged":
             st.warning(f"{run_label(r, spec)}: {_(r['message'])}")
-    shown_frame = frame.drop(columns=["variant"]).copy()
-    for column in ("shortcut_gradient_factor_init", "shortcut_gradient_factor", "expected_factor"):
-        shown_frame[column] = shown_frame[column].map(lambda v: "" if pd.isna(v) else sci(v))
-    table(st, shown_frame, column_config={
-        "label": st.column_config.TextColumn(_("shortcut"), width="medium"),
-        "final_train_error": st.column_config.NumberColumn(_("train error"), format="%.3f"),
-        "final_test_error": st.column_config.NumberColumn(_("test error"), format="%.3f"),
-        "shortcut_gradient_factor_init": st.column_config.TextColumn(_("factor at init")),
-        "shortcut_gradient_factor": st.column_config.TextColumn(_("factor trained")),
-        "expected_factor": st.column_config.TextColumn(_("product of λ's")),
-        "seconds": st.column_config.NumberColumn(_("seconds"), format="%.0f")})
+    shown_frame = frame.drop(columns=["variant", "seconds"]).rename(columns=COLUMNS)
+    small_table(st, shown_frame, formats={COLUMNS["final_train_error"]: "{:.3f}", COLUMNS["final_test_error"]: "{:.3f}",
+                                          **{COLUMNS[c]: sci for c in FACTORS}})
     st.caption(T.table.format(blocks=result["blocks"], depth=result["depth"]) + " " + _(SCI_NOTE))
     chart(st, factors)
     st.caption(T.factors.format(blocks=result["blocks"]))
