@@ -3,7 +3,6 @@
 import pytest
 
 import time
-from pathlib import Path
 
 from conftest import app, by_label, number, wait_for_job
 

@@ -1,7 +1,6 @@
 """Shortcut kinds, the pre-activation bottleneck, stochastic depth and the "Why identity?" experiment."""
 
 import json
-import time
 
 import pytest
 import torch

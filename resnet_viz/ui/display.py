@@ -17,9 +17,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ..i18n import N_
-from ..protocol import Experiment, Outcome, partial_result, preset_command, preset_result
+from ..protocol import Experiment, partial_result, preset_command, preset_result
 from .jobs import Panel
-from .lang import _, language, quiz_on
+from .lang import _, quiz_on
 
 # the names and units a Chinese page may show in Latin letters (checked in the browser test)
 SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -98,6 +98,18 @@ def published_table(published: Any, intro: str, note: str) -> None:
     frame = pd.DataFrame(rows, columns=list(published.columns) or None)
     st.table(frame.rename(columns=lambda c: _(str(c))), hide_index=True)
     st.caption(f"{published.source}. {note}")
+
+
+def training_error_chart(fig: go.Figure, smooth: int, legend: str, height: int) -> go.Figure:
+    """The axes every training-curve chart shares: step, the smoothed training error from 0 to 1."""
+    fig.update_layout(xaxis_title=_("step"), yaxis_title=_("training error (moving average of {smooth} steps)").format(
+        smooth=smooth), yaxis_range=[0, 1], legend_title=legend, margin=dict(t=30, b=10), height=height)
+    return fig
+
+
+def curve_hover(name: str) -> str:
+    """The hover text of one training curve."""
+    return _("{name}<br>step %{{x}}<br>training error %{{y:.3f}}<extra></extra>").format(name=name)
 
 
 # --- predict before you look -------------------------------------------------------------------------
@@ -203,5 +215,5 @@ def lesson_result(panel: Panel, experiment: Experiment, spec: Any, texts: Any,
     draw(shown)
 
 
-__all__ = ["SCI_NOTE", "Shown", "chart", "lesson_result", "log_axis", "measured_line", "published_table", "quiz", "sci",
+__all__ = ["SCI_NOTE", "Shown", "chart", "curve_hover", "training_error_chart", "lesson_result", "log_axis", "measured_line", "published_table", "quiz", "sci",
            "shown_result", "small_table", "table"]

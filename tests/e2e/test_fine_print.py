@@ -4,7 +4,6 @@ chip, tab, button or table header whose text is cut off by its box."""
 
 from __future__ import annotations
 
-import re
 
 import pytest
 

@@ -18,7 +18,7 @@ from ...figures import VARIANT_COLORS, VARIANT_DASH, depth_color, rgba
 from ...i18n import N_
 from ...protocol import build, run_name
 from .. import guard
-from ..display import Shown, chart, lesson_result, published_table, table
+from ..display import Shown, chart, curve_hover, lesson_result, published_table, table, training_error_chart
 from ..jobs import job_panel
 from ..lang import _, language
 from ..texts.degradation import Degradation as T
@@ -55,11 +55,8 @@ def training_curves_figure(history: pd.DataFrame, smooth: int = SMOOTH) -> go.Fi
                             showlegend=False, legendgroup=name)
         fig.add_scatter(x=frame.index, y=frame["median"], mode="lines", name=name, legendgroup=name,
                         line=dict(color=color, dash=VARIANT_DASH[variant], width=2.5 if variant == "residual" else 2),
-                        hovertemplate=_("{name}<br>step %{{x}}<br>training error %{{y:.3f}}<extra></extra>").format(
-                            name=name))
-    fig.update_layout(xaxis_title=_("step"), yaxis_title=_("training error (moving average of {smooth} steps)").format(
-        smooth=smooth), yaxis_range=[0, 1], legend_title=_("net"), margin=dict(t=30, b=10), height=420)
-    return fig
+                        hovertemplate=curve_hover(name))
+    return training_error_chart(fig, smooth, _("net"), 420)
 
 
 def error_vs_depth_figure(summary: pd.DataFrame) -> go.Figure:

@@ -14,7 +14,8 @@ import streamlit as st
 
 from ...experiments import shortcuts as sc
 from ...i18n import N_
-from ..display import SCI_NOTE, Shown, chart, lesson_result, log_axis, published_table, sci, small_table
+from ..display import (SCI_NOTE, Shown, chart, curve_hover, lesson_result, log_axis, published_table, sci, small_table,
+                       training_error_chart)
 from ..jobs import job_panel
 from ..lang import _, language
 from ..texts.why_identity import WhyIdentity as T
@@ -53,11 +54,8 @@ def shortcut_curves_figure(history: pd.DataFrame, smooth: int = SMOOTH) -> go.Fi
         fig.add_scatter(x=group["step"], y=group["train_error"].rolling(smooth, min_periods=1).mean(), mode="lines",
                         name=label, line=dict(color=COLORS.get(variant, "#333"), dash=dash,
                                               width=3 if variant == "identity" else 2),
-                        hovertemplate=_("{label}<br>step %{{x}}<br>training error %{{y:.3f}}<extra></extra>").format(
-                            label=label))
-    fig.update_layout(xaxis_title=_("step"), yaxis_title=_("training error (moving average of {smooth} steps)").format(
-        smooth=smooth), yaxis_range=[0, 1], legend_title=_("shortcut"), margin=dict(t=30, b=10), height=400)
-    return fig
+                        hovertemplate=curve_hover(label))
+    return training_error_chart(fig, smooth, _("shortcut"), 400)
 
 
 def shortcut_factor_figure(runs: pd.DataFrame) -> go.Figure:
