@@ -208,11 +208,7 @@ def test_landscape_spec_checks():
         landscape_exp.Spec(variants=())
     spec = protocol.make(landscape_exp.Spec, variants=("residual", "plain"))
     assert spec.variants == ("plain", "residual")
-    # the nets are the ensembles page's (the lesion experiment's), so they are trained once for both
-    from resnet_viz.experiments import lesion
-
-    assert landscape_exp.training_runs(landscape_exp.Spec()) == lesion.training_runs(lesion.Spec())
-    assert paths_exp.training_runs(paths_exp.Spec()) == lesion.training_runs(lesion.Spec())[1:]
+    # that the nets are the ensembles page's (one constant, lesion.NET): tests/test_protocol.py
 
 
 @pytest.mark.slow

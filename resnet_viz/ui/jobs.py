@@ -186,7 +186,7 @@ def _progress(manager: JobManager, job: Job, experiment: Experiment,
             text = (_("{progress} · about {duration} left").format(progress=_progress_line(last, experiment),
                                                                      duration=_(format_duration(snap["eta"]))) if last
                     else _("Starting (loading data, building the nets)..."))
-        left, right = st.columns([6, 1])
+        left, right = st.columns([3, 1])
         left.progress(min(1.0, snap["fraction"]), text=text)
         if right.button(_("Cancel"), key=f"cancel-{job.key}", icon=":material/stop:", width="stretch"):
             manager.cancel(job.key)
