@@ -15,7 +15,6 @@ from resnet_viz import protocol
 from resnet_viz.cli import main
 from resnet_viz.config import NetConfig
 from resnet_viz.experiments import landscape as landscape_exp
-from resnet_viz.experiments import paths as paths_exp
 from resnet_viz.models import build_model, route_gradient
 
 
