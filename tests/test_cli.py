@@ -172,3 +172,12 @@ def test_every_subcommand_prints_its_help(name, capsys):
         main([name, "--help"])
     assert exc.value.code == 0
     assert "usage:" in capsys.readouterr().out
+
+
+def test_python_m_resnet_viz_is_the_cli(monkeypatch, capsys):
+    import runpy
+
+    monkeypatch.setattr(sys, "argv", ["resnet_viz", "experiments"])
+    with pytest.raises(SystemExit) as exc:
+        runpy.run_module("resnet_viz", run_name="__main__")
+    assert exc.value.code == 0 and "degradation:" in capsys.readouterr().out
