@@ -17,6 +17,7 @@ Its required parts:
 - ``summary(spec, outcome) -> str``: what the CLI prints.
 
 Optional parts: ``description``, ``aliases``, ``describe`` (a progress record as a line),
+``effects`` (the lesson's headline effects as predicates on a result: :class:`Effect`),
 ``presets`` (results shipped in assets/), ``recipes`` (named sets of settings), ``split``/``merge``
 (units stored one by one, so a sweep or a grown spec trains only what the store lacks; with
 ``run_units``, several missing units train at once), ``answer`` (which option of the page's question
@@ -111,6 +112,18 @@ class Published:
     columns: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Effect:
+    """A lesson's headline effect, judged on one result: what should happen (an English message id),
+    whether it did, the measured numbers it was judged on, and the rule (for people, in the bench's
+    table). The page's "what to look for", the quiz and ``bench/effects.py`` read the same predicate."""
+
+    name: str
+    holds: bool
+    numbers: dict
+    rule: str = ""
+
+
 @dataclass(frozen=True, eq=False)
 class Experiment:
     """One experiment, declared once (see the module docstring for what each part means).
@@ -136,6 +149,7 @@ class Experiment:
     merge: Callable[[Any, list[dict]], dict] | None = None
     run_units: Callable[[list, Context], list[Outcome]] | None = None
     answer: Callable[[dict], int | None] | None = None
+    effects: Callable[[dict], list[Effect]] | None = None
     published: Published | None = None
     write_files: Callable[[Any, dict, Path], dict] | None = None
 
@@ -302,6 +316,15 @@ def spec_from_dict(spec_cls: type, data: dict) -> Any:
     if unknown:
         raise ValueError(f"stored spec has unknown fields {', '.join(sorted(unknown))}")
     return spec_cls(**kwargs)
+
+
+def made_on(result: dict) -> str:
+    """The device and precision a result was trained with ("cpu, fp32"), from the result or its first
+    run; "?" for a result stored before the lab recorded them."""
+    runs = result.get("runs") or [{}]
+    found = result if "device" in result else runs[0]
+    device = found.get("device") or "?"
+    return f"{device}, {found['precision']}" if found.get("precision") else device
 
 
 def preset_result(preset: Preset) -> dict | None:
@@ -510,7 +533,7 @@ def _run_missing_units(experiment: Experiment, spec: Any, ctx: Context) -> Outco
     return Outcome(merged, from_store=False, key=store.key(name, spec))
 
 
-__all__ = ["Context", "Experiment", "Option", "Outcome", "Preset", "Progress", "Published", "VARIANTS", "build",
+__all__ = ["Context", "Effect", "Experiment", "Option", "Outcome", "Preset", "Progress", "Published", "VARIANTS", "build", "made_on",
            "build_config", "catalog_entry", "check_before_run", "check_variants", "command", "config_options",
            "estimate", "make", "missing_units", "on_device", "options", "partial_result", "preset_command",
            "preset_result", "run_cached", "spec_from_dict", "stored_result", "units_of"]

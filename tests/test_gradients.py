@@ -46,7 +46,10 @@ def per_layer_gain(**kw) -> dict[str, float]:
 # --- the effects -----------------------------------------------------------------------------------
 
 def test_with_bn_and_relu_plain_gradients_explode_toward_the_input_residual_stay_level():
-    r = ratios()
+    result = gf.at_init(make(gf.Spec, depths=(32,), width=4))
+    (effect,) = gf.effects(result)  # the page's predicate: at least a decade closer to level
+    assert effect.holds, effect.numbers
+    r = {run["variant"]: run["first_last_ratio"] for run in result["runs"]}
     assert r["plain"] > 30  # measured 121 / 37 / 109 for seeds 0-2 at depth 32, width 4
     assert r["residual"] < 10  # 3.8 / 1.6 / 6.5
     assert r["plain"] > 5 * r["residual"]
@@ -68,11 +71,17 @@ def test_original_residual_block_with_sigmoid_vanishes_and_preactivation_fixes_i
 
 
 @pytest.mark.slow
-def test_trained_residual_nets_have_smaller_responses_than_plain_nets():
-    """He et al. 2016, Fig. 7, on a small budget (measured mean std 1.59 vs 1.05 for this seed)."""
-    result = gf.run(make(gf.Spec, depths=(20,), width=4, steps=100, probe_every=50)).result
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_trained_residual_nets_have_smaller_responses_than_plain_nets(precision):
+    """He et al. 2016, Fig. 7, on a small budget (depth 20, width 4, 100 steps). Mean response std of the
+    3x3 layers, plain vs residual, seeds 0, 1, 2, measured on the development CPU: fp32 1.25 / 1.41 / 1.13
+    vs 1.01 / 1.10 / 1.06, bf16 2.50 / 1.33 / 1.49 vs 1.10 / 1.12 / 1.05; the closest cell is 0.076 apart,
+    the test (and the effect's margin) asks for 0.05."""
+    result = gf.run(make(gf.Spec, depths=(20,), width=4, steps=100, probe_every=50, precision=precision)).result
+    trained = next(e for e in gf.effects(result) if "after training" in e.name)  # (at depth 20 the gradients at
+    assert trained.holds, trained.numbers  # initialization are less than a decade apart: that effect is shown at 56)
     mean = {r["variant"]: np.mean([l["std"] for l in r["responses_trained"]]) for r in result["runs"]}
-    assert mean["plain"] > mean["residual"] + 0.1
+    assert mean["plain"] > mean["residual"] + 0.05
 
 
 # --- the probes ------------------------------------------------------------------------------------

@@ -91,6 +91,10 @@ def test_the_answers_follow_the_numbers():
     rows = [{"variant": v, "gate_bias": None, "final_train_error": e} for v, e in
             (("identity", 0.2), ("scaling", 0.1), ("dropout", 0.5))]
     assert sc.answer({"runs": rows}) == 1
+    rows += [{"variant": "shortcut_gating", "gate_bias": -6.0, "final_train_error": 0.0}]
+    assert sc.answer({"runs": rows}) == 2  # the shortcut gate that starts open trained best
+    rows[0]["final_train_error"] = 0.011
+    assert sc.answer({"runs": rows}) == 0  # within a batch or two of it: a tie, and the identity is the simpler
 
 
 # --- stored one by one: a grown spec trains only the new runs -----------------------------------------
@@ -193,3 +197,24 @@ def test_a_record_that_does_not_fit_is_refused():
     with pytest.raises(ValueError, match="registered already"):
         experiments.register(Experiment(name="degradation", help="x", Spec=TinySpec, run=_tiny_run,
                                         cost=lambda s: 0.0, training_runs=lambda s: [], summary=lambda s, o: ""))
+
+
+@pytest.mark.parametrize("experiment", [e for e in RECORDS if e.effects is not None], ids=lambda e: e.name)
+def test_every_effect_is_judged_on_a_result_with_its_numbers(experiment):
+    """The shipped lessons show their effects (the depth-20 landscape is the exception the page
+    teaches: at 20 layers the two surfaces are close)."""
+    from resnet_viz.experiments.landscape import EXPERIMENT as landscape
+
+    for shipped in experiment.presets:
+        found = experiment.effects(protocol.preset_result(shipped))
+        assert found and all(isinstance(e.holds, bool) and e.numbers and e.rule for e in found)
+        assert all(e.holds for e in found) or (experiment is landscape and shipped.spec.net.depth == 20)
+
+
+def test_an_effect_that_does_not_show_is_said_so():
+    runs = [{"variant": v, "depth": d, "seed": 0, "final_train_error": e}
+            for (v, d), e in {("plain", 20): 0.01, ("plain", 56): 0.04, ("residual", 56): 0.0}.items()]
+    (effect,) = deg.effects({"runs": runs})
+    assert not effect.holds and effect.numbers == {"plain-20": 0.01, "plain-56": 0.04, "ResNet-56": 0.0}
+    runs[1]["final_train_error"] = 0.3
+    assert deg.effects({"runs": runs})[0].holds

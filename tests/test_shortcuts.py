@@ -191,12 +191,18 @@ def test_cli_contract(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_effect_scaled_and_half_gated_shortcuts_train_worse_than_the_identity():
-    """Table 1's lesson on a small config (digits, depth 32, width 4, 100 steps; measured on the
-    development CPU: identity 0.035, scaling 0.739, gating 0.330): clear margins, fixed seed."""
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_effect_scaled_and_half_gated_shortcuts_train_worse_than_the_identity(precision):
+    """Table 1's lesson on a small config (digits, depth 32, width 4, 100 steps at the lesson's lr 0.05).
+    Final training error, seeds 0, 1, 2, on the development CPU: fp32 identity 0.001 / 0.014 / 0.011,
+    scaling 0.36 / 0.53 / 0.52, gating b_g = 0 0.50 / 0.55 / 0.67; bf16 identity 0.03 / 0.09 / 0.05, scaling
+    0.26 / 0.37 / 0.47, gating 0.62 / 0.53 / 0.60. Closest: scaling 0.23 above the identity; the test asks
+    for 0.1."""
     spec = protocol.make(shortcuts.Spec, variants=("identity", "scaling", "gating"), gate_bias=(0.0,), depth=32,
-                         width=4, steps=100, seed=0)
-    runs = {r["variant"]: r for r in shortcuts.run(spec).result["runs"]}
+                         width=4, steps=100, seed=0, precision=precision)
+    result = shortcuts.run(spec).result
+    assert all(effect.holds for effect in shortcuts.effects(result))
+    runs = {r["variant"]: r for r in result["runs"]}
     identity = runs["identity"]["final_train_error"]
     assert identity < 0.2
     assert runs["scaling"]["final_train_error"] > identity + 0.1
@@ -219,7 +225,7 @@ def test_why_identity_page_shows_the_preset_the_published_table_and_the_factors(
     measured = next(t.value for t in at.table if "factor trained" in t.value.columns)
     assert len(measured) == len(shortcuts.training_runs(shortcuts.Spec()))
     row = measured.set_index("shortcut").loc["scaling, λ = 0.5"]
-    assert row["factor trained"] == "7.45 × 10⁻⁹"  # 0.5^27, measured on the net, not typed in
+    assert row["factor trained"] == "5.55 × 10⁻¹⁷"  # 0.5^54 (54 blocks), measured on the net, not typed in
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ from .. import cost as costs
 from ..config import DataConfig, NetConfig, TrainConfig, nested, setting, validate
 from ..data import load_dataset
 from ..i18n import N_
-from ..protocol import VARIANT_WORDS, VARIANTS, Context, Experiment, Outcome
+from ..protocol import VARIANT_WORDS, VARIANTS, Context, Effect, Experiment, Outcome, made_on
 from . import lesion, register, training
 
 
@@ -34,7 +34,7 @@ class Spec:
     n_images: int = setting(8, "the first this many test images", low=1, high=1000)
     net: NetConfig = nested(lambda: lesion.NET, expose=("depth", "width"))
     data: DataConfig = nested(DataConfig, expose=("name",))
-    train: TrainConfig = nested(lambda: lesion.TRAIN, expose=("steps", "seed", "device"))
+    train: TrainConfig = nested(lambda: lesion.TRAIN, expose=("steps", "seed", "device", "precision"))
 
     def __post_init__(self) -> None:
         validate(self)
@@ -84,7 +84,8 @@ def run(spec: Spec, ctx: Context | None = None) -> Outcome:
         ctx.report({"run": f"attributions of {model.cfg.name}", "done": i + 1, "total": len(y),
                     "fraction": (i + 1) / len(y)})
     return Outcome({"status": "completed", "model": model.cfg.name, "variant": spec.variant, "method": spec.method,
-                    "train_key": outcome.key, "images": images,
+                    "train_key": outcome.key, "device": outcome.result["device"],
+                    "precision": outcome.result["precision"], "images": images,
                     "block_importance": attr.block_importance(model, x, y)})
 
 
@@ -105,7 +106,7 @@ def write_files(spec: Spec, result: dict, out: Path) -> dict:
 def summary(spec: Spec, outcome: Outcome) -> str:
     r = outcome.result
     lines = [f"{r.get('model', '?')} on {spec.data.name} ({'from the run store' if outcome.from_store else 'computed now'}),"
-             f" {spec.method}, {len(r['images'])} test images"]
+             f" {spec.method}, {len(r['images'])} test images, nets trained on {made_on(r)}"]
     for row in r["images"]:
         note = "" if row["converged"] else "  NOT CONVERGED: the sum misses f(x)-f(black) by more than 1%"
         lines.append(f"  #{row['index']}: label {row['label']} predicted {row['prediction']}  f(x)-f(black) "
@@ -114,12 +115,24 @@ def summary(spec: Spec, outcome: Outcome) -> str:
     return "\n".join(lines)
 
 
+def effects(result: dict) -> list[Effect]:
+    """Attribution: Integrated Gradients is complete on every image (the attributions add up to the
+    output change within 1%)."""
+    images = result.get("images") or []
+    if not images:
+        return []
+    worst = max(abs(i["convergence_delta"]) / max(abs(i["output_change"]), 1e-12) for i in images)
+    return [Effect(N_("Integrated Gradients adds up to the output change on every image"),
+                   all(i["converged"] for i in images), {N_("images"): len(images), N_("largest relative delta"): worst},
+                   "every image converged (delta within 1%)")]
+
+
 EXPERIMENT = register(Experiment(
     name="attribution", help="Captum attributions of a trained net, with PNG maps", Spec=Spec, run=run, cost=cost,
     training_runs=training_runs, summary=summary,
     description=("Train (or reuse from the run store) a net, then attribute its predictions on the first test "
                  "images (Integrated Gradients with a completeness check, saliency or GradCAM) and score every block "
                  "by gradient x activation of its branch output."),
-    aliases=("attribute",), write_files=write_files))
+    aliases=("attribute",), write_files=write_files, effects=effects))
 
 __all__ = ["EXPERIMENT", "Spec", "cost", "run", "training_runs", "write_files"]

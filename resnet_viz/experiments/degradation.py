@@ -14,8 +14,8 @@ import statistics
 from .. import cost as costs
 from ..config import DataConfig, NetConfig, TrainConfig, nested, setting, validate
 from ..i18n import N_
-from ..protocol import (VARIANT_WORDS, VARIANTS, Context, Experiment, Outcome, Preset, Published, check_variants,
-                        run_name)
+from ..protocol import (VARIANT_WORDS, VARIANTS, Context, Effect, Experiment, Outcome, Preset, Published,
+                        check_variants, made_on, run_name)
 from . import register, training
 
 
@@ -36,7 +36,7 @@ class Spec:
     net: NetConfig = nested(lambda: NetConfig(width=8), expose=("width", "block", "shortcut", "stochastic_depth"))
     data: DataConfig = nested(DataConfig, expose=("name",))
     train: TrainConfig = nested(TrainConfig, expose=("steps", "batch_size", "lr", "schedule", "augment", "eval_every",
-                                                     "device"))
+                                                     "device", "precision"))
 
     def __post_init__(self) -> None:
         validate(self)
@@ -143,6 +143,37 @@ def merge(spec: Spec, results: list[dict]) -> dict:
     return {"status": status, "runs": runs}
 
 
+MARGIN = 0.05  # "clearly worse": at least 5 points of training error
+
+
+def _medians(result: dict) -> dict[tuple[str, int], float]:
+    """(variant, depth) -> the median final training error over its seeds (diverged runs left out)."""
+    errors: dict[tuple[str, int], list[float]] = {}
+    for r in result["runs"]:
+        if r["final_train_error"] is not None:
+            errors.setdefault((r["variant"], r["depth"]), []).append(r["final_train_error"])
+    return {k: statistics.median(v) for k, v in errors.items()}
+
+
+def effects(result: dict) -> list[Effect]:
+    """Degradation: the deepest plain net ends with a clearly higher training error (median over seeds)
+    than the shallowest plain net and than its residual twin."""
+    med = _medians(result)
+    plain = sorted(d for v, d in med if v == "plain")
+    if len(plain) < 2:
+        return []
+    shallow, deep = plain[0], plain[-1]
+    numbers = {f"plain-{shallow}": med[("plain", shallow)], f"plain-{deep}": med[("plain", deep)]}
+    holds = med[("plain", deep)] >= med[("plain", shallow)] + MARGIN
+    rule = f"plain-{deep} >= plain-{shallow} + {MARGIN}"
+    if ("residual", deep) in med:
+        numbers[f"ResNet-{deep}"] = med[("residual", deep)]
+        holds = holds and med[("plain", deep)] >= med[("residual", deep)] + MARGIN
+        rule += f" and >= ResNet-{deep} + {MARGIN}"
+    return [Effect(N_("the deeper plain net trains clearly worse than the shallower one and than its residual twin"),
+                   holds, numbers, rule)]
+
+
 def answer(result: dict) -> int | None:
     """The option of the page's question the result bears out: 0 the deeper plain net has the higher
     training error (the median over seeds), 1 the shallower; None without two plain depths."""
@@ -159,7 +190,7 @@ def answer(result: dict) -> int | None:
 def summary(spec: Spec, outcome: Outcome) -> str:
     result = outcome.result
     lines = [f"degradation on {spec.data.name}, {spec.train.steps} steps, width {spec.net.width}"
-             f"{' (from the run store)' if outcome.from_store else ''}: {result['status']}",
+             f"{' (from the run store)' if outcome.from_store else ''}, {made_on(result)}: {result['status']}",
              f"{'net':<16}{'seed':>5}{'train error':>13}{'test error':>12}{'seconds':>9}"]
     for r in result["runs"]:
         name = run_name(r["variant"], r["depth"])
@@ -221,7 +252,7 @@ EXPERIMENT = register(Experiment(
     description=("Train plain and residual nets of several depths with one recipe and compare their training error "
                  "(He et al. 2016, Fig. 1 and 6)."),
     describe=describe, presets=(Preset(Spec(), "degradation_preset.json"),), recipes=RECIPES, split=split,
-    merge=merge, run_units=run_units, answer=answer, published=TABLE6))
+    merge=merge, run_units=run_units, answer=answer, effects=effects, published=TABLE6))
 
 __all__ = ["EXPERIMENT", "RECIPES", "Spec", "TABLE6", "answer", "cost", "merge", "run", "run_units", "split",
            "training_runs"]

@@ -17,7 +17,8 @@ from ..config import DataConfig, NetConfig, TrainConfig, nested, setting, valida
 from ..data import Dataset, load_dataset
 from ..models import build_model
 from ..probes import chain_product, describe_ratio, first_last_ratio, gradient_probe, probe_batch, response_stds
-from ..protocol import VARIANT_WORDS, VARIANTS, Context, Experiment, Outcome, check_variants
+from ..i18n import N_
+from ..protocol import VARIANT_WORDS, VARIANTS, Context, Effect, Experiment, Outcome, check_variants
 from ..train import fit
 from . import register, training
 
@@ -42,7 +43,7 @@ class Spec:
                             expose=("activation", "batchnorm", "block", "init", "width"))
     data: DataConfig = nested(DataConfig, expose=("name",))
     train: TrainConfig = nested(lambda: TrainConfig(steps=200, eval_every=0, precision="fp32"),
-                                expose=("steps", "batch_size", "lr", "seed", "device"))
+                                expose=("steps", "batch_size", "lr", "seed", "device", "precision"))
 
     def __post_init__(self) -> None:
         validate(self)
@@ -155,7 +156,7 @@ def run(spec: Spec, ctx: Context | None = None) -> Outcome:
             status = "cancelled"
             break
         results.append({**init["runs"][i], "status": fitted.status, "message": fitted.message,
-                        "seconds": fitted.seconds, "device": fitted.device,
+                        "seconds": fitted.seconds, "device": fitted.device, "precision": fitted.precision,
                         "final_train_error": fitted.final_train_error, "final_test_error": fitted.final_test_error,
                         "checkpoints": checkpoints, "responses_init": responses_init,
                         "responses_trained": response_stds(model, data.test_x)})
@@ -180,6 +181,35 @@ def summary(spec: Spec, outcome: Outcome) -> str:
 
 def describe(rec: dict) -> str:
     return f"Run {rec['run_index'] + 1}/{rec['runs']}: {rec['run']}, step {rec['done']}/{rec['total']}"
+
+
+SMALLER = 0.05  # trained responses: the residual net's mean std at least this much below the plain net's
+
+
+def effects(result: dict) -> list[Effect]:
+    """Gradient flow: at initialization the residual net's first/last gradient ratio is at least ten
+    times closer to 1 (level) than the plain net's, at every depth; after training (when trained), the
+    residual net's 3x3 responses are smaller on average (He et al. 2016, Fig. 7)."""
+    import math
+
+    found = []
+    by = {(r["variant"], r["depth"]): r for r in result["runs"]}
+    for depth in sorted({d for _, d in by}):
+        plain, residual = by.get(("plain", depth)), by.get(("residual", depth))
+        if plain is None or residual is None:
+            continue
+        p, q = plain["first_last_ratio"], residual["first_last_ratio"]
+        far = lambda x: abs(math.log10(x)) if x > 0 else math.inf  # noqa: E731 - decades away from level
+        found.append(Effect(N_("at initialization the residual net's gradient stays closer to level than the plain "
+                               "net's"), far(q) + 1 <= far(p), {f"plain-{depth}": p, f"ResNet-{depth}": q},
+                            "decades from 1: ResNet + 1 <= plain"))
+        if plain.get("responses_trained") and residual.get("responses_trained"):
+            mp = sum(l["std"] for l in plain["responses_trained"]) / len(plain["responses_trained"])
+            mr = sum(l["std"] for l in residual["responses_trained"]) / len(residual["responses_trained"])
+            found.append(Effect(N_("after training the residual net's responses are smaller than the plain net's"),
+                                mr + SMALLER <= mp, {f"plain-{depth}": mp, f"ResNet-{depth}": mr},
+                                f"mean std: ResNet + {SMALLER:g} <= plain"))
+    return found
 
 
 def answer(result: dict) -> int | None:
@@ -230,6 +260,6 @@ EXPERIMENT = register(Experiment(
                  "residual nets: at initialization (float64), then, unless only the initialization is asked for, "
                  "every few steps of training, and the response std of every 3x3 conv after training (He et al. "
                  "2016, Fig. 7)."),
-    describe=describe, answer=answer))
+    describe=describe, answer=answer, effects=effects))
 
 __all__ = ["EXPERIMENT", "PROBE_BATCH", "Spec", "VARIANTS", "answer", "at_init", "cost", "run", "training_runs"]

@@ -21,7 +21,7 @@ from .. import landscape as land
 from ..config import DataConfig, NetConfig, TrainConfig, nested, setting, validate
 from ..data import load_dataset
 from ..i18n import N_
-from ..protocol import VARIANTS, Context, Experiment, Outcome, Preset, Published, check_variants, run_name
+from ..protocol import VARIANTS, Context, Effect, Experiment, Outcome, Preset, Published, check_variants, made_on, run_name
 from ..train import resolve_device, run_parallel
 from . import lesion, register, training
 
@@ -49,7 +49,8 @@ class Spec:
     images: int = setting(256, "training images the loss is measured on (a fixed, seeded subset)", low=16, high=4096)
     net: NetConfig = nested(lambda: lesion.NET, expose=("depth", "width"))
     data: DataConfig = nested(DataConfig, expose=("name",))
-    train: TrainConfig = nested(lambda: lesion.TRAIN, expose=("steps", "batch_size", "lr", "seed", "device"))
+    train: TrainConfig = nested(lambda: lesion.TRAIN, expose=("steps", "batch_size", "lr", "seed", "device",
+                                                                                "precision"))
 
     def __post_init__(self) -> None:
         validate(self)
@@ -129,7 +130,7 @@ def run(spec: Spec, ctx: Context | None = None) -> Outcome:
                "curvature_ratio": numbers["curvature_ratio"], "centre_loss": numbers["centre_loss"],
                "train_key": fitted.key, "final_train_error": r["final_train_error"],
                "final_test_error": r["final_test_error"], "surface_seconds": surface_seconds,
-               "seconds": time.perf_counter() - start, "device": str(device)}
+               "seconds": time.perf_counter() - start, "device": str(device), "precision": r["precision"]}
         return run, {**{f"x.{k}": t for k, t in d1.items()}, **{f"y.{k}": t for k, t in d2.items()}}
 
     # the nets are independent: on a multi-core CPU each maps its surface on its own core (measured on
@@ -156,7 +157,7 @@ def summary(spec: Spec, outcome: Outcome) -> str:
     result = outcome.result
     lines = [f"loss surfaces on {spec.data.name}, depth {spec.net.depth}, grid {spec.grid}x{spec.grid} on "
              f"[-{spec.span:g}, {spec.span:g}], {spec.images} training images"
-             f"{' (from the run store)' if outcome.from_store else ''}: {result['status']}",
+             f"{' (from the run store)' if outcome.from_store else ''}, {made_on(result)}: {result['status']}",
              f"{'net':<12}{'loss at centre':>16}{'curvature ratio':>17}{'convex share':>14}{'basin share':>13}"
              f"{'surface s':>11}"]
     for r in result["runs"]:
@@ -171,6 +172,22 @@ def summary(spec: Spec, outcome: Outcome) -> str:
 def describe(rec: dict) -> str:
     what = f"{rec['what']} of " if rec.get("what") else ""
     return f"Net {rec['run_index'] + 1}/{rec['runs']}: {what}{rec['run']}, {rec['done']}/{rec['total']}"
+
+
+FOLDED = 2.0  # "more folded": at least twice the residual surface's curvature ratio
+
+
+def effects(result: dict) -> list[Effect]:
+    """The landscape: the plain net's surface is clearly more folded (a curvature ratio at least twice
+    the residual net's) around its minimum (Li et al. 2018)."""
+    ratio = {r["variant"]: r["numbers"]["curvature_ratio"] for r in result["runs"]}
+    if len(ratio) < 2:
+        return []
+    depth = result["depth"]
+    return [Effect(N_("the plain net's loss surface is clearly more folded than the residual net's"),
+                   ratio["plain"] >= FOLDED * ratio["residual"],
+                   {f"plain-{depth}": ratio["plain"], f"ResNet-{depth}": ratio["residual"]},
+                   f"curvature ratio: plain >= {FOLDED:g} x ResNet")]
 
 
 def answer(result: dict) -> int | None:
@@ -188,7 +205,7 @@ EXPERIMENT = register(Experiment(
     description=("Train (or reuse from the run store) a plain and a residual net of one depth, then measure the "
                  "training loss over a grid in the plane of two filter-normalized random directions around each "
                  "trained net, and along the line from its initialization to its trained weights."),
-    describe=describe, answer=answer, published=PUBLISHED,
+    describe=describe, answer=answer, effects=effects, published=PUBLISHED,
     presets=tuple(Preset(Spec(net=replace(lesion.NET, depth=depth)), f"landscape_preset_{depth}.json")
                   for depth in (20, 56))))
 

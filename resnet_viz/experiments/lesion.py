@@ -15,7 +15,8 @@ from ..config import DataConfig, NetConfig, TrainConfig, nested, setting, valida
 from ..data import load_dataset
 from ..lesion import accuracy, adjacent_pairs, path_lengths, random_drops, random_swaps, shape_keeping_blocks, single_block
 from ..models import ResNet
-from ..protocol import STOCHASTIC, VARIANTS, Context, Experiment, Outcome, Preset, run_cached
+from ..i18n import N_
+from ..protocol import STOCHASTIC, VARIANTS, Context, Effect, Experiment, Outcome, Preset, made_on, run_cached
 from . import register, training
 
 # The lesson nets: the plain and residual twins that the ensembles, attributions and landscape pages
@@ -33,7 +34,8 @@ class Spec:
     max_k: int = setting(8, "the curves go from 0 to this many removed blocks or swaps", low=1, high=50)
     net: NetConfig = nested(lambda: NET, expose=("depth", "width", "stochastic_depth"))
     data: DataConfig = nested(DataConfig, expose=("name",))
-    train: TrainConfig = nested(lambda: TRAIN, expose=("steps", "batch_size", "lr", "seed", "device"))
+    train: TrainConfig = nested(lambda: TRAIN, expose=("steps", "batch_size", "lr", "seed", "device",
+                                                                          "precision"))
 
     def __post_init__(self) -> None:
         validate(self)
@@ -112,13 +114,15 @@ def run(spec: Spec, ctx: Context | None = None) -> Outcome:
         runs.append({"variant": variant, "depth": spec.net.depth, **analyse(model, data.test_x, data.test_y, spec),
                      "train_key": trained.key, "final_train_error": r["final_train_error"],
                      "final_test_error": r["final_test_error"], "trained_now": not trained.from_store,
+                     "device": r["device"], "precision": r["precision"],
                      "stochastic_depth": sub.net.stochastic_depth})
         ctx.report({"run": f"lesions of {variant}-{spec.net.depth}", "variant": variant, "depth": spec.net.depth,
                     "run_index": i, "runs": len(subs), "done": spec.train.steps, "total": spec.train.steps,
                     "fraction": (i + 1) / len(subs)})
     status = "completed" if len(runs) == len(subs) else "cancelled"
     n = len(runs[-1]["single_block"]) if runs else 0
-    return Outcome({"status": status, "blocks": n, "path_lengths": path_lengths(n) if n else [], "runs": runs})
+    return Outcome({"status": status, "blocks": n, "classes": data.num_classes,
+                    "path_lengths": path_lengths(n) if n else [], "runs": runs})
 
 
 def cost(spec: Spec) -> float | None:
@@ -135,7 +139,7 @@ def cost(spec: Spec) -> float | None:
 def summary(spec: Spec, outcome: Outcome) -> str:
     result = outcome.result
     lines = [f"lesions on {spec.data.name}, depth {spec.net.depth}, {spec.train.steps} steps"
-             f"{' (from the run store)' if outcome.from_store else ''}: {result['status']}"]
+             f"{' (from the run store)' if outcome.from_store else ''}, {made_on(result)}: {result['status']}"]
     for r in result["runs"]:
         accs = sorted(b["test_accuracy"] for b in r["single_block"] if b["test_accuracy"] is not None)
         median = accs[len(accs) // 2] if accs else float("nan")
@@ -150,19 +154,39 @@ def describe(rec: dict) -> str:
     return f"{rec['run']}: step {rec['done']}/{rec['total']}"
 
 
-def median_drop(run: dict) -> float | None:
-    """Test accuracy lost when one removable block is removed: the median over blocks."""
+def median_after(run: dict) -> float | None:
+    """Test accuracy left when one removable block is removed: the median over blocks."""
     accs = sorted(b["test_accuracy"] for b in run["single_block"] if b["test_accuracy"] is not None)
-    return run["base_test_accuracy"] - accs[len(accs) // 2] if accs else None
+    return accs[len(accs) // 2] if accs else None
+
+
+KEEPS, CHANCE = 0.1, 0.1  # the residual net keeps all but 10 points; the plain net ends within 10 points of chance
+
+
+def effects(result: dict) -> list[Effect]:
+    """Ensembles (Veit et al. 2016): with one block removed (the median over blocks) the residual net
+    keeps nearly all of its test accuracy while the plain net falls to chance (a blind guess). Stated
+    on what is left rather than on what is lost: a plain net that never trained has nothing to lose."""
+    runs = {r["variant"]: r for r in result["runs"] if r["variant"] in VARIANTS}
+    if len(runs) < 2 or None in (median_after(r) for r in runs.values()):
+        return []
+    depth, chance = runs["plain"]["depth"], 1 / result.get("classes", 10)
+    plain, residual = median_after(runs["plain"]), median_after(runs["residual"])
+    base = runs["residual"]["base_test_accuracy"]
+    return [Effect(N_("with one block removed the residual net keeps its accuracy and the plain net falls to chance"),
+                   residual >= base - KEEPS and plain <= chance + CHANCE,
+                   {f"plain-{depth}": plain, f"ResNet-{depth}": residual, N_("ResNet with all blocks"): base,
+                    N_("chance"): chance},
+                   f"median accuracy left: ResNet >= its base - {KEEPS}, plain <= chance + {CHANCE}")]
 
 
 def answer(result: dict) -> int | None:
-    """The option of the page's question a result bears out: 0 the plain net loses more test accuracy
-    when one block is removed (the median over blocks), 1 the residual net."""
-    lost = {r["variant"]: median_drop(r) for r in result["runs"] if r["variant"] in VARIANTS}
-    if len(lost) < 2 or None in lost.values():
+    """The option of the page's question a result bears out: 0 the plain net is left closer to chance
+    with one block removed (the median over blocks), 1 the residual net."""
+    left = {r["variant"]: median_after(r) for r in result["runs"] if r["variant"] in VARIANTS}
+    if len(left) < 2 or None in left.values():
         return None
-    return 0 if lost["plain"] > lost["residual"] else 1
+    return 0 if left["plain"] < left["residual"] else 1
 
 
 EXPERIMENT = register(Experiment(
@@ -171,7 +195,7 @@ EXPERIMENT = register(Experiment(
     description=("Train (or reuse from the run store) a plain and a residual net of one depth, then measure test "
                  "accuracy with single blocks removed, k random blocks removed, and k random swaps of neighbouring "
                  "blocks."),
-    describe=describe, presets=(Preset(Spec(), "lesion_preset.json"),), answer=answer))
+    describe=describe, presets=(Preset(Spec(), "lesion_preset.json"),), answer=answer, effects=effects))
 
-__all__ = ["EXPERIMENT", "NET", "TRAIN", "Spec", "analyse", "answer", "cost", "median_drop", "pair", "run",
+__all__ = ["EXPERIMENT", "NET", "TRAIN", "Spec", "analyse", "answer", "cost", "effects", "median_after", "pair", "run",
            "trained_model", "trained_pair", "training_runs", "variant_of"]

@@ -16,7 +16,7 @@ from ..config import DataConfig, NetConfig, TrainConfig, nested, setting, valida
 from ..data import load_dataset
 from ..i18n import N_
 from ..lesion import path_lengths
-from ..protocol import Context, Experiment, Outcome, Preset
+from ..protocol import Context, Effect, Experiment, Outcome, Preset, made_on
 from ..train import resolve_device
 from . import lesion, register, training
 from .landscape import BN_IMAGES, fixed_subset
@@ -39,7 +39,8 @@ class Spec:
     images: int = setting(16, "training images per path (the gradient of their mean loss)", low=1, high=256)
     net: NetConfig = nested(lambda: lesion.NET, expose=("depth", "width"))
     data: DataConfig = nested(DataConfig, expose=("name",))
-    train: TrainConfig = nested(lambda: lesion.TRAIN, expose=("steps", "batch_size", "lr", "seed", "device"))
+    train: TrainConfig = nested(lambda: lesion.TRAIN, expose=("steps", "batch_size", "lr", "seed", "device",
+                                                                                "precision"))
 
     def __post_init__(self) -> None:
         validate(self)
@@ -93,7 +94,7 @@ def run(spec: Spec, ctx: Context | None = None) -> Outcome:
                     "blocks": n, "dataset": spec.data.name, "samples": spec.samples, "images": spec.images,
                     "path_lengths": path_lengths(n), "train_key": trained.key,
                     "final_train_error": r["final_train_error"], "final_test_error": r["final_test_error"],
-                    "runs": runs})
+                    "device": r["device"], "precision": r["precision"], "runs": runs})
 
 
 def cost(spec: Spec) -> float | None:
@@ -109,7 +110,7 @@ def cost(spec: Spec) -> float | None:
 def summary(spec: Spec, outcome: Outcome) -> str:
     result = outcome.result
     lines = [f"paths of ResNet-{spec.net.depth} ({result.get('blocks', '?')} blocks) on {spec.data.name}, "
-             f"{spec.samples} paths per length{' (from the run store)' if outcome.from_store else ''}: "
+             f"{spec.samples} paths per length{' (from the run store)' if outcome.from_store else ''}, {made_on(result)}: "
              f"{result['status']}"]
     for r in result["runs"]:
         e = r["effective"]
@@ -126,6 +127,21 @@ def describe(rec: dict) -> str:
     return f"{what}{rec['run']}: {rec['done']}/{rec['total']}"
 
 
+SHORTER = 2.0  # "shorter": at least two blocks shorter than the typical path
+
+
+def effects(result: dict) -> list[Effect]:
+    """The paths: the gradient-weighted length of the trained net's paths is clearly shorter than the
+    typical path's (Veit et al. 2016, Fig. 6)."""
+    trained = next((r["effective"] for r in result["runs"] if r["stage"] == "trained"), None)
+    if trained is None:
+        return []
+    return [Effect(N_("the paths that carry the gradient are shorter than the typical path"),
+                   trained["effective_length"] + SHORTER <= trained["typical_length"],
+                   {N_("effective length"): trained["effective_length"], N_("typical length"): trained["typical_length"]},
+                   f"effective + {SHORTER:g} <= typical")]
+
+
 EXPERIMENT = register(Experiment(
     name="paths", help="the gradient through single paths of each length of a residual net, and the effective paths "
                        "(Veit et al. 2016)", Spec=Spec, run=run, cost=cost, training_runs=training_runs,
@@ -133,6 +149,6 @@ EXPERIMENT = register(Experiment(
     description=("Train (or reuse from the run store) the residual net of one depth; at initialization and after "
                  "training, sample paths of each length k (the backward pass through the residual branch of k "
                  "random blocks and the shortcut of the others) and measure the gradient that reaches the input."),
-    describe=describe, presets=(Preset(Spec(), "paths_preset.json"),)))
+    describe=describe, presets=(Preset(Spec(), "paths_preset.json"),), effects=effects))
 
 __all__ = ["EXPERIMENT", "PUBLISHED", "STAGES", "Spec", "cost", "run", "training_runs"]

@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ..i18n import N_
-from ..protocol import Experiment, partial_result, preset_command, preset_result
+from ..protocol import Experiment, made_on, partial_result, preset_command, preset_result
 from .jobs import Panel
 from .lang import _, quiz_on
 
@@ -136,6 +136,25 @@ def quiz(texts: Any, result: dict | None, answer: Callable[[dict], int | None] |
     return True
 
 
+# --- the lesson's effect, judged on the result shown ---------------------------------------------------
+
+def effect_notes(experiment: Experiment, result: dict) -> None:
+    """What to look for, as measured: each headline effect of the lesson (the experiment's predicates,
+    the same that ``bench/effects.py`` and the tests judge) said to hold or not in this result, with
+    its numbers. A result where it does not hold is said so, never hidden."""
+    if experiment.effects is None:
+        return
+    for effect in experiment.effects(result):
+        numbers = ", ".join(f"{_(k)} {sci(v) if isinstance(v, float) else v}" for k, v in effect.numbers.items())
+        if effect.holds:
+            st.success(_("Measured here: {effect} ({numbers}).").format(effect=_(effect.name), numbers=numbers),
+                       icon=":material/check_circle:")
+        else:
+            st.warning(_("Not in this run: {effect} ({numbers}). Small nets trained for a few hundred steps vary "
+                         "from seed to seed and between fp32 and bf16: try another seed, or several.").format(
+                effect=_(effect.name), numbers=numbers), icon=":material/help:")
+
+
 # --- what a lesson shows of its result ----------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -154,9 +173,7 @@ class Shown:
 def measured_line(texts: Any, result: dict) -> str:
     """"Measured on this server (device, precision): N runs, S s of training." for a result's runs."""
     runs = result.get("runs", [])
-    first = runs[0] if runs else {}
-    device = first.get("device", "?") + (f", {first['precision']}" if first.get("precision") else "")
-    return texts.measured.format(device=device, runs=len(runs), seconds=sum(r.get("seconds", 0) for r in runs))
+    return texts.measured.format(device=made_on(result), runs=len(runs), seconds=sum(r.get("seconds", 0) for r in runs))
 
 
 def shown_result(panel: Panel, experiment: Experiment, spec: Any, texts: Any,
@@ -172,9 +189,8 @@ def shown_result(panel: Panel, experiment: Experiment, spec: Any, texts: Any,
         return Shown(panel.stored.result, measured(panel.stored.result), panel.stored.key, True, spec), None
     exact = experiment.preset_for(spec)
     if exact is not None and (result := preset_result(exact)) is not None:
-        command = preset_command(experiment, exact)
-        return (Shown(result, texts.preset_label.format(command=command), f"preset:{exact.file}", True, exact.spec),
-                texts.preset)
+        label = texts.preset_label.format(command=preset_command(experiment, exact)) + f" ({made_on(result)})"
+        return Shown(result, label, f"preset:{exact.file}", True, exact.spec), texts.preset
     from .jobs import job_manager
 
     partial = partial_result(experiment, spec, job_manager().store)
@@ -189,8 +205,8 @@ def shown_result(panel: Panel, experiment: Experiment, spec: Any, texts: Any,
             command = preset_command(experiment, other)
             note = _("Nothing is stored for these settings yet. Shown meanwhile: the lesson's precomputed result, made "
                      "with other settings (`{command}`).").format(command=command)
-            return (Shown(result, texts.preset_label.format(command=command), f"preset:{other.file}", False, other.spec),
-                    note)
+            label = texts.preset_label.format(command=command) + f" ({made_on(result)})"
+            return Shown(result, label, f"preset:{other.file}", False, other.spec), note
     return None, None
 
 
@@ -212,8 +228,9 @@ def lesson_result(panel: Panel, experiment: Experiment, spec: Any, texts: Any,
         return
     if note:
         st.info(note, icon=":material/history:")
+    effect_notes(experiment, shown.result)
     draw(shown)
 
 
-__all__ = ["SCI_NOTE", "Shown", "chart", "curve_hover", "training_error_chart", "lesson_result", "log_axis", "measured_line", "published_table", "quiz", "sci",
+__all__ = ["SCI_NOTE", "Shown", "chart", "curve_hover", "effect_notes", "training_error_chart", "lesson_result", "log_axis", "measured_line", "published_table", "quiz", "sci",
            "shown_result", "small_table", "table"]

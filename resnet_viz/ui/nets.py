@@ -20,7 +20,7 @@ from ..experiments import lesion as les
 from ..lesion import accuracy_without
 from ..models import ResNet
 from ..paths import ASSETS
-from ..protocol import preset_command, preset_result, spec_from_dict
+from ..protocol import made_on, preset_command, preset_result, spec_from_dict
 from ..store import RunStore
 from .lang import _
 
@@ -69,13 +69,14 @@ def sources(store: RunStore, preset_label: str, stored_label: str) -> dict[str, 
     """Label -> (lesion spec, lesion result, store or None for the shipped preset) of every pair."""
     found = {}
     if (shipped := load_preset(PRESET.spec)) is not None:
-        found[preset_label] = (PRESET.spec, shipped, None)
+        found[f"{preset_label} ({made_on(shipped)})"] = (PRESET.spec, shipped, None)
     for run in store.runs("lesion"):
         try:
             spec = spec_from_dict(les.Spec, run.spec)
         except (TypeError, ValueError):
             continue
         label = stored_label.format(depth=spec.net.depth, width=spec.net.width, steps=spec.train.steps, key=run.key[:8])
+        label += f" ({made_on(run.result)})"  # which device and precision trained them
         found[label] = (spec, run.result, store)
     return found
 

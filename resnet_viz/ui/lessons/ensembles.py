@@ -17,9 +17,9 @@ from ...experiments import lesion as les
 from ...figures import VARIANT_COLORS, rgba, variant_line
 from ...i18n import N_
 from ...lesion import central_range, check_removable, path_lengths
-from ...protocol import STOCHASTIC
+from ...protocol import STOCHASTIC, made_on
 from .. import nets
-from ..display import chart, quiz
+from ..display import chart, effect_notes, quiz
 from ..jobs import job_panel
 from ..lang import _, language
 from ..texts.ensembles import Ensembles as T
@@ -206,9 +206,10 @@ def results(spec: les.Spec) -> None:
     if not quiz(T, result, les.EXPERIMENT.answer):
         return
     if panel.stored is not None:
-        st.caption(T.measured.format(keys=", ".join(r["train_key"] for r in result["runs"])))
+        st.caption(T.measured.format(device=made_on(result), keys=", ".join(r["train_key"] for r in result["runs"])))
     else:
         st.info(T.preset.format(command=nets.PRESET_COMMAND), icon=":material/history:")
+    effect_notes(les.EXPERIMENT, result)
     st.subheader(T.toggles_title)
     from .. import run_store
 

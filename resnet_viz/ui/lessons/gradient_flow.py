@@ -21,7 +21,7 @@ from ...experiments import gradients as gf
 from ...figures import variant_line
 from ...i18n import N_
 from ...probes import describe_ratio
-from ..display import SCI_NOTE, chart, log_axis, quiz, sci, small_table
+from ..display import SCI_NOTE, chart, effect_notes, log_axis, quiz, sci, small_table
 from ..jobs import job_panel
 from ..lang import _, language
 from ..texts.gradient_flow import Gradients as T
@@ -187,6 +187,7 @@ def at_init(result: dict, spec: gf.Spec) -> None:
         col.metric(net_title(r), sci(ratio), _(describe_ratio(ratio)), delta_color="off", delta_arrow="off",
                    border=True, help=T.ratio_help)
     st.caption(_(SCI_NOTE))
+    effect_notes(gf.EXPERIMENT, result)
     norms, chain = _init_figures(json.dumps(asdict(spec.net)) + str(spec.depths), language(), result)
     chart(st, norms)
     st.caption(T.norms)
@@ -213,6 +214,7 @@ def trained(result: dict) -> None:
     """Part 2's result: (b) the heatmap, (c) the responses and the table."""
     first = result["runs"][0]
     st.caption(T.measured.format(device=f"{first['device']}, {first.get('precision', 'fp32')}"))
+    effect_notes(gf.EXPERIMENT, result)
     chart(st, gradient_heatmap_figure({r["variant"]: r["checkpoints"] for r in result["runs"]}))
     st.caption(T.heatmap)
     chart(st, response_std_figure(gf.responses_frame(result)))

@@ -19,6 +19,7 @@ from ...experiments import landscape as land
 from ...experiments import paths as pa
 from ...figures import variant_line
 from ...i18n import N_
+from ...protocol import made_on
 from ..display import SCI_NOTE, Shown, chart, lesson_result, log_axis, sci, small_table
 from ..jobs import job_panel
 from ..lang import _, language
@@ -173,8 +174,7 @@ def _landscape_figures(ident: str, lang: str, _result: dict) -> tuple:
 
 def landscape_measured(result: dict) -> str:
     runs = result["runs"]
-    device = (runs[0].get("device", "?") if runs else "?")
-    return T.measured.format(device=device, nets=len(runs), points=result["grid_points"] ** 2,
+    return T.measured.format(device=made_on(result), nets=len(runs), points=result["grid_points"] ** 2,
                              seconds=sum(r["surface_seconds"] for r in runs))
 
 
@@ -249,7 +249,7 @@ def paths(spec: pa.Spec) -> None:
     """The paths tab's left column: the job panel and the result."""
     panel = job_panel("paths", spec, button=P.button, what=P.what)
     lesson_result(panel, pa.EXPERIMENT, spec, P, draw_paths,
-                  lambda r: P.measured.format(depth=r["depth"], key=r["train_key"]))
+                  lambda r: P.measured.format(device=made_on(r), depth=r["depth"], key=r["train_key"]))
 
 
 def paths_published() -> None:

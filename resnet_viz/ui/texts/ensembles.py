@@ -5,8 +5,8 @@ from . import _Text
 
 class Ensembles(_Text):
     title = "Residual nets as ensembles: remove blocks, watch accuracy"
-    quiz = ("Remove one block from each trained net (the median over all blocks): which net loses more test "
-            "accuracy?")
+    quiz = ("Remove one block from each trained net (the median over all blocks): which net is left closer to chance, "
+            "a blind guess?")
     quiz_options = ["the plain net", "the residual net"]
     quiz_why = ("A plain net is one path; a residual net of n blocks is 2^n paths, and removing a block leaves half of "
                 "them, all paths it was trained with.")
@@ -43,7 +43,7 @@ about 25% faster training.)
     button_preset = "Train live"
     button = "Train and remove blocks"
     what = "Trains both nets in the background (or reuses them from the run store), then removes blocks."
-    measured = "Measured on this server; the trained nets are in the run store ({keys})."
+    measured = "Measured on this server ({device}); the trained nets are in the run store ({keys})."
     preset = ("Precomputed nets and lesions of this lesson, shipped with the app (`{command}`), so you can start at "
               "once. Train live to make your own.")
     not_trained = "Not trained yet with these settings: press the button above."

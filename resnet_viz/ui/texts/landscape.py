@@ -113,4 +113,4 @@ its short ones, like an ensemble of relatively shallow nets. Training makes them
     published = "**Published, not measured here:** {source}."
     init_note = ("The net at initialization has no BN running statistics of its own: they are estimated on 512 training "
                  "images first.")
-    measured = "Measured on this server: ResNet-{depth}, stored with its trained net ({key})."
+    measured = "Measured on this server ({device}): ResNet-{depth}, stored with its trained net ({key})."
