@@ -218,3 +218,18 @@ def test_an_effect_that_does_not_show_is_said_so():
     assert not effect.holds and effect.numbers == {"plain-20": 0.01, "plain-56": 0.04, "ResNet-56": 0.0}
     runs[1]["final_train_error"] = 0.3
     assert deg.effects({"runs": runs})[0].holds
+
+
+@pytest.mark.parametrize("experiment", [e for e in RECORDS if e.training_runs(e.Spec())], ids=lambda e: e.name)
+def test_every_experiment_that_trains_takes_a_precision_that_is_part_of_its_runs_keys(experiment, tmp_path):
+    """--precision {auto,fp32,bf16} everywhere a net is trained: declared once, and an fp32 run is never
+    answered with a bf16 one from the store."""
+    names = {o.name: o for o in options(experiment.Spec)}
+    assert "precision" in names and set(names["precision"].describe()["choices"]) == {"auto", "fp32", "bf16"}
+    store = RunStore(tmp_path)
+    keys = {p: [store.key("train", run) for run in experiment.training_runs(protocol.build(experiment.Spec,
+                                                                                           {"precision": p}))]
+            for p in ("fp32", "bf16")}
+    assert keys["fp32"] and not set(keys["fp32"]) & set(keys["bf16"])
+    args = build_parser().parse_args([experiment.name, "--precision", "bf16"])
+    assert all(run.train.precision == "bf16" for run in experiment.training_runs(_spec(experiment, args)))
