@@ -29,7 +29,7 @@ from common import emit  # noqa: E402
 from resnet_viz.experiments import EXPERIMENTS  # noqa: E402
 from resnet_viz.protocol import Context, build, made_on, options, run_cached  # noqa: E402
 from resnet_viz.store import RunStore  # noqa: E402
-from resnet_viz.train import describe_device  # noqa: E402
+from resnet_viz.train import describe_device, resolve_device  # noqa: E402
 
 # in the order a class meets them; the lessons sharing the lesson nets come after the net's own lesson
 ORDER = ("degradation", "gradients", "lesion", "attribution", "shortcuts", "landscape", "paths")
@@ -40,6 +40,13 @@ def spec_at(experiment, seed: int, precision: str):
     names = {o.name for o in options(experiment.Spec)}
     values = {"precision": precision, **({"seeds": (seed,)} if "seeds" in names else {"seed": seed})}
     return build(experiment.Spec, values)
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise ValueError(f"--seeds takes whole numbers separated by commas, e.g. 0,1,2; got {text!r}") from None
 
 
 def cpu_flags() -> list[str]:
@@ -60,19 +67,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store", help="run store to use (default: a fresh temporary one)")
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args(argv)
-    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]
     wanted = [n for n in ORDER if n in EXPERIMENTS and EXPERIMENTS[n].effects is not None]
     wanted += [n for n, e in EXPERIMENTS.items() if e.effects is not None and n not in wanted]
-    if args.only:
-        wanted = [n for n in wanted if n in args.only.split(",")]
+    only = [n.strip() for n in args.only.split(",") if n.strip()]
+    if unknown := sorted(set(only) - set(wanted)):
+        parser.error(f"--only: {', '.join(unknown)} is not an experiment with effects; choose from {', '.join(wanted)}")
+    wanted = [n for n in wanted if n in only] if only else wanted
+    try:
+        seeds = _seeds(args.seeds)
+        precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]
+        resolve_device(args.device)
+        specs = {(name, seed, precision): spec_at(EXPERIMENTS[name], seed, precision)
+                 for precision in precisions for seed in seeds for name in wanted}
+    except ValueError as error:  # a seed that is not a number, a precision or device not allowed: one line
+        parser.error(str(error))
     store = RunStore(args.store or tempfile.mkdtemp(prefix="resnet-viz-effects-"))
     rows = []
     for precision in precisions:
         for seed in seeds:
             for name in wanted:
-                experiment = EXPERIMENTS[name]
-                spec = spec_at(experiment, seed, precision)
+                experiment, spec = EXPERIMENTS[name], specs[name, seed, precision]
                 start = time.perf_counter()
                 outcome = run_cached(experiment, spec, Context(store=store, device=args.device))
                 seconds = time.perf_counter() - start

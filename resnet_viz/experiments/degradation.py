@@ -177,14 +177,11 @@ def effects(result: dict) -> list[Effect]:
 def answer(result: dict) -> int | None:
     """The option of the page's question the result bears out: 0 the deeper plain net has the higher
     training error (the median over seeds), 1 the shallower; None without two plain depths."""
-    plain: dict[int, list[float]] = {}
-    for r in result["runs"]:
-        if r["variant"] == "plain" and r["final_train_error"] is not None:
-            plain.setdefault(r["depth"], []).append(r["final_train_error"])
+    med = _medians(result)
+    plain = sorted(d for v, d in med if v == "plain")
     if len(plain) < 2:
         return None
-    shallow, deep = min(plain), max(plain)
-    return 0 if statistics.median(plain[deep]) > statistics.median(plain[shallow]) else 1
+    return 0 if med[("plain", plain[-1])] > med[("plain", plain[0])] else 1
 
 
 def summary(spec: Spec, outcome: Outcome) -> str:

@@ -8,6 +8,7 @@ test set (He et al. 2016, Fig. 7). Probing never changes training (see :mod:`res
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import torch
@@ -173,9 +174,8 @@ def summary(spec: Spec, outcome: Outcome) -> str:
     if not spec.init_only:
         lines.append(f"after {spec.train.steps} training steps:")
         for r in outcome.result["runs"]:
-            stds = [l["std"] for l in r["responses_trained"]]
             error = "diverged" if r["final_train_error"] is None else f"{r['final_train_error']:.4f}"
-            lines.append(f"  {r['name']:<34} train error {error}  mean response std {sum(stds) / len(stds):.3f}")
+            lines.append(f"  {r['name']:<34} train error {error}  mean response std {mean_response_std(r):.3f}")
     return "\n".join(lines)
 
 
@@ -186,12 +186,21 @@ def describe(rec: dict) -> str:
 SMALLER = 0.05  # trained responses: the residual net's mean std at least this much below the plain net's
 
 
+def mean_response_std(run: dict) -> float:
+    """The mean over a trained run's 3x3 layers of their response std (He et al. 2016, Fig. 7)."""
+    stds = [layer["std"] for layer in run["responses_trained"]]
+    return sum(stds) / len(stds)
+
+
+def _decades_from_level(ratio: float) -> float:
+    """How many powers of ten a first/last gradient ratio is from 1 (infinite for 0)."""
+    return abs(math.log10(ratio)) if ratio > 0 else math.inf
+
+
 def effects(result: dict) -> list[Effect]:
     """Gradient flow: at initialization the residual net's first/last gradient ratio is at least ten
     times closer to 1 (level) than the plain net's, at every depth; after training (when trained), the
     residual net's 3x3 responses are smaller on average (He et al. 2016, Fig. 7)."""
-    import math
-
     found = []
     by = {(r["variant"], r["depth"]): r for r in result["runs"]}
     for depth in sorted({d for _, d in by}):
@@ -199,13 +208,12 @@ def effects(result: dict) -> list[Effect]:
         if plain is None or residual is None:
             continue
         p, q = plain["first_last_ratio"], residual["first_last_ratio"]
-        far = lambda x: abs(math.log10(x)) if x > 0 else math.inf  # noqa: E731 - decades away from level
         found.append(Effect(N_("at initialization the residual net's gradient stays closer to level than the plain "
-                               "net's"), far(q) + 1 <= far(p), {f"plain-{depth}": p, f"ResNet-{depth}": q},
+                               "net's"), _decades_from_level(q) + 1 <= _decades_from_level(p),
+                            {f"plain-{depth}": p, f"ResNet-{depth}": q},
                             "decades from 1: ResNet + 1 <= plain"))
         if plain.get("responses_trained") and residual.get("responses_trained"):
-            mp = sum(l["std"] for l in plain["responses_trained"]) / len(plain["responses_trained"])
-            mr = sum(l["std"] for l in residual["responses_trained"]) / len(residual["responses_trained"])
+            mp, mr = mean_response_std(plain), mean_response_std(residual)
             found.append(Effect(N_("after training the residual net's responses are smaller than the plain net's"),
                                 mr + SMALLER <= mp, {f"plain-{depth}": mp, f"ResNet-{depth}": mr},
                                 f"mean std: ResNet + {SMALLER:g} <= plain"))
@@ -262,4 +270,5 @@ EXPERIMENT = register(Experiment(
                  "2016, Fig. 7)."),
     describe=describe, answer=answer, effects=effects))
 
-__all__ = ["EXPERIMENT", "PROBE_BATCH", "Spec", "VARIANTS", "answer", "at_init", "cost", "run", "training_runs"]
+__all__ = ["EXPERIMENT", "PROBE_BATCH", "Spec", "VARIANTS", "answer", "at_init", "cost", "effects", "mean_response_std", "run",
+           "training_runs"]

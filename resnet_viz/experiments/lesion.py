@@ -141,10 +141,11 @@ def summary(spec: Spec, outcome: Outcome) -> str:
     lines = [f"lesions on {spec.data.name}, depth {spec.net.depth}, {spec.train.steps} steps"
              f"{' (from the run store)' if outcome.from_store else ''}, {made_on(result)}: {result['status']}"]
     for r in result["runs"]:
-        accs = sorted(b["test_accuracy"] for b in r["single_block"] if b["test_accuracy"] is not None)
-        median = accs[len(accs) // 2] if accs else float("nan")
+        accs = [b["test_accuracy"] for b in r["single_block"] if b["test_accuracy"] is not None]
+        median = median_after(r)
         lines.append(f"{r['variant']:<17} all blocks {r['base_test_accuracy']:.3f}   one block removed: median "
-                     f"{median:.3f}, min {min(accs, default=float('nan')):.3f} over {len(accs)} removable blocks")
+                     f"{float('nan') if median is None else median:.3f}, min {min(accs, default=float('nan')):.3f} "
+                     f"over {len(accs)} removable blocks")
         lines.append(f"{'':<18}k random blocks removed: " + "  ".join(
             f"{k['k']}: {k['mean_test_accuracy']:.3f}" for k in r["random_k"]))
     return "\n".join(lines)
@@ -160,6 +161,12 @@ def median_after(run: dict) -> float | None:
     return accs[len(accs) // 2] if accs else None
 
 
+def _left(result: dict) -> dict[str, float] | None:
+    """Plain and residual net -> :func:`median_after`; None unless both have removable blocks."""
+    left = {r["variant"]: median_after(r) for r in result["runs"] if r["variant"] in VARIANTS}
+    return left if len(left) == 2 and None not in left.values() else None
+
+
 KEEPS, CHANCE = 0.1, 0.1  # the residual net keeps all but 10 points; the plain net ends within 10 points of chance
 
 
@@ -167,11 +174,12 @@ def effects(result: dict) -> list[Effect]:
     """Ensembles (Veit et al. 2016): with one block removed (the median over blocks) the residual net
     keeps nearly all of its test accuracy while the plain net falls to chance (a blind guess). Stated
     on what is left rather than on what is lost: a plain net that never trained has nothing to lose."""
-    runs = {r["variant"]: r for r in result["runs"] if r["variant"] in VARIANTS}
-    if len(runs) < 2 or None in (median_after(r) for r in runs.values()):
+    left = _left(result)
+    if left is None:
         return []
+    runs = {r["variant"]: r for r in result["runs"] if r["variant"] in VARIANTS}
     depth, chance = runs["plain"]["depth"], 1 / result.get("classes", 10)
-    plain, residual = median_after(runs["plain"]), median_after(runs["residual"])
+    plain, residual = left["plain"], left["residual"]
     base = runs["residual"]["base_test_accuracy"]
     return [Effect(N_("with one block removed the residual net keeps its accuracy and the plain net falls to chance"),
                    residual >= base - KEEPS and plain <= chance + CHANCE,
@@ -183,8 +191,8 @@ def effects(result: dict) -> list[Effect]:
 def answer(result: dict) -> int | None:
     """The option of the page's question a result bears out: 0 the plain net is left closer to chance
     with one block removed (the median over blocks), 1 the residual net."""
-    left = {r["variant"]: median_after(r) for r in result["runs"] if r["variant"] in VARIANTS}
-    if len(left) < 2 or None in left.values():
+    left = _left(result)
+    if left is None:
         return None
     return 0 if left["plain"] < left["residual"] else 1
 

@@ -221,7 +221,7 @@ def trained(result: dict) -> None:
     st.caption(T.responses)
     rows = [{"net": net_title(r), "status": r["status"], "train error": r["final_train_error"],
              "test error": r["final_test_error"],
-             "mean response std": float(np.mean([l["std"] for l in r["responses_trained"]])),
+             "mean response std": gf.mean_response_std(r),
              "seconds": r["seconds"]} for r in result["runs"]]
     small_table(st, rows, words=("status",), formats={"train error": "{:.3f}", "test error": "{:.3f}",
                                                      "mean response std": "{:.3f}", "seconds": "{:.1f}"})
