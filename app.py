@@ -3,11 +3,16 @@
 import streamlit as st
 
 from resnet_viz import ui
+from resnet_viz.ui import board, classroom
 from resnet_viz.ui.lang import _
 from resnet_viz.ui.texts import Home as T
 
 ui.page_setup("resnet-viz", ":material/account_tree:")
 runs = ui.sidebar()
+if classroom.code() is not None and classroom.teacher() is None:  # a student in a class: no story that answers
+    board.student()                                                  # the questions before they are asked
+    ui.finish_page()
+    st.stop()
 st.title(T.title)
 st.markdown(T.intro)
 st.subheader(T.story_title)

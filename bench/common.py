@@ -24,6 +24,17 @@ def emit(result: dict, out: str | None) -> None:
         Path(out).write_text(text)
 
 
+def rss_mb(pid: int) -> float:
+    """A process's resident memory (VmRSS) in MB; NaN once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
 def percentile(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, max(0, round(q * (len(values) - 1))))]

@@ -27,21 +27,11 @@ import threading
 import time
 from pathlib import Path
 
-from common import ROOT, emit, percentile, streamlit_server
+from common import ROOT, emit, percentile, rss_mb as _rss_mb, streamlit_server
 
 PAGES = {"home": "", "Degradation": "Degradation", "Gradient flow": "Gradient_flow",
          "Parameters": "Parameters_and_compute", "Ensembles": "Ensembles", "Attributions": "Attributions"}
 
-
-
-def _rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
 
 
 async def open_page(port: int, page_name: str, timeout: float, press: str | None = None) -> dict:

@@ -394,10 +394,17 @@ def _add_sweep(sub: Any) -> None:
         q.set_defaults(func=lambda args, experiment=experiment: run_sweep(experiment, args))
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad input is one line (what is wrong and where the help is) and exit status 2, not the usage block."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .experiments import EXPERIMENTS
 
-    parser = argparse.ArgumentParser(prog="python -m resnet_viz",
+    parser = _Parser(prog="python -m resnet_viz",
                                      description="resnet-viz: the experiments of the ResNet papers, from a terminal.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -431,6 +438,9 @@ def build_parser() -> argparse.ArgumentParser:
     for experiment in list(EXPERIMENTS.values()):
         _add_experiment(sub, experiment)
     _add_sweep(sub)
+    from .class_cli import add_parser as add_class
+
+    add_class(sub)
     return parser
 
 

@@ -106,3 +106,28 @@ def check_caps(runs: list[Any], device: str) -> None:
             raise ValueError(f"{name} {values[name]} is above this server's limit of {limit} per job on a CPU "
                              f"(set by the host with {variable}), so that one run cannot stall the class. "
                              f"Pick {name} {limit} or less.")
+
+
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "0.0.0.0", "")
+
+
+def public_url(port: int = 8501, given: str | None = None) -> tuple[str, bool]:
+    """(the address students reach the dashboard at, whether it works on this computer only), for the
+    CLI: RESNET_VIZ_PUBLIC_URL when the host set it, else this machine's address on its network (the
+    one a UDP socket would use; nothing is sent), else localhost. The pages use Streamlit's own view
+    of the address (:func:`resnet_viz.ui.lang.public_address`)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    base = (given or os.environ.get("RESNET_VIZ_PUBLIC_URL", "")).rstrip("/")
+    if not base:
+        ip = ""
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.connect(("10.255.255.255", 1))
+                ip = s.getsockname()[0]
+        except OSError:
+            pass
+        base = f"http://{ip or 'localhost'}:{port}"
+    host = urlsplit(base if "://" in base else f"http://{base}").hostname or ""
+    return base, host in LOCAL_HOSTS or host.startswith("127.")

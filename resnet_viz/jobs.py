@@ -127,8 +127,9 @@ class JobManager:
         mode = mode or ("ray" if address else "process")
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
-        if workers is None:  # on a cluster, jobs wait on remote tasks: several at once
-            workers = int(os.environ.get("RESNET_VIZ_RAY_JOBS", "4")) if mode == "ray" else 1
+        if workers is None:  # on a cluster, jobs wait on remote tasks: several at once; a GPU trains several too
+            workers = (int(os.environ.get("RESNET_VIZ_RAY_JOBS", "4")) if mode == "ray" else
+                       int(os.environ.get("RESNET_VIZ_GPU_JOBS", "4")) if mode == "process" and _gpu() else 1)
         self.store = store
         self.mode = mode
         self.ray = address if mode == "ray" else None
@@ -320,6 +321,14 @@ class JobManager:
         if throughput() is None:
             log.warning("measuring the training throughput failed; estimates stay unknown")
 
+
+
+def _gpu() -> bool:
+    """Does this host train on a GPU? Then several jobs share it at once (a class's units side by side):
+    small CIFAR nets leave most of an H100 idle."""
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def _run_in_thread(kind: str, spec: Any, store: RunStore, progress, cancel) -> Outcome:

@@ -124,6 +124,21 @@ class Effect:
     rule: str = ""
 
 
+@dataclass(frozen=True)
+class Quiz:
+    """A lesson's question, asked before its result is shown (``?quiz=1``, and in class mode for the
+    whole class). Every text is an English message id, translated where it is shown.
+
+    ``why`` holds one explanation per option: what the result means when it bears that option out
+    (the experiment's ``answer``), so that the feedback after an answer never contradicts the result
+    on the screen. ``title`` is a neutral page title, shown while a class's question is open."""
+
+    question: str
+    options: tuple[str, ...]
+    why: tuple[str, ...]
+    title: str
+
+
 @dataclass(frozen=True, eq=False)
 class Experiment:
     """One experiment, declared once (see the module docstring for what each part means).
@@ -152,6 +167,7 @@ class Experiment:
     effects: Callable[[dict], list[Effect]] | None = None
     published: Published | None = None
     write_files: Callable[[Any, dict, Path], dict] | None = None
+    quiz: Quiz | None = None
 
     def __post_init__(self) -> None:
         if not self.name or not self.help:
@@ -161,6 +177,8 @@ class Experiment:
             raise TypeError(f"{self.name}: Spec must be a frozen dataclass")
         if (self.split is None) != (self.merge is None) or (self.run_units is not None and self.split is None):
             raise TypeError(f"{self.name}: split and merge come together (and run_units needs them)")
+        if self.quiz is not None and (self.answer is None or len(self.quiz.why) != len(self.quiz.options)):
+            raise TypeError(f"{self.name}: a quiz needs an answer and one explanation per option")
         for p in self.presets:
             if not isinstance(p.spec, self.Spec):
                 raise TypeError(f"{self.name}: preset {p.file} is not a {self.Spec.__qualname__}")

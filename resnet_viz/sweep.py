@@ -151,4 +151,26 @@ def table(summary: list[dict]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["key", "run", "stored", "stored_units", "summarize", "table", "units"]
+__all__ = ["key", "run", "run_rows", "stored", "stored_units", "summarize", "table", "unit_results", "units"]
+
+
+def unit_results(store: RunStore, experiment: Experiment, spec: Any) -> list[tuple[Unit, dict | None]]:
+    """Every unit of a sweep with its stored result (None while it is not stored)."""
+    out = []
+    for u in units(experiment, spec):
+        found = store.get(u.kind, u.spec)
+        out.append((u, found.result if found is not None else None))
+    return out
+
+
+def run_rows(found: list[tuple[Unit, dict | None]], who: dict[int, str] | None = None) -> list[dict]:
+    """One row per finished run of the units (a class's figure): ``{"unit", "variant", "depth", "seed",
+    "final_train_error", "final_test_error", "seconds", "by"}``; ``by``: who trained the unit (a
+    nickname, from ``who``: unit index -> name)."""
+    rows = []
+    for i, (_unit, result) in enumerate(found):
+        for r in (result or {}).get("runs", []):
+            rows.append({"unit": i, "variant": r.get("variant"), "depth": r.get("depth"), "seed": r.get("seed"),
+                         "final_train_error": r.get("final_train_error"), "final_test_error": r.get("final_test_error"),
+                         "seconds": r.get("seconds"), "by": (who or {}).get(i, "")})
+    return rows

@@ -128,9 +128,12 @@ def test_the_quiz_hides_the_result_until_answered_and_reads_the_answer_from_it()
     assert not at.exception
     assert any("higher *training* error" in m.value for m in at.markdown)
     assert not at.get("plotly_chart")  # the precomputed curves wait for the prediction
+    assert [t.value for t in at.title] == ["Plain and residual nets of several depths"]  # no title that answers
+    assert not any("What to look for" in m.value for m in at.markdown)
     quiz = next(r for r in at.radio if r.label == "Your prediction")
     quiz.set_value(0).run()
     assert at.get("plotly_chart")
+    assert [t.value for t in at.title] == ["Degradation: deeper plain nets train worse"]
     verdict = (at.success or at.warning)[0].value
     assert "Measured here:" in verdict  # the right option comes from the shipped result
 

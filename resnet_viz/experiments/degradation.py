@@ -14,7 +14,7 @@ import statistics
 from .. import cost as costs
 from ..config import DataConfig, NetConfig, TrainConfig, nested, setting, validate
 from ..i18n import N_
-from ..protocol import (VARIANT_WORDS, VARIANTS, Context, Effect, Experiment, Outcome, Preset, Published,
+from ..protocol import (VARIANT_WORDS, VARIANTS, Context, Effect, Experiment, Outcome, Preset, Published, Quiz,
                         check_variants, made_on, run_name)
 from . import register, training
 
@@ -184,6 +184,17 @@ def answer(result: dict) -> int | None:
     return 0 if med[("plain", plain[-1])] > med[("plain", plain[0])] else 1
 
 
+QUIZ = Quiz(
+    question=N_("Which net will have the higher *training* error after the same training: the shallower or the deeper "
+                "plain net?"),
+    options=(N_("the deeper plain net"), N_("the shallower plain net")),
+    why=(N_("The deeper plain net could copy the shallower one and set its extra layers to identity, yet it fits its own "
+            "training data worse: that is degradation, not overfitting."),
+         N_("In this result the shallower plain net ended with the higher training error, so it shows no degradation: "
+            "with few steps neither net has fitted its data yet, or the depths are too close. He et al. saw it between "
+            "20 and 56 layers trained to the end.")),
+    title=N_("Plain and residual nets of several depths"))
+
 def summary(spec: Spec, outcome: Outcome) -> str:
     result = outcome.result
     lines = [f"degradation on {spec.data.name}, {spec.train.steps} steps, width {spec.net.width}"
@@ -249,7 +260,7 @@ EXPERIMENT = register(Experiment(
     description=("Train plain and residual nets of several depths with one recipe and compare their training error "
                  "(He et al. 2016, Fig. 1 and 6)."),
     describe=describe, presets=(Preset(Spec(), "degradation_preset.json"),), recipes=RECIPES, split=split,
-    merge=merge, run_units=run_units, answer=answer, effects=effects, published=TABLE6))
+    merge=merge, run_units=run_units, answer=answer, effects=effects, published=TABLE6, quiz=QUIZ))
 
 __all__ = ["EXPERIMENT", "RECIPES", "Spec", "TABLE6", "answer", "cost", "merge", "run", "run_units", "split",
            "training_runs"]

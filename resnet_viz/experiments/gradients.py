@@ -19,7 +19,7 @@ from ..data import Dataset, load_dataset
 from ..models import build_model
 from ..probes import chain_product, describe_ratio, first_last_ratio, gradient_probe, probe_batch, response_stds
 from ..i18n import N_
-from ..protocol import VARIANT_WORDS, VARIANTS, Context, Effect, Experiment, Outcome, check_variants
+from ..protocol import VARIANT_WORDS, VARIANTS, Context, Effect, Experiment, Outcome, Quiz, check_variants
 from ..train import fit
 from . import register, training
 
@@ -261,6 +261,23 @@ def responses_frame(result: dict, which: str = "responses_trained"):
     return pd.DataFrame.from_records(rows, columns=["variant", "index", "name", "std", "rank"])
 
 
+QUIZ = Quiz(
+    question=N_("At initialization, how does the gradient of the plain net's first layer compare with that of its last "
+                "layer, with the settings above?"),
+    options=(N_("much smaller: it vanishes toward the input"), N_("within a factor of 100"),
+             N_("much larger: it explodes toward the input")),
+    why=(N_("Through every layer the gradient is multiplied by that layer's Jacobian, so a deep plain net multiplies "
+            "dozens of factors: here they are below 1 on the whole (as with sigmoid and no batch norm) and the product "
+            "vanishes toward the input."),
+         N_("Through every layer the gradient is multiplied by that layer's Jacobian: here the factors nearly cancel "
+            "over these layers, so the first layer's gradient stays within a factor of 100 of the last one's. A deeper "
+            "plain net multiplies more of them."),
+         N_("Through every layer the gradient is multiplied by that layer's Jacobian, so a deep plain net multiplies "
+            "dozens of factors: here each is a little above 1 on the whole (as with batch norm and ReLU) and the "
+            "product grows toward the input.")),
+    title=N_("Gradients through plain and residual nets"))
+
+
 EXPERIMENT = register(Experiment(
     name="gradients", help="gradient norm of every conv layer, plain vs residual, at initialization and during training",
     Spec=Spec, run=run, cost=cost, training_runs=training_runs, summary=summary,
@@ -268,7 +285,7 @@ EXPERIMENT = register(Experiment(
                  "residual nets: at initialization (float64), then, unless only the initialization is asked for, "
                  "every few steps of training, and the response std of every 3x3 conv after training (He et al. "
                  "2016, Fig. 7)."),
-    describe=describe, answer=answer, effects=effects))
+    describe=describe, answer=answer, effects=effects, quiz=QUIZ))
 
 __all__ = ["EXPERIMENT", "PROBE_BATCH", "Spec", "VARIANTS", "answer", "at_init", "cost", "effects", "mean_response_std", "run",
            "training_runs"]

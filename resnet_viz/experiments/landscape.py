@@ -21,7 +21,7 @@ from .. import landscape as land
 from ..config import DataConfig, NetConfig, TrainConfig, nested, setting, validate
 from ..data import load_dataset
 from ..i18n import N_
-from ..protocol import VARIANTS, Context, Effect, Experiment, Outcome, Preset, Published, check_variants, made_on, run_name
+from ..protocol import VARIANTS, Context, Effect, Experiment, Outcome, Preset, Published, Quiz, check_variants, made_on, run_name
 from ..train import resolve_device, run_parallel
 from . import lesion, register, training
 
@@ -199,13 +199,24 @@ def answer(result: dict) -> int | None:
     return 0 if ratio["plain"] < ratio["residual"] else 1
 
 
+QUIZ = Quiz(
+    question=N_("Around its minimum, which net's loss surface will be smoother (less folded)?"),
+    options=(N_("the plain net's"), N_("the residual net's")),
+    why=(N_("In this result the plain net's surface came out smoother: the curvature ratio above says how folded each "
+            "surface is. Li et al. saw the difference grow with depth and almost vanish for shallow nets: try a deeper "
+            "pair."),
+         N_("Li et al. found the skip connections keep the surface from turning chaotic as the net gets deeper; the "
+            "curvature ratio above says how folded each surface is.")),
+    title=N_("Loss surfaces of plain and residual nets"))
+
+
 EXPERIMENT = register(Experiment(
     name="landscape", help="loss surfaces of trained plain and residual nets around their minimum (Li et al. 2018)",
     Spec=Spec, run=run, cost=cost, training_runs=training_runs, summary=summary,
     description=("Train (or reuse from the run store) a plain and a residual net of one depth, then measure the "
                  "training loss over a grid in the plane of two filter-normalized random directions around each "
                  "trained net, and along the line from its initialization to its trained weights."),
-    describe=describe, answer=answer, effects=effects, published=PUBLISHED,
+    describe=describe, answer=answer, effects=effects, published=PUBLISHED, quiz=QUIZ,
     presets=tuple(Preset(Spec(net=replace(lesion.NET, depth=depth)), f"landscape_preset_{depth}.json")
                   for depth in (20, 56))))
 

@@ -16,7 +16,7 @@ from ..data import load_dataset
 from ..lesion import accuracy, adjacent_pairs, path_lengths, random_drops, random_swaps, shape_keeping_blocks, single_block
 from ..models import ResNet
 from ..i18n import N_
-from ..protocol import STOCHASTIC, VARIANTS, Context, Effect, Experiment, Outcome, Preset, made_on, run_cached
+from ..protocol import STOCHASTIC, VARIANTS, Context, Effect, Experiment, Outcome, Preset, Quiz, made_on, run_cached
 from . import register, training
 
 # The lesson nets: the plain and residual twins that the ensembles, attributions and landscape pages
@@ -197,13 +197,25 @@ def answer(result: dict) -> int | None:
     return 0 if left["plain"] < left["residual"] else 1
 
 
+QUIZ = Quiz(
+    question=N_("Remove one block from each trained net (the median over all blocks): which net is left closer to "
+                "chance, a blind guess?"),
+    options=(N_("the plain net"), N_("the residual net")),
+    why=(N_("A plain net is one path; a residual net of n blocks is 2^n paths, and removing a block leaves half of them, "
+            "all paths it was trained with."),
+         N_("In this result the residual net was left closer to chance: nets this small or this briefly trained need "
+            "not depend on every block. Veit et al. measured the plain net (VGG) collapsing and the residual net "
+            "barely changing.")),
+    title=N_("Remove blocks from trained nets"))
+
+
 EXPERIMENT = register(Experiment(
     name="lesion", help="remove blocks of trained plain and residual nets (Veit et al. 2016)", Spec=Spec, run=run,
     cost=cost, training_runs=training_runs, summary=summary,
     description=("Train (or reuse from the run store) a plain and a residual net of one depth, then measure test "
                  "accuracy with single blocks removed, k random blocks removed, and k random swaps of neighbouring "
                  "blocks."),
-    describe=describe, presets=(Preset(Spec(), "lesion_preset.json"),), answer=answer, effects=effects))
+    describe=describe, presets=(Preset(Spec(), "lesion_preset.json"),), answer=answer, effects=effects, quiz=QUIZ))
 
 __all__ = ["EXPERIMENT", "NET", "TRAIN", "Spec", "analyse", "answer", "cost", "effects", "median_after", "pair", "run",
            "trained_model", "trained_pair", "training_runs", "variant_of"]

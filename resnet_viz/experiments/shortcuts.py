@@ -15,7 +15,7 @@ from .. import cost as costs
 from ..config import DataConfig, NetConfig, TrainConfig, nested, setting, validate
 from ..i18n import N_
 from ..probes import probe_batch, shortcut_gradient_factor
-from ..protocol import Context, Effect, Experiment, Outcome, Preset, Published, made_on
+from ..protocol import Context, Effect, Experiment, Outcome, Preset, Published, Quiz, made_on
 from . import register, training
 
 VARIANTS = ("identity", "scaling", "gating", "shortcut_gating", "conv1x1", "dropout")
@@ -245,6 +245,20 @@ def describe(rec: dict) -> str:
     return f"Run {rec['run_index'] + 1}/{rec['runs']}: {rec['run']}, step {rec['done']}/{rec['total']}"
 
 
+QUIZ = Quiz(
+    question=N_("Which shortcut lets the net reach the lowest training error?"),
+    options=(N_("the identity"), N_("scaling by λ"), N_("a Highway gate"), N_("dropout on the shortcut")),
+    why=(N_("Whatever multiplies the shortcut multiplies the gradient it carries, once per block: only the identity (or "
+            "a gate that starts open) lets it through whole."),
+         N_("In this result scaling the shortcut reached the lowest error: over few blocks or steps λ shrinks the "
+            "gradient little. Over many blocks the factor λ per block compounds (He et al. 2016b, Table 1)."),
+         N_("In this result a gate reached the lowest error: a gate that starts open (a strongly negative b_g) passes "
+            "the shortcut almost whole, while a half-open one (b_g = 0) halves it at every block."),
+         N_("In this result dropping out the shortcut reached the lowest error: over few blocks or steps its noise did "
+            "not yet hurt. Over many blocks a dropped shortcut cuts the gradient's path (He et al. 2016b, Table 1).")),
+    title=N_("Shortcuts of several kinds"))
+
+
 EXPERIMENT = register(Experiment(
     name="shortcuts", help="identity vs scaled, gated, 1x1-conv and dropout shortcuts at one depth (He et al. 2016b, "
                            "Table 1)", Spec=Spec, run=run, cost=cost, training_runs=training_runs, summary=summary,
@@ -252,7 +266,7 @@ EXPERIMENT = register(Experiment(
                  "1x1 convolutions or dropped out, at one depth with one recipe; report their errors and the "
                  "gradient factor the shortcuts carry from the last block back to the first."),
     describe=describe, presets=(Preset(Spec(), "shortcuts_preset.json"),), split=split, merge=merge,
-    run_units=run_units, answer=answer, effects=effects, published=PUBLISHED))
+    run_units=run_units, answer=answer, effects=effects, published=PUBLISHED, quiz=QUIZ))
 
 __all__ = ["EXPERIMENT", "PUBLISHED", "Spec", "VARIANTS", "answer", "cost", "expected_factor", "merge", "run",
            "run_units", "runs_of", "split", "training_runs"]

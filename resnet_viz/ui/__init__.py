@@ -60,6 +60,20 @@ def available_pages() -> list[tuple[str, str, str, str]]:
     return found
 
 
+@functools.lru_cache(maxsize=1)
+def lesson_pages() -> dict[str, tuple[str, str]]:
+    """Experiment name -> (page file, page title), for every experiment a page imports (``from
+    resnet_viz.experiments import degradation as deg``): the first page that imports it."""
+    found: dict[str, tuple[str, str]] = {}
+    for path, title, _icon, _doc in available_pages():
+        tree = ast.parse((ROOT / path).read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module == "resnet_viz.experiments":
+                for alias in node.names:
+                    found.setdefault(alias.name, (path, title))
+    return found
+
+
 def run_store() -> RunStore:
     """One RunStore for the whole server (read-mostly; each write is atomic)."""
     return store_at(str(home() / "runs"))
@@ -97,9 +111,15 @@ def sidebar() -> list[StoredRun]:
     Returns:
         The finished runs in the store (newest first), so a page need not scan it again.
     """
+    from . import classroom
+
+    classroom.begin()
+    if (problem := classroom.problem()) is not None:
+        st.error(problem, icon=":material/group_off:")
     store = run_store()
     runs = store.runs()
     language_switch()
+    classroom.sidebar_box()
     with st.sidebar:
         _navigation()
         st.caption(_("**Device:** {device}").format(device=_(device_line())))
@@ -115,10 +135,13 @@ def sidebar() -> list[StoredRun]:
 def _navigation() -> None:
     """The pages, by their titles in the session's language (Streamlit's own list shows file names,
     so it is switched off in .streamlit/config.toml)."""
+    from .classroom import link_params
+
+    params = link_params() or None  # in class mode every link stays in the class
     try:
-        st.page_link("app.py", label=_("Home"), icon=":material/home:")
+        st.page_link("app.py", label=_("Home"), icon=":material/home:", query_params=params)
         for path, title, icon, _blurb in available_pages():
-            st.page_link(path, label=_(title), icon=icon)
+            st.page_link(path, label=_(title), icon=icon, query_params=params)
     except st.errors.StreamlitAPIException:  # a page run on its own (AppTest): there is no app to navigate
         pass
     st.divider()
@@ -132,6 +155,21 @@ def _store_problem(root: str) -> str | None:
     except ValueError as exc:
         return str(exc)
     return None
+
+
+def lesson_title(texts, experiment, *intro: str) -> None:
+    """The lesson's title and intro; in class mode, before the teacher reveals the class's question, a
+    neutral title only (:mod:`.classroom`)."""
+    from . import classroom
+
+    classroom.title(texts, experiment, *intro)
+
+
+def class_question(experiment) -> None:
+    """In class mode, before the reveal: the lesson's question for the class, and the page ends there."""
+    from . import classroom
+
+    classroom.question(experiment)
 
 
 def guard(fn, *args, **kwargs):
@@ -148,5 +186,6 @@ def guard(fn, *args, **kwargs):
         st.stop()
 
 
-__all__ = ["ROOT", "accelerated", "available_pages", "device_kind", "device_line", "finish_page", "guard", "page_setup",
+__all__ = ["ROOT", "accelerated", "available_pages", "class_question", "device_kind", "device_line", "finish_page", "guard",
+           "lesson_pages", "lesson_title", "page_setup",
            "run_store", "sidebar", "store_at"]

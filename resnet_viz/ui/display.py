@@ -19,6 +19,7 @@ import streamlit as st
 from ..i18n import N_
 from ..protocol import Experiment, made_on, partial_result, preset_command, preset_result
 from .jobs import Panel
+from . import classroom
 from .lang import _, quiz_on
 
 # the names and units a Chinese page may show in Latin letters (checked in the browser test)
@@ -114,25 +115,30 @@ def curve_hover(name: str) -> str:
 
 # --- predict before you look -------------------------------------------------------------------------
 
-def quiz(texts: Any, result: dict | None, answer: Callable[[dict], int | None] | None) -> bool:
-    """Predict before you look (``?quiz=1``): the page's question; True when the result may be shown
-    (no quiz, or answered). The right option is read from the result itself, never typed in."""
-    if not quiz_on() or answer is None:
+def quiz(experiment: Experiment, result: dict | None) -> bool:
+    """Predict before you look: the lesson's question (``experiment.quiz``); True when the result may
+    be shown. With ``?quiz=1`` each student answers alone and the result follows the answer; in class
+    mode the page got here only after the teacher's reveal, and shows the class's answers. The right
+    option is read from the result itself (``experiment.answer``), never typed in."""
+    if experiment.quiz is None:
         return True
-    st.markdown("**" + _("Predict before you look.") + "** " + texts.quiz)
-    options = list(texts.quiz_options)
-    choice = st.radio(_("Your prediction"), range(len(options)), format_func=lambda i: options[i], index=None,
-                      key=f"quiz-{texts.__name__}")
+    if classroom.code() is not None:
+        if classroom.teacher() is None:
+            classroom.reveal(experiment, result)
+        return True
+    if not quiz_on():
+        return True
+    st.markdown("**" + _("Predict before you look.") + "** " + _(experiment.quiz.question))
+    choice = classroom.solo_radio(experiment)
     if choice is None:
         st.info(_("Make your prediction first: the result appears once you have."), icon=":material/quiz:")
         return False
-    right = answer(result) if result is not None else None
+    right = experiment.answer(result) if result is not None else None
     if right is None:
         st.info(_("Your prediction is noted: the result will tell (train it with the button above)."))
         return True
-    verdict = _("Your prediction was right.") if choice == right else _("The measurement says otherwise.")
-    (st.success if choice == right else st.warning)(
-        f"{verdict} " + _("Measured here: {answer}.").format(answer=options[right]) + f" {texts.quiz_why}")
+    ok, text = classroom.feedback(experiment, choice, right)
+    (st.success if ok else st.warning)(text)
     return True
 
 
@@ -216,7 +222,7 @@ def lesson_result(panel: Panel, experiment: Experiment, spec: Any, texts: Any,
     then what :func:`shown_result` finds, drawn by ``draw``; while a job runs, that result stays
     below the live progress, folded away once the live curves are there."""
     shown, note = shown_result(panel, experiment, spec, texts, measured)
-    if not quiz(texts, shown.result if shown is not None and shown.exact else None, experiment.answer):
+    if not quiz(experiment, shown.result if shown is not None and shown.exact else None):
         return
     if shown is None:
         if not panel.active:

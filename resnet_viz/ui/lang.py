@@ -22,8 +22,9 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from ..i18n import DEFAULT, LANGUAGES, language_of, translate
 
-RESERVED = ("lang", "lock", "quiz", "embed", "embed_options")  # the last two are Streamlit's own
+RESERVED = ("lang", "lock", "quiz", "class", "me", "key", "embed", "embed_options")  # the last two are Streamlit's own
 _STATE = "_rv_lang"
+CLASS, TEACHER = "_rv_class", "_rv_teacher"  # the session's class and teacher key (set by :mod:`.classroom`)
 
 
 def language() -> str:
@@ -150,6 +151,9 @@ def finish_page() -> None:
             items=", ".join(f"`{n}={v}`" for n, v in notes))
         st.warning(text, icon=":material/link_off:")
         st.toast(text, icon=":material/link_off:")  # the warning sits at the page's end: say it where it is seen
+    in_class = st.session_state.get(CLASS)
+    if in_class is not None and st.session_state.get(TEACHER) is None:
+        return  # a student in a class: the teacher hands out the links
     with st.sidebar.expander(_("Link for the class"), icon=":material/share:"):
         labels = st.session_state.get("_rv_labels", {})
         lock = st.multiselect(_("Lock these controls"), sorted(known, key=lambda n: _(labels.get(n, n))),
@@ -159,6 +163,8 @@ def finish_page() -> None:
         quiz = st.toggle(_("Ask the question before the result"), value=quiz_on(), key="_rv_quiz_pick")
         params = {n: st.query_params.get(n) for n in st.query_params if n in known}
         params["lang"] = language()
+        if in_class is not None:
+            params["class"] = in_class
         if lock:
             params["lock"] = ",".join(lock)
         if quiz:

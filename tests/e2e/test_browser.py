@@ -157,8 +157,10 @@ def test_landscape_page_paints_the_precomputed_surfaces_and_paths(server, page):
 
 def test_a_teacher_link_opens_the_lesson_in_chinese_with_depths_locked_and_the_question_first(server, page):
     page.goto(f"{server['url']}/Degradation?lang=zh&depths=20,32,56&lock=depths&quiz=1")
-    page.get_by_text("退化：更深的普通网络训练得更差").wait_for(timeout=60_000)
+    page.get_by_text("不同深度的普通网络和残差网络").wait_for(timeout=60_000)  # a neutral title until the answer
     wait_for_app(page)
+    assert page.get_by_text("退化：更深的普通网络训练得更差").count() == 0
+    assert page.get_by_text("看什么。").count() == 0 and page.locator('[data-testid="stPlotlyChart"]').count() == 0
     depths = page.locator('[data-testid="stMain"] [data-testid="stMultiSelect"]').filter(has_text="深度").first
     tags = depths.locator('[data-testid="stMultiSelectTagsContainer"] [title]')
     assert [tags.nth(i).get_attribute("title") for i in range(tags.count())] == ["20", "32", "56"]
@@ -170,6 +172,7 @@ def test_a_teacher_link_opens_the_lesson_in_chinese_with_depths_locked_and_the_q
     page.screenshot(path=str(ARTIFACTS / "degradation_zh.png"), full_page=True)
     page.get_by_text("更深的普通网络", exact=True).click()
     page.get_by_text("已记下你的预测").wait_for(timeout=30_000)  # 20/32/56 is not trained yet: the run will tell
+    page.get_by_text("退化：更深的普通网络训练得更差").wait_for(timeout=30_000)  # the lesson, once answered
     assert_no_exception(page)
 
 

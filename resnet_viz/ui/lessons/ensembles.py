@@ -203,7 +203,7 @@ def results(spec: les.Spec) -> None:
         if not panel.active:
             st.info(T.not_trained)
         return
-    if not quiz(T, result, les.EXPERIMENT.answer):
+    if not quiz(les.EXPERIMENT, result):
         return
     if panel.stored is not None:
         st.caption(T.measured.format(device=made_on(result), keys=", ".join(r["train_key"] for r in result["runs"])))

@@ -179,7 +179,7 @@ def _init_figures(ident: str, lang: str, _result: dict) -> tuple:
 
 def at_init(result: dict, spec: gf.Spec) -> None:
     """Part 1: the question (``?quiz=1``), the first/last ratios, (a) and (d)."""
-    if not quiz(T, result, gf.EXPERIMENT.answer):
+    if not quiz(gf.EXPERIMENT, result):
         return
     st.markdown(f"**{T.ratio_title}**")
     for col, r in zip(st.columns(len(result["runs"])), result["runs"]):

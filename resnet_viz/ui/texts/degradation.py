@@ -5,10 +5,6 @@ from . import _BackgroundLesson
 
 class Degradation(_BackgroundLesson):
     title = "Degradation: deeper plain nets train worse"
-    quiz = "Which net will have the higher *training* error after the same training: the shallower or the deeper plain net?"
-    quiz_options = ["the deeper plain net", "the shallower plain net"]
-    quiz_why = ("The deeper plain net could copy the shallower one and set its extra layers to identity, yet it fits "
-                "its own training data worse: that is degradation, not overfitting.")
     intro = ("He et al. (2016), Fig. 1 and 6, live: train plain and residual nets of several depths with one recipe "
              "and compare their **training** error.")
     advanced = "Advanced: block, shortcut option, learning rate, batch size, stochastic depth"

@@ -5,11 +5,6 @@ from . import _Text
 
 class Ensembles(_Text):
     title = "Residual nets as ensembles: remove blocks, watch accuracy"
-    quiz = ("Remove one block from each trained net (the median over all blocks): which net is left closer to chance, "
-            "a blind guess?")
-    quiz_options = ["the plain net", "the residual net"]
-    quiz_why = ("A plain net is one path; a residual net of n blocks is 2^n paths, and removing a block leaves half of "
-                "them, all paths it was trained with.")
     intro = ("\"Delete a few layers in the middle of a ResNet and it still works; do that to VGG and it fails.\" Veit, "
              "Wilber and Belongie (2016), with your own hands: a plain and a residual net of the same depth, trained "
              "with the same recipe, then blocks removed from the trained nets.")

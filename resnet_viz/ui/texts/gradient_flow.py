@@ -5,13 +5,6 @@ from . import _Text
 
 class Gradients(_Text):
     title = "Gradient flow: why shortcuts help gradients"
-    quiz = ("At initialization, how does the gradient of the plain net's first layer compare with that of its last "
-            "layer, with the settings above?")
-    quiz_options = ["much smaller: it vanishes toward the input", "within a factor of 100",
-                    "much larger: it explodes toward the input"]
-    quiz_why = ("Through every layer the gradient is multiplied by that layer's Jacobian, so a deep plain net multiplies "
-                "dozens of factors: with sigmoid and no batch norm each is below 1 and the product vanishes; with batch "
-                "norm and ReLU each is a little above 1 and the product grows toward the input.")
     rule = r"""
 A residual block computes $H(x) = F(x) + x$, so by the chain rule
 $\frac{\partial H}{\partial x} = \frac{\partial F}{\partial x} + 1$: whatever the layers do, the

@@ -5,10 +5,6 @@ from . import _BackgroundLesson
 
 class Landscape(_BackgroundLesson):
     title = "The landscape: loss surfaces, and the paths that carry the gradient"
-    quiz = "Around its minimum, which net's loss surface will be smoother (less folded)?"
-    quiz_options = ["the plain net's", "the residual net's"]
-    quiz_why = ("Li et al. found the skip connections keep the surface from turning chaotic as the net gets deeper; "
-                "the curvature ratio above says how folded each surface is.")
     intro = ("Two of the most cited pictures of why residual nets train, measured live on the nets of the *Residual "
              "nets as ensembles* page: the **loss surface** around a trained plain and residual net (Li, Xu, Taylor, "
              "Studer, Goldstein 2018), and which **paths** of a residual net the gradient actually flows through "

@@ -5,10 +5,6 @@ from . import _BackgroundLesson
 
 class WhyIdentity(_BackgroundLesson):
     title = "Why identity? Gates, scaled and dropped shortcuts"
-    quiz = "Which shortcut lets the net reach the lowest training error?"
-    quiz_options = ["the identity", "scaling by λ", "a Highway gate", "dropout on the shortcut"]
-    quiz_why = ("Whatever multiplies the shortcut multiplies the gradient it carries, once per block: only the "
-                "identity (or a gate that starts open) lets it through whole.")
     intro = ("ResNet is a special case of the **Highway network** (Srivastava et al. 2015): its gated shortcut "
              "y = T(x)·F(x) + (1 − T(x))·x contains the identity as one setting. *Yet Highway networks did not do "
              "better, which is strange, because their solution space contains ResNet's: keeping the gradient highway "
