@@ -13,6 +13,7 @@ from resnet_viz.ui.widgets import control, limit, setting
 ui.page_setup("Degradation", ":material/trending_up:")
 ui.sidebar()
 ui.lesson_title(T, deg.EXPERIMENT, T.intro)
+ui.class_question(deg.EXPERIMENT)  # in class mode, before the reveal: the question, and the page ends
 recipe = lesson.recipe_choice(st)
 fixed = recipe != "lesson"  # the recipe sets the settings of the controls it hides
 
@@ -40,7 +41,6 @@ spec = lesson.spec_for(recipe, {"dataset": dataset, "depths": depths, "variants"
                                 "steps": steps, "batch_size": batch_size, "lr": lr, "seeds": tuple(range(seeds)), "block": block,
                                 "shortcut": shortcut, "stochastic_depth": survival})
 
-ui.class_question(deg.EXPERIMENT)  # in class mode, before the reveal: the page ends here
 left, right = st.columns([3, 2])
 with right:
     lesson.explanation()

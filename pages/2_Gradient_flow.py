@@ -14,6 +14,7 @@ from resnet_viz.ui.widgets import control, setting, spec_from
 ui.page_setup("Gradient flow", ":material/waves:")
 ui.sidebar()
 ui.lesson_title(T, gf.EXPERIMENT, T.rule)
+ui.class_question(gf.EXPERIMENT)  # in class mode, before the reveal: the question, and the page ends
 lesson.lesson_selector()
 c1, c2, c3, c4, c5, c6 = st.columns([3, 3, 2, 3, 2, 2])
 block = setting(gf.Spec, "block", c4, values=list(lesson.BLOCKS), key="gf_block",
@@ -33,7 +34,6 @@ with st.expander(T.training_settings):
 spec = spec_from(gf.Spec, {"depths": (depth,), "activation": activation, "batchnorm": batchnorm, "block": block,
                            "init": init, "width": width, "steps": steps, "lr": lr, "probe_every": max(1, steps // probes)})
 
-ui.class_question(gf.EXPERIMENT)  # in class mode, before the reveal: the page ends here
 st.subheader(T.part1)
 result = ui.guard(lesson.probe_at_init, spec)
 left, right = st.columns([3, 2])

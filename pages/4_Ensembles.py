@@ -13,6 +13,7 @@ from resnet_viz.ui.widgets import setting, spec_from
 ui.page_setup("Residual nets as ensembles", ":material/hub:")
 ui.sidebar()
 ui.lesson_title(T, les.EXPERIMENT, T.intro)
+ui.class_question(les.EXPERIMENT)  # in class mode, before the reveal: the question, and the page ends
 
 c1, c2, c3, c4 = st.columns(4)
 depth = setting(les.Spec, "depth", c1, values=cifar_depths("basic", up_to=110), label=N_("Depth (both nets)"))
@@ -21,7 +22,6 @@ steps = setting(les.Spec, "steps", c3, values=[100, 200, 400, 800], label=N_("Tr
 survival = setting(les.Spec, "stochastic_depth", c4, values=[0.5, 0.6, 0.7, 0.8, 0.9, 1.0], label=T.survival)
 spec = spec_from(les.Spec, {"depth": depth, "width": width, "steps": steps, "stochastic_depth": survival})
 
-ui.class_question(les.EXPERIMENT)  # in class mode, before the reveal: the page ends here
 left, right = st.columns([3, 2])
 with right:
     lesson.explanation(sum(spec.net.blocks_per_stage))

@@ -13,6 +13,7 @@ from resnet_viz.ui.widgets import setting, spec_from
 ui.page_setup("Why identity?", ":material/alt_route:")
 ui.sidebar()
 ui.lesson_title(T, sc.EXPERIMENT, T.intro)
+ui.class_question(sc.EXPERIMENT)  # in class mode, before the reveal: the question, and the page ends
 
 variants = setting(sc.Spec, "variants", label=N_("Shortcut kinds"))  # a row of its own: six chips fit whole
 c2, c3, c4 = st.columns(3)
@@ -29,7 +30,6 @@ spec = spec_from(sc.Spec, {"variants": variants, "depth": depth, "width": width,
                             "gate_bias": gate_biases, "scale": scale, "scale_branch": scale_branch,
                             "dropout": dropout})
 
-ui.class_question(sc.EXPERIMENT)  # in class mode, before the reveal: the page ends here
 left, right = st.columns([3, 2])
 with right:
     lesson.explanation()

@@ -15,6 +15,7 @@ from resnet_viz.ui.widgets import setting, spec_from
 ui.page_setup("The landscape", ":material/landscape:")
 ui.sidebar()
 ui.lesson_title(T, land.EXPERIMENT, T.intro)
+ui.class_question(land.EXPERIMENT)  # in class mode, before the reveal: the question, and the page ends
 
 st.markdown(f"**{T.nets}**")
 c1, c2, c3 = st.columns(3)
@@ -23,7 +24,6 @@ width = setting(land.Spec, "width", c2, values=[4, 8, 16])
 steps = setting(land.Spec, "steps", c3, values=[100, 200, 400, 800], label=N_("Training steps"))
 nets = {"depth": depth, "width": width, "steps": steps}
 
-ui.class_question(land.EXPERIMENT)  # in class mode, before the reveal: the page ends here
 surface_tab, paths_tab = st.tabs([T.surface_tab, T.paths_tab])
 with surface_tab:
     grid = setting(land.Spec, "grid", values=[11, 21, 31] + ([41, 51] if ui.accelerated() else []), label=T.grid_label)

@@ -22,7 +22,7 @@ import streamlit as st
 from ..classroom import Classroom, ClassInfo, NotTeacher, default_path
 from ..figures import VARIANT_COLORS
 from ..protocol import Experiment
-from .lang import CLASS as CODE, TEACHER, _, finish_page, quiz_on
+from .lang import CLASS as CODE, TEACHER, _, declare, finish_page, quiz_on
 
 MEMBER, PROBLEM = "_rv_member", "_rv_class_problem"
 MEMBER_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -169,10 +169,15 @@ def title(texts: Any, experiment: Experiment, *intro: str) -> None:
 
 
 def question(experiment: Experiment) -> None:
-    """In class mode, before the reveal: the question and this student's answer, and the page ends
-    here (nothing of the lesson that would give the answer away is drawn)."""
+    """Before the reveal (class mode) or the answer (``?quiz=1``): the question and this student's
+    answer, and the page ends here (nothing of the lesson that would give the answer away is drawn,
+    nor its controls)."""
     if not withheld(experiment):
         return
+    # The lesson's controls are drawn after the answer (or the reveal), not before: a page redrawn by the
+    # reveal then builds them from the link, where redrawing existing ones lost a multiselect's value in
+    # about 1 run in 12 (measured in Chromium). The link's settings wait for them, without a note.
+    declare(*st.query_params.keys())
     if code() is None:  # ?quiz=1, alone: the question first, the lesson once it is answered
         st.markdown("**" + _("Predict before you look.") + "** " + _(experiment.quiz.question))
         solo_radio(experiment)

@@ -161,10 +161,6 @@ def test_a_teacher_link_opens_the_lesson_in_chinese_with_depths_locked_and_the_q
     wait_for_app(page)
     assert page.get_by_text("退化：更深的普通网络训练得更差").count() == 0
     assert page.get_by_text("看什么。").count() == 0 and page.locator('[data-testid="stPlotlyChart"]').count() == 0
-    depths = page.locator('[data-testid="stMain"] [data-testid="stMultiSelect"]').filter(has_text="深度").first
-    tags = depths.locator('[data-testid="stMultiSelectTagsContainer"] [title]')
-    assert [tags.nth(i).get_attribute("title") for i in range(tags.count())] == ["20", "32", "56"]
-    assert depths.locator("input").is_disabled()
     assert page.get_by_text("先预测，再看结果。").is_visible()
     assert page.get_by_text("请先做出预测：做出预测后才会显示结果。").is_visible()
     assert page.get_by_text("Degradation: deeper plain nets train worse").count() == 0
@@ -173,6 +169,11 @@ def test_a_teacher_link_opens_the_lesson_in_chinese_with_depths_locked_and_the_q
     page.get_by_text("更深的普通网络", exact=True).click()
     page.get_by_text("已记下你的预测").wait_for(timeout=30_000)  # 20/32/56 is not trained yet: the run will tell
     page.get_by_text("退化：更深的普通网络训练得更差").wait_for(timeout=30_000)  # the lesson, once answered
+    wait_for_app(page)
+    depths = page.locator('[data-testid="stMain"] [data-testid="stMultiSelect"]').filter(has_text="深度").first
+    tags = depths.locator('[data-testid="stMultiSelectTagsContainer"] [title]')  # the link's depths, locked
+    assert [tags.nth(i).get_attribute("title") for i in range(tags.count())] == ["20", "32", "56"]
+    assert depths.locator("input").is_disabled()
     assert_no_exception(page)
 
 

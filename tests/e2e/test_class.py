@@ -40,7 +40,7 @@ def test_students_answer_the_board_fills_and_the_reveal_reaches_them_without_a_r
         assert seconds < 15
         students[0].get_by_text("你的预测正确。", exact=False).first.wait_for(timeout=15_000)
         students[1].get_by_text("测量结果与你的预测不同。", exact=False).first.wait_for(timeout=15_000)
-        assert students[0].locator('[data-testid="stPlotlyChart"]').count() >= 2  # the class's bars and the result
+        students[0].locator('[data-testid="stPlotlyChart"]').nth(1).wait_for(timeout=30_000)  # the class's bars, the result
         teacher.screenshot(path=str(ARTIFACTS / "class_board_revealed_zh.png"), full_page=True)
         students[0].screenshot(path=str(ARTIFACTS / "class_student_revealed_zh.png"), full_page=True)
         for pg in (teacher, *students):
