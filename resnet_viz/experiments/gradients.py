@@ -262,8 +262,8 @@ def responses_frame(result: dict, which: str = "responses_trained"):
 
 
 QUIZ = Quiz(
-    question=N_("At initialization, how does the gradient of the plain net's first layer compare with that of its last "
-                "layer, with the settings above?"),
+    question=N_("At initialization, how does the gradient of this lesson's plain net at its first layer compare with "
+                "that at its last layer? (Its settings appear with the result.)"),
     options=(N_("much smaller: it vanishes toward the input"), N_("within a factor of 100"),
              N_("much larger: it explodes toward the input")),
     why=(N_("Through every layer the gradient is multiplied by that layer's Jacobian, so a deep plain net multiplies "
