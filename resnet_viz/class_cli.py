@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .classroom import HOST, Classroom, check_code
+from .classroom import HOST, Classroom, check_code, links
 
 
 def _hours(text: str) -> float:
@@ -34,17 +34,12 @@ def _port(text: str) -> int:
     return port
 
 
-def links(code: str, key: str, base: str) -> tuple[str, str]:
-    """(the students' link, the teacher's link) of a class at a dashboard's address."""
-    return f"{base}/Class?class={code}", f"{base}/Class?class={code}&key={key}"
-
-
 def cmd_create(args: argparse.Namespace) -> int:
     from .host import public_url
 
     created = Classroom().create(args.title, args.expires_hours)
     base, local = public_url(args.port, args.url or None)
-    student, teacher = links(created.code, created.teacher_key, base)
+    student, teacher = links(base, created.code, created.teacher_key)
     expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created.expires))
     if local:
         print(f"warning: {base} only works on this computer: students' devices cannot open it. Set "
@@ -62,7 +57,6 @@ def show(code: str) -> dict[str, Any]:
     """A class as the board shows it: members, every question's state and counts, the sweep's runs."""
     from . import experiments
     from . import sweep as sweeps
-    from .protocol import build
     from .store import RunStore
     from .paths import home
 
@@ -78,10 +72,8 @@ def show(code: str) -> dict[str, Any]:
                           "options": list(experiment.quiz.options), "counts": counts, "answers": sum(counts)})
     runs: list[dict] = []
     if info.sweep:
-        experiment = experiments.get(info.sweep["kind"])
-        spec = build(experiment.Spec, info.sweep["values"])
-        who = {a["unit"]: a["nickname"] for a in room.assignments(info.code)}
-        runs = sweeps.run_rows(sweeps.unit_results(RunStore(home() / "runs"), experiment, spec), who)
+        _experiment, _spec, units = sweeps.of_settings(RunStore(home() / "runs"), info.sweep["kind"], info.sweep["values"])
+        runs = sweeps.run_rows(units, {a["unit"]: a["nickname"] for a in room.assignments(info.code)})
     return {"code": info.code, "title": info.title, "members": room.members(info.code), "questions": questions,
             "runs": runs, "sweep": info.sweep,
             "expires": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(info.expires))}

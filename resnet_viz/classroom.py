@@ -107,6 +107,12 @@ def clean_nickname(nickname: Any) -> str:
     return " ".join(text.split())[:NICKNAME_MAX]
 
 
+def links(base: str, code: str, key: str | None = None, lang: str | None = None) -> tuple[str, str | None]:
+    """(the students' link, the teacher's link or None) of a class at a dashboard's address."""
+    student = f"{base}/Class?class={code}" + (f"&lang={lang}" if lang else "")
+    return student, f"{base}/Class?class={code}&key={key}" if key else None
+
+
 def _cell(text: str) -> str:
     """A CSV cell a spreadsheet will not run as a formula."""
     return "'" + text if text[:1] in ("=", "+", "-", "@") else text
@@ -393,5 +399,5 @@ class Classroom:
         return place
 
 
-__all__ = ["CODE_ALPHABET", "CODE_LENGTH", "HOST", "ClassInfo", "Classroom", "Created", "EXPIRES_DEFAULT", "NotTeacher", "STATES",
+__all__ = ["CODE_ALPHABET", "CODE_LENGTH", "HOST", "links", "ClassInfo", "Classroom", "Created", "EXPIRES_DEFAULT", "NotTeacher", "STATES",
            "check_code", "clean_nickname", "default_path"]

@@ -117,7 +117,6 @@ def public_url(port: int = 8501, given: str | None = None) -> tuple[str, bool]:
     one a UDP socket would use; nothing is sent), else localhost. The pages use Streamlit's own view
     of the address (:func:`resnet_viz.ui.lang.public_address`)."""
     import socket
-    from urllib.parse import urlsplit
 
     base = (given or os.environ.get("RESNET_VIZ_PUBLIC_URL", "")).rstrip("/")
     if not base:
@@ -129,5 +128,12 @@ def public_url(port: int = 8501, given: str | None = None) -> tuple[str, bool]:
         except OSError:
             pass
         base = f"http://{ip or 'localhost'}:{port}"
+    return base, is_local(base)
+
+
+def is_local(base: str) -> bool:
+    """Does this address reach this computer only (localhost, 127.x, 0.0.0.0)?"""
+    from urllib.parse import urlsplit
+
     host = urlsplit(base if "://" in base else f"http://{base}").hostname or ""
-    return base, host in LOCAL_HOSTS or host.startswith("127.")
+    return host in LOCAL_HOSTS or host.startswith("127.")

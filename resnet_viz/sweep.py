@@ -151,7 +151,7 @@ def table(summary: list[dict]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["key", "run", "run_rows", "stored", "stored_units", "summarize", "table", "unit_results", "units"]
+__all__ = ["key", "of_settings", "run", "run_rows", "stored", "stored_units", "summarize", "table", "unit_results", "units"]
 
 
 def unit_results(store: RunStore, experiment: Experiment, spec: Any) -> list[tuple[Unit, dict | None]]:
@@ -161,6 +161,17 @@ def unit_results(store: RunStore, experiment: Experiment, spec: Any) -> list[tup
         found = store.get(u.kind, u.spec)
         out.append((u, found.result if found is not None else None))
     return out
+
+
+def of_settings(store: RunStore, kind: str, values: dict) -> tuple[Experiment, Any, list[tuple[Unit, dict | None]]]:
+    """The sweep of experiment ``kind`` at user-facing settings ``values`` (a class's sweep): the
+    experiment, its spec, and every unit with its stored result."""
+    from . import experiments
+    from .protocol import build
+
+    experiment = experiments.get(kind)
+    spec = build(experiment.Spec, values)
+    return experiment, spec, unit_results(store, experiment, spec)
 
 
 def run_rows(found: list[tuple[Unit, dict | None]], who: dict[int, str] | None = None) -> list[dict]:

@@ -21,7 +21,7 @@ import streamlit as st
 
 from .. import experiments
 from .. import sweep as sweeps
-from ..classroom import EXPIRES_DEFAULT, EXPIRES_MAX, NotTeacher
+from ..classroom import EXPIRES_DEFAULT, EXPIRES_MAX, NotTeacher, links
 from ..config import cifar_depths
 from ..figures import VARIANT_COLORS, VARIANT_DASH, rgba
 from ..i18n import N_
@@ -29,7 +29,7 @@ from ..jobs import ACTIVE, QueueFull
 from ..protocol import build, preset_result, run_name, stored_result
 from ..units import format_duration
 from . import guard, lesson_pages, run_store
-from .classroom import classroom, code, counts_figure, info, member, teacher
+from .classroom import classroom, counts_figure, info, member, teacher
 from .display import chart
 from .jobs import job_manager
 from .lang import _, language, public_address
@@ -45,13 +45,6 @@ def questions() -> list:
     pages = lesson_pages()
     found = [e for e in experiments.EXPERIMENTS.values() if e.quiz is not None and e.name in pages]
     return sorted(found, key=lambda e: pages[e.name][0])
-
-
-def links(class_code: str, key: str | None = None) -> tuple[str, str | None, bool]:
-    """(the student link, the teacher link or None, whether the address works on this computer only)."""
-    base, local = public_address()
-    student = f"{base}/Class?class={class_code}&lang={language()}"
-    return student, f"{base}/Class?class={class_code}&key={key}" if key else None, local
 
 
 def qr_png(text: str) -> bytes:
@@ -93,7 +86,8 @@ def start() -> None:
 def board() -> None:
     """The teacher's board of this session's class."""
     found, key = info(), teacher()
-    student, teacher_link, local = links(found.code, key)
+    base, local = public_address()
+    student, teacher_link = links(base, found.code, key, language())
     st.subheader(found.title or _("Class {code}").format(code=found.code))
     left, right = st.columns([3, 1])
     with left:
@@ -140,7 +134,7 @@ def _live(class_code: str, key: str) -> None:
             st.markdown(f"**{_(pages[experiment.name][1])}** · {_(STATE_WORDS[state])} · "
                         + _("{n} answered").format(n=answered[experiment.name]))
             st.caption(_(quiz.question))
-            right = _right_option(experiment) if state == "revealed" else None
+            right = _right_option(experiment.name) if state == "revealed" else None
             chart(st, counts_figure(experiment, counts, right), config={"displayModeBar": False},
                   key=f"board-{experiment.name}")
             if state == "revealed":
@@ -167,7 +161,8 @@ def _act(action, *args) -> None:
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def _right_of(name: str) -> int | None:
+def _right_option(name: str) -> int | None:
+    """The option the result of the lesson's own settings (stored, else shipped) bears out."""
     experiment = experiments.get(name)
     if not experiment.presets:
         return None
@@ -177,10 +172,6 @@ def _right_of(name: str) -> int | None:
     return experiment.answer(result) if result is not None else None
 
 
-def _right_option(experiment) -> int | None:
-    """The option the result of the lesson's own settings (stored, else shipped) bears out."""
-    return _right_of(experiment.name)
-
 
 # --- the sweep the class trains together -------------------------------------------------------------------
 
@@ -189,9 +180,7 @@ def class_sweep(class_code: str) -> tuple[Any, Any, list, dict] | None:
     found = classroom().get(class_code)
     if not found or not found.sweep:
         return None
-    experiment = experiments.get(found.sweep["kind"])
-    spec = build(experiment.Spec, found.sweep["values"])
-    return experiment, spec, sweeps.unit_results(run_store(), experiment, spec), found.sweep["values"]
+    return (*sweeps.of_settings(run_store(), found.sweep["kind"], found.sweep["values"]), found.sweep["values"])
 
 
 def _sweep_settings(found, key: str) -> None:
@@ -346,4 +335,4 @@ def _my_unit(class_code: str) -> None:
         st.progress(min(1.0, snap["fraction"]), text=text)
 
 
-__all__ = ["board", "class_sweep", "links", "qr_png", "questions", "start", "student", "sweep_figure"]
+__all__ = ["board", "class_sweep", "qr_png", "questions", "start", "student", "sweep_figure"]

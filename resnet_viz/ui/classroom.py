@@ -151,8 +151,9 @@ def solo_key(experiment: Experiment) -> str:
     return f"quiz-{experiment.name}"
 
 
-def solo_radio(experiment: Experiment) -> int | None:
-    """The question's radio with ``?quiz=1`` (the same widget before and after the answer)."""
+def solo_question(experiment: Experiment) -> int | None:
+    """The question and its radio with ``?quiz=1`` (the same widget before and after the answer)."""
+    st.markdown("**" + _("Predict before you look.") + "** " + _(experiment.quiz.question))
     options = [_(o) for o in experiment.quiz.options]
     return st.radio(_("Your prediction"), range(len(options)), format_func=lambda i: options[i], index=None,
                     key=solo_key(experiment))
@@ -179,8 +180,7 @@ def question(experiment: Experiment) -> None:
     # about 1 run in 12 (measured in Chromium). The link's settings wait for them, without a note.
     declare(*st.query_params.keys())
     if code() is None:  # ?quiz=1, alone: the question first, the lesson once it is answered
-        st.markdown("**" + _("Predict before you look.") + "** " + _(experiment.quiz.question))
-        solo_radio(experiment)
+        solo_question(experiment)
         st.info(_("Make your prediction first: the result appears once you have."), icon=":material/quiz:")
         finish_page()
         st.stop()

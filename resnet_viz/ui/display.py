@@ -128,8 +128,7 @@ def quiz(experiment: Experiment, result: dict | None) -> bool:
         return True
     if not quiz_on():
         return True
-    st.markdown("**" + _("Predict before you look.") + "** " + _(experiment.quiz.question))
-    choice = classroom.solo_radio(experiment)
+    choice = classroom.solo_question(experiment)
     if choice is None:
         st.info(_("Make your prediction first: the result appears once you have."), icon=":material/quiz:")
         return False

@@ -20,6 +20,7 @@ from urllib.parse import urlencode, urlsplit
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from ..host import LOCAL_HOSTS, is_local
 from ..i18n import DEFAULT, LANGUAGES, language_of, translate
 
 RESERVED = ("lang", "lock", "quiz", "class", "me", "key", "embed", "embed_options")  # the last two are Streamlit's own
@@ -178,9 +179,6 @@ def finish_page() -> None:
         st.caption(_("Copy it with the button in the box's corner. It opens this page with these settings."))
 
 
-LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "0.0.0.0", "")
-
-
 def public_address() -> tuple[str, bool]:
     """(the address students reach this server at, without a path; whether it is this computer only).
 
@@ -202,8 +200,7 @@ def public_address() -> tuple[str, bool]:
     else:
         opened = urlsplit(getattr(st.context, "url", None) or f"http://localhost:{port}")
         base = f"{opened.scheme}://{opened.netloc}{suffix}"
-    host = urlsplit(base if "://" in base else f"http://{base}").hostname or ""
-    return base.rstrip("/"), host in LOCAL_HOSTS or host.startswith("127.")
+    return base.rstrip("/"), is_local(base)
 
 
 def _page_path() -> str:
