@@ -32,7 +32,7 @@ from resnet_viz.store import RunStore  # noqa: E402
 from resnet_viz.train import describe_device, resolve_device  # noqa: E402
 
 # in the order a class meets them; the lessons sharing the lesson nets come after the net's own lesson
-ORDER = ("degradation", "gradients", "lesion", "attribution", "shortcuts", "landscape", "paths")
+ORDER = ("degradation", "gradients", "lesion", "attribution", "shortcuts", "residual_scaling", "shortcut_options", "landscape", "paths")
 
 
 def spec_at(experiment, seed: int, precision: str):

@@ -67,8 +67,8 @@ def add_option(group: Any, o: Option, default_shown: Any = None) -> None:
     # argparse formats help with %: a literal one ("at 50% and 75%") must be doubled
     meta, shown = {**o.meta, "help": o.meta["help"].replace("%", "%%")}, o.default if default_shown is None else default_shown
     if o.type is bool:
-        if meta.get("flag"):
-            group.add_argument(meta["flag"], dest=o.name, action="store_const", const=not o.default,
+        if o.one_flag:
+            group.add_argument(o.one_flag, dest=o.name, action="store_const", const=not o.default,
                                default=argparse.SUPPRESS, help=meta["help"])
         else:
             group.add_argument(o.flag, dest=o.name, action=argparse.BooleanOptionalAction,
@@ -297,7 +297,7 @@ def cmd_params(args: argparse.Namespace) -> int:
 def _params_extras(args: argparse.Namespace) -> int:
     """params --compare-blocks C / --family-table / --lineage / --three-by-three C."""
     from .counting import block_cost, family_rows, three_by_three
-    from .lineage import lineage_table
+    from .lineage import lineage_table, per_layer, shown_formula
 
     payload: dict = {}
     shortcut = getattr(args, "shortcut", "auto")
@@ -315,6 +315,7 @@ def _params_extras(args: argparse.Namespace) -> int:
         payload["family_table"] = [r for v in variants for r in family_rows(args.family, v)]
     if args.lineage:
         payload["lineage"] = lineage_table()
+        payload["lineage_layers"] = per_layer()
     if args.three_by_three is not None:
         payload["three_by_three"] = three_by_three(args.three_by_three)
     if args.json:
@@ -333,6 +334,17 @@ def _params_extras(args: argparse.Namespace) -> int:
         err = f"top-1 error {r['top1_error']:.2f}% (torchvision)" if r["top1_error"] is not None else r["note"]
         print(f"{r['net']:<11} {r['year']}  {r['depth']:>3} layers {r['params']:>13,} params "
               f"{r['macs'] / 1e6:>10,.1f} M MACs  {err}")
+    layers = payload.get("lineage_layers")
+    for n in layers["nets"] if layers else []:
+        print(f"\n{n['net']} ({n['input']}; {n['source']}): {n['params']:,} parameters"
+              + (f" + {n['fixed']:,} fixed" if n["fixed"] else "") + f", {n['macs']:,} multiply-adds")
+        for r in n["rows"]:
+            print(f"  {r['layer']:<14} {r['output']:>11} {r['params']:>13,} {r['macs']:>15,}  {shown_formula(r['formula'])}")
+    if layers:
+        inc = layers["inception_3a"]
+        print(f"\nInception 3a: naive {inc['naive']['weights']:,} weights, {inc['naive']['out_channels']} channels out; "
+              f"with 1x1 reductions {inc['reduced']['weights']:,} ({inc['reduced_share']:.2f} of naive); with the pool "
+              f"projection {inc['full']['weights']:,}, {inc['full']['out_channels']} channels out")
     if "three_by_three" in payload:
         t = payload["three_by_three"]
         print(f"three 3x3 convs: {t['stacked']['weights']:,} weights, field {t['stacked']['receptive_field']}x"
@@ -430,7 +442,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="every depth of --family with the published counts and the difference")
     p.add_argument("--variant", choices=("plain", "A", "B", "C", "all"), default="all",
                    help="with --family-table: plain or a shortcut option (default all)")
-    p.add_argument("--lineage", action="store_true", help="LeNet-5, AlexNet, VGG, GoogLeNet, ResNet-18..152")
+    p.add_argument("--lineage", action="store_true", help="LeNet-5, AlexNet, VGG, GoogLeNet, ResNet-18..152, Inception-ResNet: totals and "
+                                                       "each net layer by layer")
     p.add_argument("--three-by-three", type=int, metavar="C", help="three 3x3 convs vs one 7x7 at C channels")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_params)

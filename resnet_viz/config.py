@@ -240,6 +240,9 @@ class NetConfig:
                                            "last block; block l of L survives a step with 1 - l/L (1 - p_L) and its "
                                            "branch is scaled by that at test; 1 = off (the paper: 0.5)",
                                       low=0.0, high=1.0, low_open=True, label="stochastic depth p_L")
+    residual_scale: float = setting(1.0, "residual scaling (Szegedy et al. 2017, Inception-ResNet): the branch F is "
+                                         "multiplied by a before the addition, x + a F(x); 1 = off (the paper: 0.1 "
+                                         "to 0.3)", low=0.0, high=1.0, low_open=True, label="residual scale a")
     in_channels: int = setting(3, "image channels (from the dataset)", low=1, high=64)
     num_classes: int = setting(10, "classes (from the dataset)", low=2, high=100_000)
 
@@ -256,8 +259,10 @@ class NetConfig:
             if getattr(self, name) in ("auto", 0) and not isinstance(getattr(self, name), bool):
                 object.__setattr__(self, name, value)
         validate(self)
-        if not self.residual and (self.shortcut_kind != "identity" or self.stochastic_depth < 1):
-            what = "stochastic depth" if self.stochastic_depth < 1 else f"the {self.shortcut_kind} shortcut kind"
+        if not self.residual and (self.shortcut_kind != "identity" or self.stochastic_depth < 1
+                                  or self.residual_scale < 1):
+            what = ("stochastic depth" if self.stochastic_depth < 1 else "residual scaling" if self.residual_scale < 1
+                    else f"the {self.shortcut_kind} shortcut kind")
             raise ValueError(f"{what} needs shortcuts: a plain net has none (leave out --plain)")
         if self.shortcut_kind == "dropout" and self.dropout >= 1:
             raise ValueError(f"shortcut dropout must be below 1 (1 would cut every shortcut); got {self.dropout}")
@@ -311,6 +316,8 @@ class NetConfig:
                  "dropout": [tr(N_("shortcut dropout {p}")).format(p=f"{self.dropout:g}")]}[self.shortcut_kind]
         if self.stochastic_depth < 1:
             words.append(tr(N_("stochastic depth p_L={p}")).format(p=f"{self.stochastic_depth:g}"))
+        if self.residual_scale < 1:
+            words.append(tr(N_("residual scale {a}")).format(a=f"{self.residual_scale:g}"))
         return words
 
     @property

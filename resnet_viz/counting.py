@@ -65,18 +65,25 @@ def _materialize(build: Callable[[], nn.Module]) -> nn.Module:
     return model.to_empty(device="cpu").eval()
 
 
-def count_module(build: Callable[[], nn.Module], input_shape: tuple[int, ...]) -> dict:
+def count_module(build: Callable[[], nn.Module], input_shape: tuple[int, ...], meta: bool = False) -> dict:
     """Parameters and multiply-adds of any module for one input of ``input_shape`` (batch included).
 
     Args:
         build: makes the module (called on the meta device, e.g. ``torchvision.models.vgg16``).
         input_shape: e.g. ``(1, 3, 224, 224)``.
+        meta: run the counting pass on the meta device too: shapes only, no arithmetic. Much faster for
+            a few large layers (VGG-19: 0.1 s instead of 3 s); slower for many small ones (ResNet-1202).
 
     Returns:
         ``{"params", "macs"}``.
     """
-    model = _materialize(build)
-    macs = sum(_macs_by_module(model, torch.zeros(input_shape)).values())
+    if meta:
+        with torch.device("meta"):
+            model = build().eval()
+    else:
+        model = _materialize(build)
+    x = torch.zeros(input_shape, device="meta" if meta else "cpu")
+    macs = sum(_macs_by_module(model, x).values())
     return {"params": sum(p.numel() for p in model.parameters()), "macs": macs}
 
 
@@ -188,25 +195,31 @@ def receptive_field(model: nn.Module, channels: int, size: int = 31) -> int:
     return int(rows.max() - rows.min() + 1)
 
 
-def three_by_three(channels: int) -> dict:
-    """Three stacked 3x3 convs vs one 7x7 conv, C channels in and out, counted and measured.
+def three_by_three(channels: int, layers: int = 3) -> dict:
+    """``layers`` stacked 3x3 convs vs the one conv of the same receptive field ((2 layers + 1) square),
+    C channels in and out, counted and measured: three 3x3 (27 C^2) vs one 7x7 (49 C^2), two 3x3 (18 C^2)
+    vs one 5x5 (25 C^2).
 
     Returns:
-        ``{"stacked": {"weights", "receptive_field", "nonlinearities"}, "single": {...}, "ratio"}``
-        with weights 27 C^2 and 49 C^2 and both receptive fields 7.
+        ``{"channels", "layers", "stacked": {"weights", "receptive_field", "nonlinearities"}, "single": {...},
+        "ratio"}``.
     """
     if isinstance(channels, bool) or not isinstance(channels, int) or not 1 <= channels <= 1024:
         raise ValueError(f"channels must be a whole number from 1 to 1024; got {channels!r}")
-    stacked = nn.Sequential(*[layer for _ in range(3) for layer in (nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.ReLU())])
-    single = nn.Sequential(nn.Conv2d(channels, channels, 7, padding=3, bias=False), nn.ReLU())
+    if layers not in (2, 3):
+        raise ValueError(f"layers must be 2 or 3; got {layers!r}")
+    k = 2 * layers + 1
+    stacked = nn.Sequential(*[layer for _ in range(layers)
+                              for layer in (nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.ReLU())])
+    single = nn.Sequential(nn.Conv2d(channels, channels, k, padding=k // 2, bias=False), nn.ReLU())
     rf_c = min(channels, 4)  # the field does not depend on the channel count; keep the probe small
     rf = {name: receptive_field(nn.Sequential(*[nn.Conv2d(rf_c, rf_c, m.kernel_size, padding=m.padding, bias=False)
                                                    for m in net if isinstance(m, nn.Conv2d)]), rf_c)
           for name, net in (("stacked", stacked), ("single", single))}
     w_stacked = sum(p.numel() for p in stacked.parameters())
     w_single = sum(p.numel() for p in single.parameters())
-    return {"channels": channels,
-            "stacked": {"weights": w_stacked, "receptive_field": rf["stacked"], "nonlinearities": 3},
+    return {"channels": channels, "layers": layers,
+            "stacked": {"weights": w_stacked, "receptive_field": rf["stacked"], "nonlinearities": layers},
             "single": {"weights": w_single, "receptive_field": rf["single"], "nonlinearities": 1},
             "ratio": w_single / w_stacked}
 
@@ -231,7 +244,7 @@ def torchvision_reference(name: str) -> dict:
 
     builder = getattr(torchvision.models, name)
     kwargs = {"aux_logits": False, "init_weights": False} if name == "googlenet" else {}
-    counted = count_module(lambda: builder(weights=None, **kwargs), (1, 3, 224, 224))
+    counted = count_module(lambda: builder(weights=None, **kwargs), (1, 3, 224, 224), meta=True)
     meta = torchvision.models.get_model_weights(name).IMAGENET1K_V1.meta
     metrics = meta["_metrics"]["ImageNet-1K"]
     return {**counted, "meta_params": meta["num_params"], "meta_gmacs": meta["_ops"],

@@ -125,6 +125,7 @@ class Block(nn.Module):
         self.residual = cfg.residual
         self.kind = cfg.shortcut_kind if cfg.residual else "none"
         self.scale, self.scale_branch = cfg.scale, cfg.scale_branch
+        self.residual_scale = cfg.residual_scale if cfg.residual else 1.0  # Inception-ResNet: x + a F(x)
         self.gate_bias, self.dropout = cfg.gate_bias, cfg.dropout
         self.survival = 1.0  # stochastic depth: set by ResNet per block
         self.noise: _Noise | None = None  # set by ResNet
@@ -207,6 +208,8 @@ class Block(nn.Module):
             f = (1 - self.scale) * f
         elif gate is not None:
             f = gate * f
+        if self.residual_scale != 1:
+            f = self.residual_scale * f
         routes = _ROUTES.get()
         if routes is not None and id(self) in routes:
             branch = routes[id(self)]

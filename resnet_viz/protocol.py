@@ -237,8 +237,18 @@ class Option:
     def flag(self) -> str:
         return "--" + self.name.replace("_", "-")
 
+    @property
+    def one_flag(self) -> str | None:
+        """For a bool: the declared flag that sets the opposite of the default (``--plain``), unless this
+        experiment's default already is what the flag says (a default of False and ``--no-batchnorm``): then
+        None, and the option is the pair ``--batchnorm/--no-batchnorm``."""
+        flag = self.meta.get("flag")
+        if not flag or (flag.startswith("--no-") and self.default is False):
+            return None
+        return flag
+
     def describe(self) -> dict:
-        return {**describe_field(self.name, self.type, self.default, self.meta), "option": self.meta.get("flag") or self.flag}
+        return {**describe_field(self.name, self.type, self.default, self.meta), "option": self.one_flag or self.flag}
 
     def check(self, value: Any) -> Any:
         return check_value(self.meta.get("label") or self.name, value, self.type, self.meta)
@@ -397,7 +407,7 @@ def command(experiment: Experiment, spec: Any, out: str | None = None) -> str:
         if o.type is bool:
             if value == base:
                 continue
-            words.append(o.meta["flag"] if o.meta.get("flag") else (o.flag if value else "--no-" + o.flag[2:]))
+            words.append(o.one_flag or (o.flag if value else "--no-" + o.flag[2:]))
         else:
             words += [o.flag, _encode(value)]
     if out:

@@ -43,9 +43,21 @@ def spec_dict(spec: Any) -> dict:
     return dataclasses.asdict(spec) if dataclasses.is_dataclass(spec) else dict(spec)
 
 
+# Settings added after runs were stored, with their defaults: left out of a key while at their default, so
+# the runs stored before them keep their keys (a setting at another value makes another run).
+ADDED_LATER = {"residual_scale": 1.0}
+
+
+def _without_added(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _without_added(v) for k, v in data.items()
+                if not (k in ADDED_LATER and v == ADDED_LATER[k])}
+    return data
+
+
 def spec_key(kind: str, spec: Any) -> str:
-    """Stable 20-hex-digit hash of an experiment kind and its spec."""
-    blob = json.dumps({"kind": kind, "spec": spec_dict(spec), "v": STORE_VERSION}, sort_keys=True)
+    """Stable 20-hex-digit hash of an experiment kind and its spec (see ``ADDED_LATER``)."""
+    blob = json.dumps({"kind": kind, "spec": _without_added(spec_dict(spec)), "v": STORE_VERSION}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 

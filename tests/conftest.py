@@ -133,18 +133,23 @@ NAMES = {
     "garipov", "simonyan", "zisserman", "lecun", "krizhevsky", "szegedy", "kaiming", "xavier", "glorot", "et", "al",
     "fp", "bf", "amx", "top", "imagenet1k", "v1", "nvidia", "hbm3", "px", "ms", "mb", "gb", "min", "max", "log",
     "log10", "exp", "dl", "dw", "dx", "dh", "df", "fc", "ln", "english", "language", "lang", "b_g", "p_l", "csv",
-    "zip", "float", "float32", "float64",
+    "zip", "float", "float32", "float64", "conv", "rbf", "ilsvrc", "flops", "densenet", "ioffe", "sutskever",
+    "hinton", "vanhoucke", "alemi", "cover", "thomas", "bottou", "bengio", "haffner", "ii",
 }
 # papers are cited by their own titles (not translated, as Chinese texts cite them)
 TITLES = ["Deep Residual Learning for Image Recognition", "Identity Mappings in Deep Residual Networks",
           "Identity Mappings", "Residual Networks Behave Like Ensembles of Relatively Shallow Networks",
-          "Visualizing the Loss Landscape of Neural Nets", "resnet-viz"]
+          "Visualizing the Loss Landscape of Neural Nets", "Batch Normalization", "Delving Deep into Rectifiers",
+          "One weird trick", "d2l-zh", "resnet-viz"]
 # a published number's source is shown as the paper names it (titles are not translated)
 def _sources() -> list[str]:
     from resnet_viz.experiments import EXPERIMENTS
-    from resnet_viz.lineage import ERROR_SOURCE
+    from resnet_viz.lineage import ERROR_SOURCE, HE_TABLE2, HE_TABLE3
+    from resnet_viz.ui.lessons.misconceptions import GLOSSARY
 
-    return [e.published.source for e in EXPERIMENTS.values() if e.published] + [ERROR_SOURCE]
+    glossary = [word for row in GLOSSARY for word in (row[0], *row[2].split(", "))]  # the English terms, on purpose
+    return ([e.published.source for e in EXPERIMENTS.values() if e.published] + [ERROR_SOURCE, HE_TABLE2.source,
+            HE_TABLE3.source] + sorted(glossary, key=len, reverse=True))
 NAME_PATTERNS = [r"\b(?:plain|ResNet)-\d+\b", r"RESNET_VIZ_\w+", r"https?://\S+", r"\w+\.(?:py|json|csv|zip)\b",
                  r"%\{[^}]*\}", r"<[^>]+>", r"\b\d+x\d+\b", r"\b[A-Za-z]\d*\b"]
 

@@ -270,7 +270,7 @@ def test_while_the_question_is_open_nothing_on_a_students_page_gives_the_answer_
 
 def test_a_teacher_and_three_students_join_answer_watch_the_counts_and_see_the_reveal(room):
     c = room.create("Week 5")
-    teacher = app("pages/8_Class.py", **{"class": c.code, "key": c.teacher_key}).run()
+    teacher = app("pages/10_Class.py", **{"class": c.code, "key": c.teacher_key}).run()
     assert not teacher.exception and "key" not in teacher.query_params  # the key leaves the address bar
     assert [m.value for m in teacher.metric] == ["0", "0"]
     students = []
@@ -298,9 +298,9 @@ def test_a_teacher_and_three_students_join_answer_watch_the_counts_and_see_the_r
 
 def test_a_student_link_with_a_wrong_key_is_a_message_and_grants_nothing(room):
     c = room.create()
-    at = app("pages/8_Class.py", **{"class": c.code, "key": "guessed-key"}).run()
+    at = app("pages/10_Class.py", **{"class": c.code, "key": "guessed-key"}).run()
     assert any("not the teacher key of class" in e.value for e in at.error)
-    for page in (at, app("pages/8_Class.py", **{"class": c.code}).run()):  # a wrong key, or the code alone
+    for page in (at, app("pages/10_Class.py", **{"class": c.code}).run()):  # a wrong key, or the code alone
         assert not [b for b in page.button if b.key and b.key.startswith(("revealed-", "reset-", "open-", "closed-"))]
         assert [m.value for m in page.metric] == []  # no board
         assert not [d for d in page.get("download_button")]  # no export
@@ -320,7 +320,7 @@ def test_a_nickname_is_shown_as_text_never_as_markdown_or_html(room):
     c = room.create()
     nick = "<img src=x onerror=alert(1)> **bold**"
     room.join(c.code, "member-x1", nick)
-    at = app("pages/8_Class.py", **{"class": c.code, "key": c.teacher_key}).run()
+    at = app("pages/10_Class.py", **{"class": c.code, "key": c.teacher_key}).run()
     cells = [v for df in at.dataframe for v in df.value.iloc[:, 0].tolist()]
     assert clean_nickname(nick) in cells
     assert not any("onerror" in m.value or "**bold**" in m.value for m in list(at.markdown) + list(at.caption))
@@ -341,10 +341,10 @@ def test_the_class_figure_fills_in_from_the_store_and_students_are_handed_units(
         store.save("degradation", unit, {"status": "completed", "runs": [
             {"variant": unit.variants[0], "depth": unit.depths[0], "seed": 0, "final_train_error": error,
              "final_test_error": error, "seconds": 1.0}]})
-    student = app("pages/8_Class.py", **{"class": c.code}).run()
+    student = app("pages/10_Class.py", **{"class": c.code}).run()
     assert not student.exception
     assert room.assignments(c.code)[0]["unit"] == 3  # the one unit not stored yet
-    teacher = app("pages/8_Class.py", **{"class": c.code, "key": c.teacher_key}).run()
+    teacher = app("pages/10_Class.py", **{"class": c.code, "key": c.teacher_key}).run()
     assert any("3 of 4 runs stored, 1 handed out" in m.value for m in teacher.markdown)
     assert teacher.get("plotly_chart")
     from resnet_viz.class_cli import show
@@ -430,11 +430,11 @@ def test_a_student_on_the_class_page_trains_their_unit_in_the_background_and_it_
     c = room.create()
     room.set_sweep(c.code, c.teacher_key, "degradation",
                    {"depths": [8], "seeds": [0], "variants": ["plain"], "steps": 20, "width": 4})
-    student = app("pages/8_Class.py", **{"class": c.code}).run()
+    student = app("pages/10_Class.py", **{"class": c.code}).run()
     assert not student.exception
     assert student.get("progress")  # its own progress bar
     wait_for_job(seconds=120)
-    teacher = app("pages/8_Class.py", **{"class": c.code, "key": c.teacher_key}).run()
+    teacher = app("pages/10_Class.py", **{"class": c.code, "key": c.teacher_key}).run()
     assert any("1 of 1 runs stored, 1 handed out" in m.value for m in teacher.markdown)
     student.run()
     assert any("Every run of the class's figure is stored" in x.value for x in student.success)
@@ -446,7 +446,7 @@ def test_on_a_full_queue_each_student_is_told_their_place_among_the_class_units_
     room.set_sweep(c.code, c.teacher_key, "degradation", {"depths": [20, 32], "seeds": [0]})
     places = []
     for _ in range(3):
-        at = app("pages/8_Class.py", **{"class": c.code}).run()
+        at = app("pages/10_Class.py", **{"class": c.code}).run()
         assert not at.exception
         places += [x.value for x in at.info if "waiting for room" in x.value]
     assert [p.split("you are number ")[1].split(" ")[0] for p in places] == ["1", "2", "3"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import math
 import statistics
 
 from .. import cost as costs
@@ -155,13 +156,48 @@ def _medians(result: dict) -> dict[tuple[str, int], float]:
     return {k: statistics.median(v) for k, v in errors.items()}
 
 
+LEVEL, FASTER, SMOOTH = 0.1, 10, 10  # shallow nets: steps to a training error of 0.1, 10 steps sooner, 10-step average
+
+
+def steps_to(history: list[dict], level: float, smooth: int = SMOOTH) -> int | None:
+    """The first step at which the training error, averaged over ``smooth`` steps, is at most ``level``
+    (None if it never gets there)."""
+    errors = [h["train_error"] for h in history if h.get("train_error") is not None]
+    steps = [h["step"] for h in history if h.get("train_error") is not None]
+    for i in range(smooth - 1, len(errors)):
+        if sum(errors[i - smooth + 1:i + 1]) / smooth <= level:
+            return steps[i]
+    return None
+
+
+def shallow_effect(result: dict) -> Effect | None:
+    """At the shallowest depth the residual net converges faster (He et al. 2016, Sec. 4.1 and Fig. 4): it
+    reaches a training error of ``LEVEL`` at least ``FASTER`` steps before the plain net (medians over seeds)."""
+    depth = min((r["depth"] for r in result["runs"]), default=None)
+    found = {}
+    for variant in VARIANTS:
+        steps = [steps_to(r["history"], LEVEL) for r in result["runs"] if r["variant"] == variant and r["depth"] == depth
+                 and r.get("history")]
+        if steps:
+            found[variant] = statistics.median(s if s is not None else math.inf for s in steps)
+    if len(found) < 2:
+        return None
+    plain, residual = found["plain"], found["residual"]
+    return Effect(N_("at the shallowest depth the residual net reaches a low training error in fewer steps"),
+                  residual + FASTER <= plain, {f"plain-{depth}": None if math.isinf(plain) else plain,
+                                               f"ResNet-{depth}": None if math.isinf(residual) else residual},
+                  f"steps to {LEVEL:g}: ResNet-{depth} + {FASTER} <= plain-{depth}")
+
+
 def effects(result: dict) -> list[Effect]:
     """Degradation: the deepest plain net ends with a clearly higher training error (median over seeds)
-    than the shallowest plain net and than its residual twin."""
+    than the shallowest plain net and than its residual twin; and at the shallowest depth the residual net
+    gets to a low training error sooner (:func:`shallow_effect`)."""
     med = _medians(result)
     plain = sorted(d for v, d in med if v == "plain")
+    shallow_faster = shallow_effect(result)
     if len(plain) < 2:
-        return []
+        return [shallow_faster] if shallow_faster else []
     shallow, deep = plain[0], plain[-1]
     numbers = {f"plain-{shallow}": med[("plain", shallow)], f"plain-{deep}": med[("plain", deep)]}
     holds = med[("plain", deep)] >= med[("plain", shallow)] + MARGIN
@@ -171,7 +207,7 @@ def effects(result: dict) -> list[Effect]:
         holds = holds and med[("plain", deep)] >= med[("residual", deep)] + MARGIN
         rule += f" and >= ResNet-{deep} + {MARGIN}"
     return [Effect(N_("the deeper plain net trains clearly worse than the shallower one and than its residual twin"),
-                   holds, numbers, rule)]
+                   holds, numbers, rule)] + ([shallow_faster] if shallow_faster else [])
 
 
 def answer(result: dict) -> int | None:

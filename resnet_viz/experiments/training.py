@@ -22,7 +22,7 @@ class Spec:
 
     net: NetConfig = nested(NetConfig, expose=("depth", "block", "residual", "shortcut", "width", "activation",
                                                "batchnorm", "init", "shortcut_kind", "scale", "scale_branch",
-                                               "gate_bias", "dropout", "stochastic_depth"))
+                                               "gate_bias", "dropout", "stochastic_depth", "residual_scale"))
     data: DataConfig = nested(DataConfig, expose=("name", "image_size", "train_limit", "seed"))
     train: TrainConfig = nested(TrainConfig, expose=("steps", "batch_size", "lr", "momentum", "weight_decay",
                                                      "schedule", "eval_every", "seed", "device", "precision"))

@@ -14,7 +14,7 @@ from .conftest import ARTIFACTS, assert_no_exception, wait_for_app
 
 # Every page by its address ("" is the home page), and the tabs that draw more when opened.
 PAGES = [""] + [p[0].split("/")[-1].removesuffix(".py").split("_", 1)[1] for p in available_pages()]
-TABS = {"Parameters_and_compute": 5, "Landscape": 2}
+TABS = {"Parameters_and_compute": 5, "Landscape": 2, "From_LeNet_to_ResNet": 6}
 
 TEXTS_JS = """() => {
   const skip = 'code, pre, .katex, .katex-display, [data-testid="stCode"], [data-testid="stToolbar"], '

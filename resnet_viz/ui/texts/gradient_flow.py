@@ -24,7 +24,9 @@ plain nets still train worse (see *Degradation*): degradation is an optimization
 simply vanishing gradients.
 
 **Without BN, with sigmoid**, every layer multiplies the gradient by the sigmoid's slope, at most
-1/4, so the plain net's early gradients **vanish** (about 0.25-0.3 per layer, down to 1e-29 at depth 56).
+1/4, *and* by its weights. The factor per layer that (d) measures is the two together, so it can sit a
+little above 1/4 (the weights' gain: He initialization draws them large enough for ReLU), yet far below
+1: the plain net's early gradients **vanish**, as (a) shows.
 
 **An original residual block with sigmoid vanishes too**: its nonlinearity comes *after* the
 addition, so it sits on the shortcut path and scales the "+ 1" by at most 1/4 in every block.

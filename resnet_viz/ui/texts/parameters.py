@@ -31,7 +31,7 @@ class Parameters(_Text):
     pick_variant = "Pick at least one variant."
     lineage = ("Counted here: parameters and multiply-adds per image (224 px; LeNet-5 at 32 px). Published: top-1 "
                "error from {source}. Marker size grows with depth.")
-    lineage_read = ("**Read it:** ResNet-152 has 152 layers yet fewer multiply-adds than VGG-16 (11.5 G vs 15.5 G) and "
+    lineage_read = ("**Read it:** ResNet-152 has 152 layers yet fewer multiply-adds than VGG-16 ({resnet:.1f} G vs {vgg:.1f} G) and "
                     "less than half its parameters, at a lower error: depth bought with bottlenecks, not width.")
     three_numbers = ("27C² = 27 x {c}² = {stacked:,} and 49C² = {single:,}: the single 7x7 conv costs **{ratio:.2f}x** "
                      "as much. The receptive fields are measured by backpropagating from one output pixel and seeing "
