@@ -15,7 +15,8 @@ from resnet_viz.ui.widgets import control, setting, spec_from
 ui.page_setup("From LeNet to ResNet", ":material/family_history:")
 ui.sidebar()
 ui.lesson_title(T, rs.EXPERIMENT, T.intro)
-declare("scales", "depth", "batchnorm", "steps", "options", "options_depth", "seeds", "options_steps")  # the trained tabs' settings
+declare("scales", "depth", "batchnorm", "steps", "options", "options_imagenet", "options_depth", "seeds",
+        "options_steps")  # the trained tabs' settings
 tabs = st.tabs(T.tabs, key="lineage_tab", on_change="rerun")
 for tab, view in zip(tabs[:4], (lesson.lenet_tab, lesson.alexnet_tab, lesson.vgg_tab, lesson.googlenet_tab)):
     if tab.open:
@@ -24,11 +25,17 @@ for tab, view in zip(tabs[:4], (lesson.lenet_tab, lesson.alexnet_tab, lesson.vgg
 if tabs[4].open:
     with tabs[4]:
         options = setting(so.Spec, "options")  # a row of its own: three long chips fit whole
-        c2, c3, c4 = st.columns(3)
-        depth = control(c2, "select_slider", "options_depth", N_("Depth"), cifar_depths("basic", up_to=56), 56)
+        c1, c2, c3, c4 = st.columns([3, 2, 2, 2])
+        imagenet = control(c1, "toggle", "options_imagenet", N_("ImageNet family, 64 px"), None, False,
+                           help=N_("Table 2's nets: plain-18/34 and ResNet-18/34 of the ImageNet family, width 16, "
+                                   "on the images enlarged to 64 px"))
+        depth = control(c2, "select_slider", "options_depth", N_("Depth"), [18, 34] if imagenet else
+                        cifar_depths("basic", up_to=56), 18 if imagenet else 56, key=f"options-depth-{imagenet}")
         seeds = setting(so.Spec, "seeds", c3, values=[0, 1, 2])
         steps = control(c4, "select_slider", "options_steps", N_("Steps"), list(range(50, 1001, 50)), 300)
-        lesson.resnet_tab(spec_from(so.Spec, {"options": options, "depth": depth, "seeds": seeds, "steps": steps}))
+        family = {"family": "imagenet", "width": 16, "image_size": 64} if imagenet else {}
+        lesson.resnet_tab(spec_from(so.Spec, {"options": options, "depth": depth, "seeds": seeds, "steps": steps,
+                                              **family}))
 if tabs[5].open:
     with tabs[5]:
         lesson.inception_resnet_counts()

@@ -280,11 +280,24 @@ def test_the_shipped_options_result_shows_the_effect_and_counts_the_projections(
     assert so.EXPERIMENT.published.rows[-1] == {"net": "ResNet-34 C", "top-1 error (%)": "24.19"}
 
 
+def test_the_shipped_imagenet_18_result_is_table_2s_shallow_case():
+    from resnet_viz.experiments import shortcut_options as so
+
+    result = preset_result(so.EXPERIMENT.presets[1])
+    assert (result["family"], result["depth"], result["image_size"]) == ("imagenet", 18, 64)
+    params = {r["variant"]: r["params"] for r in result["runs"]}
+    assert params["plain"] == params["A"] == 690_618  # ImageNet ResNet-18 at width 16, 10 classes, 1 channel
+    (effect,) = so.effects(result)  # at 18 layers: the plain net about as good as the residual nets, as in Table 2
+    assert effect.holds and effect.rule == "plain <= option A and B + 0.05"
+    reached = {r["variant"]: r["steps_to_0.1"] for r in result["runs"]}
+    assert all(isinstance(reached[v], int) for v in ("plain", "A", "B", "C"))
+
+
 def test_an_options_result_without_the_effect_says_so():
     from resnet_viz.experiments import shortcut_options as so
 
     runs = [{"variant": v, "seed": 0, "final_train_error": e} for v, e in (("plain", 0.1), ("A", 0.08), ("C", 0.0))]
-    (effect,) = so.effects({"status": "completed", "depth": 20, "runs": runs})
+    (effect,) = so.effects({"status": "completed", "depth": 32, "runs": runs})
     assert not effect.holds and effect.rule == "option A <= plain - 0.05"
 
 

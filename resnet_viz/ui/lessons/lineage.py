@@ -248,10 +248,20 @@ def draw_options(shown: Shown) -> None:
     chart(st, _options_figure(shown.ident, language(), result))
     med = so.medians(result)
     params = {r["variant"]: r["params"] for r in result["runs"]}
+    reached = {v: [r.get("steps_to_0.1") for r in result["runs"] if r["variant"] == v] for v in med}
     frame = pd.DataFrame([{_("net"): option_label(v, result["depth"]), _("parameters"): f"{params[v]:,}",
-                           _("train error"): e} for v, e in med.items()])
+                           _("train error"): e, _("steps to {level}").format(level=dg.LEVEL): _steps(reached[v])}
+                          for v, e in med.items()])
     small_table(st, frame, formats={_("train error"): "{:.3f}"})
     st.caption(T.options_table)
+
+
+def _steps(found: list[int | None]) -> str:
+    """The median of the runs' steps to a level, "–" where most never got there."""
+    if any(f is None for f in found):
+        found = [f if f is not None else float("inf") for f in found]
+    value = pd.Series(found, dtype=float).median()
+    return "–" if value == float("inf") else f"{value:g}"
 
 
 def options_view(spec: so.Spec) -> None:
