@@ -68,7 +68,7 @@ def numbers() -> dict:
     return found
 
 
-# (key, claim, what the lab shows, source, page, its title)
+# (key of the claim's texts: <key>_claim, <key>_lab, <key>_source; the page that shows it; its title)
 CLAIMS = (
     ("bn", "Gradient_flow", N_("Gradient flow")),
     ("vanish", "Gradient_flow", N_("Gradient flow")),
