@@ -3,8 +3,8 @@
 One subcommand per registered experiment (:mod:`resnet_viz.experiments`, read when the parser is
 built, so an experiment registered at run time has its subcommand too), one option per setting of
 its Spec, with the Spec's default, help and allowed values (:mod:`resnet_viz.protocol`); nothing
-here restates a setting. ``params`` (the calculator of the Parameters page) reads its net options
-from ``NetConfig``'s declarations the same way. A bad value gets the pages' message and exit status
+here restates a setting. ``params`` (the calculator of the Parameters page) takes every net setting that
+``train`` takes, read from their declarations the same way. A bad value gets the pages' message and exit status
 2, checked before any training starts (outputs, the store, memory), never a traceback.
 """
 
@@ -22,7 +22,14 @@ from .config import FAMILIES, NetConfig
 from .protocol import Experiment, Option, config_options, options
 
 MAX_COUNT_SIZE = 1024
-NET_OPTIONS = ("depth", "block", "residual", "shortcut", "width")
+def _net_options() -> tuple[str, ...]:
+    """Every net setting that ``train`` takes (its Spec's exposed net fields): ``params`` takes them all."""
+    from .experiments import training
+
+    return next(f.metadata["expose"] for f in dataclasses.fields(training.Spec) if f.name == "net")
+
+
+NET_OPTIONS = _net_options()
 
 
 MAX_RANGE = 10_000
@@ -275,7 +282,8 @@ def cmd_params(args: argparse.Namespace) -> int:
     counted = count(net, args.image_size)
     payload = {"name": net.name, "family": net.family, "depth": net.depth, "block": net.block,
                "residual": net.residual, "shortcut": net.shortcut, "width": net.width, "classes": classes,
-               "image_size": counted["image_size"], "params": counted["params"], "macs": counted["macs"]}
+               "image_size": counted["image_size"], "params": counted["params"], "macs": counted["macs"],
+               "net": dataclasses.asdict(net)}
     if args.stages:
         payload["stages"] = counted["stages"]
     if args.diagram:

@@ -1,6 +1,7 @@
 """Parameters and compute: the block calculator, the 3x3 argument, the family table, the lineage,
 the architecture diagram, their figures and CLI. Every count quoted in the issue, exactly."""
 
+import argparse
 import json
 
 import pandas as pd
@@ -173,3 +174,26 @@ def test_stage_cost_figure_stacks_each_stage_share():
     stage3 = fig.data[3]
     assert stage3.y[0] == pytest.approx(100 * 203_520 / 269_722)
     assert stage3.customdata[0][0] == "203,520"
+
+
+def test_params_takes_every_net_setting_that_train_takes(capsys):
+    from resnet_viz.cli import build_parser
+    from resnet_viz.experiments import training
+    from resnet_viz.protocol import options
+
+    def flags(command: str) -> set[str]:
+        sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
+        return {s for a in sub._actions for s in a.option_strings}
+
+    train_net = [o for o in options(training.Spec) if o.path[0] == "net"]
+    assert {o.one_flag or o.flag for o in train_net} <= flags("params")
+    for argv, cfg in ((["--no-batchnorm"], NetConfig(batchnorm=False)),
+                      (["--shortcut-kind", "gating", "--gate-bias", "-6"], NetConfig(shortcut_kind="gating", gate_bias=-6.0)),
+                      (["--block", "preact", "--residual-scale", "0.2", "--activation", "tanh"],
+                       NetConfig(block="preact", residual_scale=0.2, activation="tanh"))):
+        assert main(["params", *argv, "--json"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["params"] == count(cfg)["params"] and out["net"]["batchnorm"] == cfg.batchnorm
+    assert main(["params", "--plain", "--shortcut-kind", "gating"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "needs shortcuts" in err
