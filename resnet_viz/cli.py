@@ -302,6 +302,20 @@ def cmd_params(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_code(args: argparse.Namespace) -> int:
+    from .codegen import render
+
+    classes = args.classes if args.classes is not None else (1000 if args.family == "imagenet" else 10)
+    net = _net(args, family=args.family, num_classes=classes, in_channels=args.in_channels)
+    source = render(net)
+    if args.out:
+        Path(args.out).write_text(source)
+        print(f"wrote {args.out}: {net.name}, python {args.out} builds it")
+    else:
+        print(source, end="")
+    return 0
+
+
 def _params_extras(args: argparse.Namespace) -> int:
     """params --compare-blocks C / --family-table / --lineage / --three-by-three C."""
     from .counting import block_cost, family_rows, three_by_three
@@ -455,6 +469,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--three-by-three", type=int, metavar="C", help="three 3x3 convs vs one 7x7 at C channels")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_params)
+
+    p = sub.add_parser("code", help="the net as standalone PyTorch code (torch only)",
+                       description="Write a Python file that defines make_net(), returning the configured net as plain "
+                                   "PyTorch (no resnet_viz import); the lab's weights load into it by name.")
+    p.add_argument("--family", choices=FAMILIES, default="cifar")
+    group = p.add_argument_group("net")
+    for o in config_options(NetConfig, NET_OPTIONS):
+        add_option(group, o, default_shown={"block": "auto", "shortcut": "auto", "width": "the family's"}.get(o.name))
+    p.add_argument("--classes", type=int, default=None, help="classifier outputs (default 10 CIFAR, 1000 ImageNet)")
+    p.add_argument("--in-channels", type=int, default=3)
+    p.add_argument("--out", help="write the code here (default: print it)")
+    p.set_defaults(func=cmd_code)
 
     for experiment in list(EXPERIMENTS.values()):
         _add_experiment(sub, experiment)
