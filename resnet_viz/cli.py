@@ -270,15 +270,31 @@ def cmd_experiments(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_net_arguments(p: argparse.ArgumentParser) -> None:
+    """The net options of ``params`` and ``code``: the family, every net setting ``train`` takes, classes and
+    input channels."""
+    p.add_argument("--family", choices=FAMILIES, default="cifar")
+    group = p.add_argument_group("net")
+    for o in config_options(NetConfig, NET_OPTIONS):
+        add_option(group, o, default_shown={"block": "auto", "shortcut": "auto", "width": "the family's"}.get(o.name))
+    p.add_argument("--classes", type=int, default=None, help="classifier outputs (default 10 CIFAR, 1000 ImageNet)")
+    p.add_argument("--in-channels", type=int, default=3)
+
+
+def _net_of(args: argparse.Namespace) -> tuple[NetConfig, int]:
+    """The net that ``_add_net_arguments``' options describe, and its classes."""
+    classes = args.classes if args.classes is not None else (1000 if args.family == "imagenet" else 10)
+    return _net(args, family=args.family, num_classes=classes, in_channels=args.in_channels), classes
+
+
 def cmd_params(args: argparse.Namespace) -> int:
     from .counting import count
 
     if args.compare_blocks is not None or args.family_table or args.lineage or args.three_by_three is not None:
         return _params_extras(args)
-    classes = args.classes if args.classes is not None else (1000 if args.family == "imagenet" else 10)
     if args.image_size is not None and not 8 <= args.image_size <= MAX_COUNT_SIZE:
         raise ValueError(f"image-size must be a whole number from 8 to {MAX_COUNT_SIZE}; got {args.image_size}")
-    net = _net(args, family=args.family, num_classes=classes, in_channels=args.in_channels)
+    net, classes = _net_of(args)
     counted = count(net, args.image_size)
     payload = {"name": net.name, "family": net.family, "depth": net.depth, "block": net.block,
                "residual": net.residual, "shortcut": net.shortcut, "width": net.width, "classes": classes,
@@ -305,11 +321,11 @@ def cmd_params(args: argparse.Namespace) -> int:
 def cmd_code(args: argparse.Namespace) -> int:
     from .codegen import render
 
-    classes = args.classes if args.classes is not None else (1000 if args.family == "imagenet" else 10)
-    net = _net(args, family=args.family, num_classes=classes, in_channels=args.in_channels)
+    out = check_out(args.out)  # refused before anything is written
+    net, _classes = _net_of(args)
     source = render(net)
-    if args.out:
-        Path(args.out).write_text(source)
+    if out is not None:
+        out.write_text(source)
         print(f"wrote {args.out}: {net.name}, python {args.out} builds it")
     else:
         print(source, end="")
@@ -449,12 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("params", help="parameters and multiply-adds of a net",
                        description="Count a net's parameters and multiply-adds (torch.utils.flop_counter).")
-    p.add_argument("--family", choices=FAMILIES, default="cifar")
-    group = p.add_argument_group("net")
-    for o in config_options(NetConfig, NET_OPTIONS):
-        add_option(group, o, default_shown={"block": "auto", "shortcut": "auto", "width": "the family's"}.get(o.name))
-    p.add_argument("--classes", type=int, default=None, help="classifier outputs (default 10 CIFAR, 1000 ImageNet)")
-    p.add_argument("--in-channels", type=int, default=3)
+    _add_net_arguments(p)
     p.add_argument("--image-size", type=int, default=None, help="input side (default 32 CIFAR, 224 ImageNet)")
     p.add_argument("--stages", action="store_true", help="add the per-stage breakdown")
     p.add_argument("--diagram", action="store_true", help="print the architecture as Graphviz DOT text")
@@ -473,12 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("code", help="the net as standalone PyTorch code (torch only)",
                        description="Write a Python file that defines make_net(), returning the configured net as plain "
                                    "PyTorch (no resnet_viz import); the lab's weights load into it by name.")
-    p.add_argument("--family", choices=FAMILIES, default="cifar")
-    group = p.add_argument_group("net")
-    for o in config_options(NetConfig, NET_OPTIONS):
-        add_option(group, o, default_shown={"block": "auto", "shortcut": "auto", "width": "the family's"}.get(o.name))
-    p.add_argument("--classes", type=int, default=None, help="classifier outputs (default 10 CIFAR, 1000 ImageNet)")
-    p.add_argument("--in-channels", type=int, default=3)
+    _add_net_arguments(p)
     p.add_argument("--out", help="write the code here (default: print it)")
     p.set_defaults(func=cmd_code)
 

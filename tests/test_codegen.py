@@ -78,3 +78,6 @@ def test_cli_code_writes_a_file_that_builds_the_net_and_refuses_bad_input(tmp_pa
     assert main(["code", "--depth", "21"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "6n+2" in err
+    assert main(["code", "--out", str(tmp_path / "missing" / "net.py")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "does not exist" in err
