@@ -90,13 +90,9 @@ def claims() -> None:
             st.markdown(f"**{_('The claim')}:** ~~{getattr(T, key + '_claim')}~~" if language() != "zh" else
                         f"**{_('The claim')}**：~~{getattr(T, key + '_claim')}~~")
             values = found.get(key, {})
-            text = getattr(T, key + "_lab")
-            if values is not None and all(v is not None for v in values.values()):
-                try:
-                    text = text.format(**values)
-                except KeyError:
-                    text = None
-            elif "{" in text:
+            try:  # a number missing (None) or a result missing (KeyError): say so instead of a guess
+                text = None if any(v is None for v in values.values()) else getattr(T, key + "_lab").format(**values)
+            except KeyError:
                 text = None
             if text is None:
                 st.info(_("The result this answer reads is not stored on this server; open the page to measure it."))
