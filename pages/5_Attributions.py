@@ -48,4 +48,5 @@ left, right = st.columns([3, 2])
 with left:
     lesson.importance_vs_lesion(pair)
 right.markdown(T.blocks)
+ui.guard(lesson.take_home, pair)
 ui.finish_page()

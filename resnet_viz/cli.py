@@ -444,6 +444,38 @@ def _add_sweep(sub: Any) -> None:
         q.set_defaults(func=lambda args, experiment=experiment: run_sweep(experiment, args))
 
 
+def _add_notebook(sub: Any) -> None:
+    from .experiments import EXPERIMENTS
+    from .i18n import LANGUAGES
+
+    p = sub.add_parser("notebook", help="a lesson as a Jupyter notebook that runs on its own",
+                       description="Write the experiment as configured as an .ipynb notebook: its data, each net as plain "
+                                   "PyTorch, the lab's training loop with its recipe and seeds, and the lesson's main plot "
+                                   "(needs nbformat; it runs in Jupyter with torch and plotly).")
+    kinds = p.add_subparsers(dest="experiment", required=True, metavar="EXPERIMENT")
+    for experiment in EXPERIMENTS.values():
+        q = kinds.add_parser(experiment.name, help=experiment.help, description=experiment.description or experiment.help)
+        _common(q, experiment)
+        q.add_argument("--lang", choices=list(LANGUAGES), default="en", help="the notebook's language (default en)")
+        q.add_argument("--lab-url", default="http://localhost:8501",
+                       help="the lab's address, for the link back to it (default http://localhost:8501)")
+        q.add_argument("--out", required=True, help="write the notebook here (lesson.ipynb)")
+        q.set_defaults(func=lambda args, experiment=experiment: cmd_notebook(experiment, args))
+
+
+def cmd_notebook(experiment: Experiment, args: argparse.Namespace) -> int:
+    from .i18n import translate
+    from .notebook import build, dumps, lab_link
+
+    spec = _spec(experiment, args)
+    out = check_out(args.out)
+    link = lab_link(experiment, spec, args.lab_url, args.lang)
+    notebook = build(experiment, spec, lambda m: translate(m, args.lang), args.lang, lab_url=link)
+    out.write_text(dumps(notebook), encoding="utf-8")
+    print(f"wrote {args.out}: {experiment.name}, {len(notebook.cells)} cells; jupyter lab {args.out} opens it")
+    return 0
+
+
 class _Parser(argparse.ArgumentParser):
     """Bad input is one line (what is wrong and where the help is) and exit status 2, not the usage block."""
 
@@ -491,6 +523,7 @@ def build_parser() -> argparse.ArgumentParser:
     for experiment in list(EXPERIMENTS.values()):
         _add_experiment(sub, experiment)
     _add_sweep(sub)
+    _add_notebook(sub)
     from .class_cli import add_parser as add_class
 
     add_class(sub)

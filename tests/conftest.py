@@ -127,7 +127,7 @@ def number(text: str) -> float:
 # symbols. Code (commands, file names) sits in code elements and formulas in KaTeX: both are skipped.
 NAMES = {
     "resnet", "resnets", "vgg", "lenet", "alexnet", "googlenet", "inception", "highway", "captum", "gradcam",
-    "cifar", "mnist", "fashion", "imagenet", "torchvision", "pytorch", "streamlit", "tensorboard", "cuda", "cpu",
+    "cifar", "mnist", "fashion", "imagenet", "torchvision", "pytorch", "torch", "py", "jupyter", "streamlit", "tensorboard", "cuda", "cpu",
     "gpu", "mps", "ray", "sgd", "relu", "sigmoid", "tanh", "softmax", "he", "zhang", "ren", "sun", "veit", "wilber",
     "belongie", "li", "xu", "taylor", "studer", "goldstein", "huang", "srivastava", "goodfellow", "vinyals", "saxe",
     "garipov", "simonyan", "zisserman", "lecun", "krizhevsky", "szegedy", "kaiming", "xavier", "glorot", "et", "al",

@@ -201,11 +201,11 @@ def test_the_class_link_uses_the_address_students_reach(monkeypatch):
 
     monkeypatch.setattr(net_util, "get_internal_ip", lambda: "192.168.1.20")
     at = app("pages/1_Degradation.py", depths="20,32").run()
-    link = next(c.value for c in at.code)
+    link = next(c.value for c in at.sidebar.code)
     assert link.startswith("http://192.168.1.20:") and "depths=20,32" in link
     assert not [w for w in at.sidebar.warning if "only works on this computer" in w.value]
     monkeypatch.setenv("RESNET_VIZ_PUBLIC_URL", "https://lab.school.example/")
-    link = next(c.value for c in app("pages/1_Degradation.py").run().code)
+    link = next(c.value for c in app("pages/1_Degradation.py").run().sidebar.code)
     assert link.startswith("https://lab.school.example?") or link.startswith("https://lab.school.example/")
 
 

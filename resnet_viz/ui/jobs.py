@@ -47,7 +47,7 @@ class Panel:
 
 
 def job_panel(kind: str, spec: Any, live: Callable[[list[dict]], None] | None = None, button: str = N_("Train"),
-              what: str = "", sweep: str = "", sweep_help: str = "") -> Panel:
+              what: str = "", sweep: str = "", sweep_help: str = "", prose: tuple[str, ...] = ()) -> Panel:
     """Draw the state of (kind, spec) and the button that trains it.
 
     Args:
@@ -58,10 +58,21 @@ def job_panel(kind: str, spec: Any, live: Callable[[list[dict]], None] | None = 
         what: one sentence on what pressing it does, shown with the estimate.
         sweep: the label of a second button that runs the spec as a sweep (:mod:`resnet_viz.sweep`: each
             run its own task, stored on its own), for hosts with Ray or a GPU; "" for none.
+        prose: the page's title and explanation, for the notebook download (:mod:`.takehome`): under the
+            panel, the nets' code and the lesson as a notebook.
 
     A result whose runs are all stored (by a job, a sweep or the CLI) is the stored result; for an
     experiment whose runs are stored one by one the button trains only the runs the store lacks.
     """
+    panel = _panel(kind, spec, live, button, what, sweep, sweep_help)
+    from .takehome import take_home
+
+    guard(take_home, kind, spec, prose)
+    return panel
+
+
+def _panel(kind: str, spec: Any, live: Callable[[list[dict]], None] | None, button: str, what: str, sweep: str,
+           sweep_help: str) -> Panel:
     manager = job_manager()
     experiment = experiments.get(kind)
     key = manager.store.key(kind, spec)

@@ -225,3 +225,27 @@ def test_the_degradation_runs_download_as_tensorboard_files(server, page, tmp_pa
         assert all(n.startswith("runs/") and "/events.out.tfevents" in n for n in zf.namelist())
     assert folders == {"plain-20_seed0", "ResNet-20_seed0", "plain-56_seed0", "ResNet-56_seed0"}
     assert_no_exception(page)
+
+
+def test_the_degradation_lesson_downloads_as_a_notebook_and_shows_its_code(server, page, tmp_path):
+    import json
+
+    import nbformat
+
+    page.goto(f"{server['url']}/Degradation?lang=zh&depths=20,32")
+    page.get_by_text("代码：用纯 PyTorch 写出的网络").wait_for(timeout=60_000)
+    wait_for_app(page)
+    page.get_by_text("代码：用纯 PyTorch 写出的网络").click()
+    page.get_by_text("def make_net(seed=None):").first.wait_for(timeout=30_000)
+    with page.expect_download(timeout=60_000) as download:
+        page.get_by_role("button", name="下载笔记本").click()
+    path = tmp_path / "lesson.ipynb"
+    download.value.save_as(path)
+    notebook = nbformat.read(path, as_version=4)
+    nbformat.validate(notebook)
+    assert download.value.suggested_filename == "degradation_zh.ipynb"
+    assert notebook.metadata["resnet_viz"] == {"experiment": "degradation", "lang": "zh"}
+    assert notebook.cells[0].source.startswith("# 退化")
+    assert sum(c.source.startswith("%%writefile") for c in notebook.cells) == 4
+    assert "/Degradation?" in json.dumps(notebook.cells[1].source) and "depths=20,32" in notebook.cells[1].source
+    assert_no_exception(page)

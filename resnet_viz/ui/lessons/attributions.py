@@ -139,4 +139,13 @@ def importance_vs_lesion(p: nets.Pair, n: int = 128) -> None:
 
 
 __all__ = ["GRID", "METHODS", "TARGETS", "attribution_figure", "block_importance_figure", "image_grid",
-           "importance_vs_lesion", "maps_for_image"]
+           "importance_vs_lesion", "maps_for_image", "take_home"]
+
+
+def take_home(p: nets.Pair) -> None:
+    """The pair's code and the attribution lesson as a notebook (the same nets, data and recipe)."""
+    from ...experiments import attribution
+    from ..takehome import take_home as both
+
+    spec = attribution.Spec(net=p.spec.net, data=p.spec.data, train=p.spec.train)
+    both("attribution", spec, (T.title, T.intro, T.explanation))

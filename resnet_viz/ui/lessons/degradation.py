@@ -192,7 +192,7 @@ def explanation() -> None:
 def results(spec: deg.Spec) -> None:
     """The left column: the job panel and the result (stored, precomputed, or the runs stored so far)."""
     panel = job_panel("degradation", spec, live=live, what=T.what, sweep=T.sweep if sweep_host() else "",
-                      sweep_help=T.sweep_help)
+                      sweep_help=T.sweep_help, prose=(T.title, T.intro, T.explanation))
     lesson_result(panel, deg.EXPERIMENT, spec, T, lambda shown: draw(shown, shown.spec))
 
 

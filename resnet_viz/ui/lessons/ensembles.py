@@ -197,7 +197,8 @@ def results(spec: les.Spec) -> None:
     """The left column: the job panel, the question, the block toggles and the lesion curves of the
     stored pair, or of the shipped lesson nets."""
     preset = nets.load_preset(spec)
-    panel = job_panel("lesion", spec, button=T.button_preset if preset else T.button, what=T.what)
+    panel = job_panel("lesion", spec, button=T.button_preset if preset else T.button, what=T.what,
+                      prose=(T.title, T.intro, T.unraveled, T.why))
     result = panel.stored.result if panel.stored is not None else preset
     if result is None:
         if not panel.active:

@@ -232,7 +232,8 @@ def trained(result: dict) -> None:
 
 def during_training(spec: gf.Spec) -> None:
     """Part 2: the job panel (train and probe in the background) and its stored result."""
-    panel = job_panel("gradients", spec, live=live, button=T.button, what=T.what.format(every=spec.probe_every))
+    panel = job_panel("gradients", spec, live=live, button=T.button, what=T.what.format(every=spec.probe_every),
+                      prose=(T.title, T.rule, T.explanation_init, T.explanation_chain))
     if panel.stored is not None:
         trained(panel.stored.result)
 

@@ -200,7 +200,7 @@ def draw_surfaces(shown: Shown) -> None:
 
 def surfaces(spec: land.Spec) -> None:
     """The surface tab's left column: the job panel and the result."""
-    panel = job_panel("landscape", spec, button=T.button, what=T.what)
+    panel = job_panel("landscape", spec, button=T.button, what=T.what, prose=(T.title, T.intro, T.explanation))
     lesson_result(panel, land.EXPERIMENT, spec, T, draw_surfaces, landscape_measured)
 
 
@@ -247,7 +247,7 @@ def draw_paths(shown: Shown) -> None:
 
 def paths(spec: pa.Spec) -> None:
     """The paths tab's left column: the job panel and the result."""
-    panel = job_panel("paths", spec, button=P.button, what=P.what)
+    panel = job_panel("paths", spec, button=P.button, what=P.what, prose=(T.paths_tab, P.explanation))
     lesson_result(panel, pa.EXPERIMENT, spec, P, draw_paths,
                   lambda r: P.measured.format(device=made_on(r), depth=r["depth"], key=r["train_key"]))
 

@@ -265,7 +265,8 @@ def _steps(found: list[int | None]) -> str:
 
 
 def options_view(spec: so.Spec) -> None:
-    panel = job_panel("shortcut_options", spec, live=live_options, what=T.options_what)
+    panel = job_panel("shortcut_options", spec, live=live_options, what=T.options_what,
+                      prose=(T.options_title, T.options))
     lesson_result(panel, so.EXPERIMENT, spec, T, draw_options)
 
 
@@ -350,7 +351,7 @@ def explanation() -> None:
 
 
 def results(spec: rs.Spec) -> None:
-    panel = job_panel("residual_scaling", spec, live=live, what=T.what)
+    panel = job_panel("residual_scaling", spec, live=live, what=T.what, prose=(T.title, T.scaling))
     lesson_result(panel, rs.EXPERIMENT, spec, T, draw)
 
 

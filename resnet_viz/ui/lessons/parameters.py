@@ -163,11 +163,12 @@ def net_tab() -> None:
 def net_cost(net: NetConfig) -> None:
     """Metrics, per-stage table and chart, and the architecture of one net."""
     counted = count(net)
-    m1, m2, m3 = st.columns(3)
+    m1, m2, m3 = st.columns([2, 1, 1])  # the net's name is the longest ("ResNet-20 (bottleneck, gating b_g=0)")
     m1.metric(_("Net"), net.title(_))
     m2.metric(_("Parameters"), f"{counted['params']:,}")
     m3.metric(_("Multiply-adds per {size} px image").format(size=counted["image_size"]),
               f"{counted['macs'] / 1e6:,.1f} M")
+    take_home(net)
     df = pd.DataFrame(counted["stages"])
     left, right = st.columns([3, 2])
     chart(left, stage_cost_figure(df))
@@ -187,6 +188,16 @@ def net_cost(net: NetConfig) -> None:
     left, right = st.columns([2, 1])
     left.graphviz_chart(architecture_dot(net, [s - 1 for s in expanded], tr=_), width="content")
     right.markdown(T.architecture)
+
+
+def take_home(net: NetConfig) -> None:
+    """The net's code and, for a CIFAR-family net (the family the lab trains), a notebook that trains it."""
+    from ...experiments import training
+    from ..takehome import code_view, notebook_button
+
+    code_view({net.title(_): net}, "params")
+    if net.family == "cifar":
+        guard(notebook_button, "train", training.Spec(net=net), (T.title, T.intro))
 
 
 # --- tab: basic vs bottleneck ----------------------------------------------------------------------------
@@ -343,4 +354,4 @@ def three_by_three_tab() -> None:
 
 
 __all__ = ["block_cost_figure", "block_tab", "family_stages_figure", "family_tab", "lineage_figure", "lineage_tab",
-           "net_tab", "stage_cost_figure", "three_by_three_tab"]
+           "net_tab", "stage_cost_figure", "take_home", "three_by_three_tab"]

@@ -142,7 +142,7 @@ def explanation() -> None:
 
 def results(spec: sc.Spec) -> None:
     """The left column: the job panel and the result (stored, precomputed, or the runs stored so far)."""
-    panel = job_panel("shortcuts", spec, live=live(spec), what=T.what)
+    panel = job_panel("shortcuts", spec, live=live(spec), what=T.what, prose=(T.title, T.intro, T.explanation))
     lesson_result(panel, sc.EXPERIMENT, spec, T, lambda shown: draw(shown, shown.spec))
 
 

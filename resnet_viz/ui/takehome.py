@@ -1,0 +1,79 @@
+"""Take it home: the configured net as plain PyTorch (a Code expander with a copy button and a download), and the
+lesson as a Jupyter notebook (a download button), on every page that builds a net."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import streamlit as st
+
+from .. import experiments
+from ..codegen import render
+from ..config import NetConfig
+from ..data import shape_of
+from ..i18n import N_
+from ..notebook import NotebookError, build, dumps, lab_link
+from .lang import _, language, public_address
+
+CODE_TITLE = N_("Code: the net as plain PyTorch")
+CODE_NOTE = N_("Standalone PyTorch (torch only) that builds exactly this net: the same layers, the same parameter "
+               "names and count, and for a seed the same initial weights as the lab. Copy it with the button at the "
+               "top right of the code, or download it; `python net.py` builds the net and prints its size.")
+WHICH = N_("Net")
+DOWNLOAD_CODE = N_("Download the code (.py)")
+DOWNLOAD_NOTEBOOK = N_("Download notebook")
+NOTEBOOK_HELP = N_("This lesson as configured, as a Jupyter notebook that runs on its own: the data, each net's "
+                   "code, the lab's training loop with these settings and seeds, and the lesson's main plot, with "
+                   "this page's explanation.")
+
+
+def nets_of(kind: str, spec: Any) -> dict[str, NetConfig]:
+    """The distinct nets an experiment trains, by name, as the lab builds them (channels and classes of the data)."""
+    found: dict[str, NetConfig] = {}
+    for run in experiments.get(kind).training_runs(spec):
+        channels, _size, classes = shape_of(run.data)
+        net = replace(run.net, in_channels=channels, num_classes=classes)
+        found.setdefault(net.title(_), net)
+    return found
+
+
+def code_view(nets: dict[str, NetConfig], key: str) -> None:
+    """The Code expander: the chosen net's source, with Streamlit's copy button and a download."""
+    with st.expander(_(CODE_TITLE), icon=":material/code:"):
+        names = list(nets)
+        name = st.selectbox(_(WHICH), names, key=f"code-net-{key}") if len(names) > 1 else names[0]
+        source = render(nets[name], _)
+        st.caption(_(CODE_NOTE))
+        st.code(source, language="python")
+        slug = "".join(c if c.isalnum() else "_" for c in nets[name].name.lower()).strip("_")
+        st.download_button(_(DOWNLOAD_CODE), source, file_name=f"{slug}.py", mime="text/x-python",
+                           icon=":material/download:", key=f"code-download-{key}", on_click="ignore")
+
+
+def _page_url(kind: str, spec: Any) -> str:
+    base, _local = public_address()
+    return lab_link(experiments.get(kind), spec, base, language())
+
+
+def notebook_button(kind: str, spec: Any, prose: tuple[str, ...], where: Any = st) -> None:
+    """A download of the lesson as a notebook (made when pressed), or why this configuration has none."""
+    experiment = experiments.get(kind)
+    lang = language()
+    try:
+        notebook = build(experiment, spec, _, lang, prose, _page_url(kind, spec))
+    except NotebookError as exc:
+        where.caption(f":material/info: {exc}")
+        return
+    where.download_button(_(DOWNLOAD_NOTEBOOK), lambda: dumps(notebook), file_name=f"{kind}_{lang}.ipynb",
+                          mime="application/x-ipynb+json", icon=":material/menu_book:", key=f"notebook-{kind}",
+                          help=_(NOTEBOOK_HELP), on_click="ignore")
+
+
+def take_home(kind: str, spec: Any, prose: tuple[str, ...]) -> None:
+    """The Code expander of an experiment's nets, then its notebook download, under its panel."""
+    code_view(nets_of(kind, spec), kind)
+    notebook_button(kind, spec, prose)
+
+
+__all__ = ["code_view", "nets_of", "notebook_button", "take_home"]
