@@ -249,4 +249,104 @@ def generated_names(cfg: NetConfig, state_dict: dict) -> dict:
     return renamed
 
 
-__all__ = ["class_names", "generated_names", "render"]
+
+
+# --- the lineage's nets (LeNet-5 .. Inception-ResNet): their modules written out ----------------------------
+
+LINEAGE_HEADER = N_("standalone PyTorch of the module the lab counts; it needs torch only")
+LINEAGE_DOC = {
+    "ScaledTanh": N_("LeNet-5's squashing function f(a) = A tanh(S a), A = 1.7159, S = 2/3 (LeCun et al. 1998, App. A)."),
+    "Subsample": N_("LeNet-5's S2/S4: the sum of each 2x2 window times a trainable coefficient, plus a trainable bias, "
+                    "per map, then the squashing function."),
+    "SparseConv": N_("A convolution whose output map j reads only the input maps table[j] (LeCun et al. 1998, Table I)."),
+    "RBFOutput": N_("LeNet-5's output: the squared distance of F6's 84 outputs to a fixed code per class (not trained)."),
+    "Inception": N_("GoogLeNet's Inception module: parallel 1x1, 3x3, 5x5 convs and a 3x3 max pool, concatenated along "
+                    "the channels; 1x1 reductions before the 3x3 and 5x5 where given (Szegedy et al. 2015, Fig. 2)."),
+    "InceptionResNetA": N_("Inception-ResNet-A: three branches concatenated, a linear 1x1 conv back to the input's "
+                           "channels, multiplied by the residual scale and added to the input, then ReLU (Szegedy et al. "
+                           "2017, Fig. 10)."),
+}
+C3_COMMENT = N_("LeCun et al. 1998, Table I: the S2 maps each C3 map reads")
+
+
+def _class_source(cls: type, tr: Callable[[str], str]) -> str:
+    """A class's source without its comments, its docstring in the reader's language."""
+    import ast
+    import inspect
+    import textwrap
+
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    node = tree.body[0]
+    if ast.get_docstring(node) is not None:
+        node.body = node.body[1:]
+    for fn in ast.walk(node):  # the lab's bookkeeping for this Code view is not the student's code
+        if isinstance(fn, ast.FunctionDef):
+            fn.body = [st for st in fn.body if not (isinstance(st, ast.Assign) and ast.unparse(st.targets[0]) == "self.args")]
+    doc = textwrap.fill(tr(LINEAGE_DOC[cls.__name__]), 100, subsequent_indent="    ", break_on_hyphens=False)
+    node.body.insert(0, ast.Expr(ast.Constant(doc + ("\n    " if "\n" in doc else ""))))
+    for fn in ast.walk(node):  # the annotations of the lab's code mean nothing to a student
+        if isinstance(fn, ast.FunctionDef):
+            fn.returns = None
+            for arg in fn.args.args:
+                arg.annotation = None
+    return ast.unparse(node)
+
+
+def _expression(module, classes: list, indent: int = 1) -> str:
+    """Python that constructs ``module`` (standard torch.nn modules from their repr, the lineage's own classes
+    from their constructor arguments), recording the lineage classes it uses in ``classes``."""
+    from torch import nn
+
+    from . import lineage
+
+    pad, inner = "    " * indent, "    " * (indent + 1)
+    own = {lineage.ScaledTanh: lambda m: "ScaledTanh()", lineage.Subsample: lambda m: f"Subsample({m.weight.numel()})",
+           lineage.SparseConv: lambda m: ("SparseConv(C3_TABLE, " if m.table == lineage.C3_TABLE else
+                                          f"SparseConv({m.table!r}, ") + f"{m.maps[0].kernel_size[0]})",
+           lineage.RBFOutput: lambda m: f"RBFOutput({m.centers.shape[1]}, {m.centers.shape[0]})",
+           lineage.Inception: lambda m: f"Inception{m.args!r}",
+           lineage.InceptionResNetA: lambda m: f"InceptionResNetA{m.args!r}"}
+    kind = type(module)
+    if kind in own:
+        for dependency in ([lineage.ScaledTanh] if kind is lineage.Subsample else []) + [kind]:
+            if dependency not in classes:
+                classes.append(dependency)
+        return own[kind](module)
+    if kind is nn.Sequential:
+        names = [name for name, _m in module.named_children()]
+        parts = [_expression(m, classes, indent + 1) for m in module.children()]
+        if all(name.isdigit() for name in names):
+            return "nn.Sequential(\n" + "".join(f"{inner}{p},\n" for p in parts) + f"{pad})"
+        return "nn.Sequential(OrderedDict([\n" + "".join(
+            f"{inner}({name!r}, {p}),\n" for name, p in zip(names, parts)) + f"{pad}]))"
+    if kind.__module__.startswith("torch.nn.modules") and not list(module.children()):
+        return "nn." + repr(module)
+    raise TypeError(f"no code for {kind.__name__}")
+
+
+def render_lineage(name: str, tr: Callable[[str], str] = str) -> str:
+    """Standalone source that defines ``make_net()`` returning the lineage net ``name``
+    (:func:`resnet_viz.lineage.code_nets`), with the same parameter names, so its weights load strictly."""
+    from . import lineage
+
+    module = lineage.code_nets()[name]()
+    classes: list = []
+    body = _expression(module, classes)
+    uses_table = "C3_TABLE" in body
+    lines = [f'"""{name}: {tr(LINEAGE_HEADER)}."""', ""]
+    lines += ["from collections import OrderedDict", ""] if "OrderedDict" in body else []
+    lines += ["import torch", "from torch import nn", "", ""]
+    if uses_table:
+        rows = [lineage.C3_TABLE[i:i + 6] for i in range(0, len(lineage.C3_TABLE), 6)]
+        lines += [f"# {tr(C3_COMMENT)}", "C3_TABLE = (", *("    " + ", ".join(map(repr, r)) + "," for r in rows), ")",
+                  "", ""]
+    for cls in classes:
+        lines += [_class_source(cls, tr), "", ""]
+    shape = ", ".join(map(str, lineage.CODE_INPUTS[name]))
+    lines += ["def make_net():", f"    return {body}", "", "",
+              'if __name__ == "__main__":', "    net = make_net()", f"    y = net(torch.zeros(1, {shape}))",
+              f"    print({name!r}, sum(p.numel() for p in net.parameters()), {tr(PARAMETERS)!r}, tuple(y.shape))", ""]
+    return "\n".join(lines)
+
+
+__all__ = ["class_names", "generated_names", "render", "render_lineage"]

@@ -222,6 +222,7 @@ class Inception(nn.Module):
     def __init__(self, cin: int, c1: int, c3: int, c5: int, reduce3: int = 0, reduce5: int = 0,
                  pool_proj: int = 0) -> None:
         super().__init__()
+        self.args = (cin, c1, c3, c5, reduce3, reduce5, pool_proj)  # for the Code view (resnet_viz.codegen)
         conv = lambda i, o, k: nn.Conv2d(i, o, k, padding=k // 2, bias=False)  # noqa: E731
         self.branch1 = conv(cin, c1, 1)
         self.branch3 = nn.Sequential(conv(cin, reduce3, 1), conv(reduce3, c3, 3)) if reduce3 else conv(cin, c3, 3)
@@ -259,6 +260,7 @@ class InceptionResNetA(nn.Module):
             return nn.Sequential(nn.Conv2d(i, o, k, padding=k // 2), nn.ReLU())
 
         self.scale, self.adds = scale, add
+        self.args = (channels, scale, add)  # for the Code view (resnet_viz.codegen)
         self.branch1 = unit(channels, 32, 1)
         self.branch2 = nn.Sequential(unit(channels, 32, 1), unit(32, 32, 3))
         self.branch3 = nn.Sequential(unit(channels, 32, 1), unit(32, 32, 3), unit(32, 32, 3))
@@ -475,7 +477,21 @@ def concat_or_add(channels: int = 256, blocks: int = 4) -> dict:
     return {"input_channels": channels, "blocks": blocks, "next_conv": f"3x3 conv, {channels} filters", "rows": rows}
 
 
-__all__ = ["AUX_WEIGHT", "C3_TABLE", "ERROR_SOURCE", "INCEPTION_3A", "Inception", "InceptionResNetA", "NETS",
+__all__ = ["AUX_WEIGHT", "C3_TABLE", "CODE_INPUTS", "code_nets", "ERROR_SOURCE", "INCEPTION_3A", "Inception", "InceptionResNetA", "NETS",
            "RBFOutput", "SparseConv", "Subsample", "alexnet_paper", "concat_or_add", "evaluate_formula",
            "inception_3a", "layer_rows", "lenet5", "lenet5_paper", "lineage_table", "per_layer", "shown_formula",
            "vgg", "HE_TABLE2", "HE_TABLE3"]
+
+
+def code_nets() -> dict:
+    """The nets the lineage lesson builds, by name, as builders of the modules (for the Code view)."""
+    return {"LeNet-5": lambda: lenet5_paper()[0], "LeNet-5 (full C3)": lambda: lenet5_paper(False)[0],
+            "AlexNet (two GPUs)": lambda: alexnet_paper()[0], "VGG-16": lambda: vgg(16)[0],
+            "VGG-16 (GAP)": lambda: vgg(16, gap=True)[0], "VGG-19": lambda: vgg(19)[0],
+            "Inception 3a (naive)": lambda: inception_3a("naive"), "Inception 3a": lambda: inception_3a("full"),
+            "Inception-ResNet-A": lambda: InceptionResNetA(256, 0.1)}
+
+
+CODE_INPUTS = {"LeNet-5": (1, 32, 32), "LeNet-5 (full C3)": (1, 32, 32), "AlexNet (two GPUs)": (3, 227, 227),
+               "VGG-16": (3, 224, 224), "VGG-16 (GAP)": (3, 224, 224), "VGG-19": (3, 224, 224),
+               "Inception 3a (naive)": (192, 28, 28), "Inception 3a": (192, 28, 28), "Inception-ResNet-A": (256, 35, 35)}

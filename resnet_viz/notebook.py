@@ -37,6 +37,7 @@ SMOOTH = 10  # steps in the moving average of the training-error curves, as on t
 AX_LAYER, AX_GRADIENT = N_("3x3 conv layer, input to output"), N_("gradient norm at initialization")
 AX_REMOVED, AX_TEST, AX_LOSS = N_("removed block"), N_("test error"), N_("training loss")
 AX_PREDICTED, AX_STEP, AX_ERROR = N_("predicted class"), N_("step"), N_("training error")
+AX_BLOCK, AX_STD = N_("block (0: after the stem)"), N_("standard deviation of the signal (log)")
 
 DIFFERS = N_("**What differs from the lab.** This notebook trains in plain fp32 on whatever device it finds (the lab "
              "uses bf16 autocast on GPUs and on CPUs with AMX, and CUDA graphs on GPUs), one net after another (the "
@@ -64,6 +65,8 @@ LANDSCAPE_NOTE = N_("The training loss around each trained net along two random 
                     "to the norm of its weights (Li et al. 2018); BN and bias terms stay fixed.")
 ATTRIBUTION_NOTE = N_("Integrated gradients (Sundararajan et al. 2017) from a black image to each of the first test "
                       "images, for the predicted class: which pixels the trained net's answer rests on.")
+SIGNAL_NOTE = N_("The standard deviation of the forward signal after the stem and after each block at initialization, "
+                 "one line per residual scale a (log scale), then the training curves.")
 PATHS_NOTE = N_("This notebook trains the net and plots its training error; the decomposition of the gradient into "
                 "paths of each length stays in the lab.")
 SAVED = N_("The numbers are also written to `results.json` beside the notebook.")
@@ -256,6 +259,26 @@ def _plot_code(experiment: Experiment, spec: Any, tr: Callable[[str], str]) -> t
                             line_dash="dash" if name.startswith("plain") else "solid")
         fig.update_layout(xaxis_title="{step}", yaxis_title="{error}", height=450)
         fig.show()''').strip()
+    if name == "residual_scaling":
+        from .experiments.residual_scaling import PROBE_IMAGES
+
+        return tr(SIGNAL_NOTE) + " " + tr(CURVES_NOTE).format(smooth=SMOOTH), textwrap.dedent(f'''
+            import plotly.graph_objects as go
+
+            fig = go.Figure()
+            xb = train_x[:{PROBE_IMAGES}]
+            for name, run in RUNS.items():
+                net = MAKE_NET[run["net"]](seed=run["train"]["seed"]).to(DEVICE).eval()
+                stds = []
+                blocks = [net.stem] + [b for stage in net.stages for b in stage]
+                hooks = [b.register_forward_hook(lambda m, i, out: stds.append(out.double().std().item())) for b in blocks]
+                with torch.no_grad():
+                    net(xb)
+                for h in hooks:
+                    h.remove()
+                fig.add_scatter(x=list(range(len(stds))), y=stds, name=name, mode="lines+markers")
+            fig.update_layout(xaxis_title="{tr(AX_BLOCK)}", yaxis_title="{tr(AX_STD)}", yaxis_type="log", height=400)
+            fig.show()''').strip() + "\n\n" + curves
     if name in CURVES:
         note = tr(CURVES_NOTE).format(smooth=SMOOTH) + ("\n\n" + tr(PATHS_NOTE) if name == "paths" else "")
         return note, curves

@@ -127,3 +127,46 @@ def test_comments_come_in_the_sessions_language():
         return [line.split("#")[0] for line in source.splitlines() if '"""' not in line and "print(" not in line]
 
     assert code(zh) == code(en) and '"参数量")' in zh
+
+
+LINEAGE_CHECK = textwrap.dedent('''
+    import importlib.util, sys, torch
+    root, names = sys.argv[1], sys.argv[2:]
+    for i, name in enumerate(names):
+        spec = importlib.util.spec_from_file_location(f"lineage{i}", f"{root}/lineage{i}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        saved = torch.load(f"{root}/lineage{i}.pt", weights_only=True)
+        net = module.make_net().eval()
+        assert sum(p.numel() for p in net.parameters()) == saved["params"], name
+        net.load_state_dict(saved["state"], strict=True)
+        with torch.no_grad():
+            torch.testing.assert_close(net(saved["x"]), saved["y"], atol=1e-4, rtol=1e-4)
+    assert not any(n.startswith("resnet_viz") for n in sys.modules)
+    print("ok", len(names))
+''')
+
+
+def test_the_lineage_nets_code_builds_the_modules_the_lab_counts(tmp_path):
+    """LeNet-5 (sparse C3, trainable subsampling, fixed RBF), AlexNet's two groups, VGG, Inception 3a and
+    Inception-ResNet-A: the same parameters by name and count, the same outputs."""
+    from resnet_viz.codegen import render_lineage
+    from resnet_viz.lineage import CODE_INPUTS, code_nets
+
+    names = list(code_nets())
+    for i, name in enumerate(names):
+        torch.manual_seed(i)
+        lab = code_nets()[name]().eval()
+        shape = CODE_INPUTS[name] if "VGG" not in name else (3, 64, 64)  # VGG's adaptive pool takes any size
+        x = torch.randn(1, *shape, generator=torch.Generator().manual_seed(i))
+        with torch.no_grad():
+            y = lab(x)
+        (tmp_path / f"lineage{i}.py").write_text(render_lineage(name))
+        torch.save({"state": lab.state_dict(), "x": x, "y": y, "params": sum(p.numel() for p in lab.parameters())},
+                   tmp_path / f"lineage{i}.pt")
+    done = subprocess.run([sys.executable, "-c", LINEAGE_CHECK, str(tmp_path), *names], capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == f"ok {len(names)}"
+    lenet = subprocess.run([sys.executable, str(tmp_path / "lineage0.py")], capture_output=True, text=True, timeout=120)
+    assert lenet.stdout.split() == ["LeNet-5", "60000", "parameters", "(1,", "10)"]  # the paper's 60,000

@@ -121,6 +121,8 @@ def test_an_exported_notebook_runs_in_jupyter_and_reproduces_the_labs_run(tmp_pa
     ("landscape", {"depth": 8, "width": 4, "steps": 5, "grid": 5, "images": 16}),
     ("attribution", {"depth": 8, "width": 4, "steps": 5}),
     ("shortcuts", {"depth": 8, "width": 4, "steps": 5}),
+    ("residual_scaling", {"depth": 8, "width": 4, "steps": 5}),
+    ("paths", {"depth": 8, "width": 4, "steps": 5}),
     ("lesion", {"depth": 8, "width": 4, "steps": 5, "stochastic_depth": 0.5}),
 ])
 def test_each_lessons_main_plot_runs_in_jupyter(name, settings, tmp_path):

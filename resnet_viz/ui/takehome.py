@@ -9,7 +9,7 @@ from typing import Any
 import streamlit as st
 
 from .. import experiments
-from ..codegen import render
+from ..codegen import render, render_lineage
 from ..config import NetConfig
 from ..data import shape_of
 from ..i18n import N_
@@ -20,6 +20,9 @@ CODE_TITLE = N_("Code: the net as plain PyTorch")
 CODE_NOTE = N_("Standalone PyTorch (torch only) that builds exactly this net: the same layers, the same parameter "
                "names and count, and for a seed the same initial weights as the lab. Copy it with the button at the "
                "top right of the code, or download it; `python net.py` builds the net and prints its size.")
+LINEAGE_NOTE = N_("Standalone PyTorch (torch only) that builds exactly the module counted here: the same layers, "
+                  "the same parameter names and count. Copy it with the button at the top right of the code, or "
+                  "download it; `python net.py` builds it, runs one input through it and prints its size.")
 WHICH = N_("Net")
 DOWNLOAD_CODE = N_("Download the code (.py)")
 DOWNLOAD_NOTEBOOK = N_("Download notebook")
@@ -38,15 +41,24 @@ def nets_of(kind: str, spec: Any) -> dict[str, NetConfig]:
     return found
 
 
-def code_view(nets: dict[str, NetConfig], key: str) -> None:
-    """The Code expander: the chosen net's source, with Streamlit's copy button and a download."""
+@st.cache_data(max_entries=64, show_spinner=False)
+def _lineage_source(name: str, lang: str) -> str:
+    """A lineage net's code, made once per language for everyone (VGG's modules take a second to build)."""
+    return render_lineage(name, _)
+
+
+def code_view(nets: dict[str, NetConfig | str], key: str) -> None:
+    """The Code expander: the chosen net's source, with Streamlit's copy button and a download. A net is a
+    NetConfig (:func:`resnet_viz.codegen.render`) or the name of a lineage net (:func:`~resnet_viz.codegen.render_lineage`)."""
     with st.expander(_(CODE_TITLE), icon=":material/code:"):
         names = list(nets)
         name = st.selectbox(_(WHICH), names, key=f"code-net-{key}") if len(names) > 1 else names[0]
-        source = render(nets[name], _)
-        st.caption(_(CODE_NOTE))
+        net = nets[name]
+        resnet = isinstance(net, NetConfig)
+        source = render(net, _) if resnet else _lineage_source(net, language())
+        st.caption(_(CODE_NOTE) if resnet else _(LINEAGE_NOTE))
         st.code(source, language="python")
-        slug = "".join(c if c.isalnum() else "_" for c in nets[name].name.lower()).strip("_")
+        slug = "".join(c if c.isalnum() else "_" for c in (net.name if resnet else net).lower()).strip("_")
         st.download_button(_(DOWNLOAD_CODE), source, file_name=f"{slug}.py", mime="text/x-python",
                            icon=":material/download:", key=f"code-download-{key}", on_click="ignore")
 

@@ -23,6 +23,7 @@ from ...protocol import preset_result
 from ..display import Shown, chart, curve_hover, lesson_result, log_axis, published_table, small_table, \
     training_error_chart
 from ..jobs import job_panel
+from ..takehome import code_view
 from ..lang import _, language
 from ..texts.lineage import Lineage as T
 from .parameters import stage_name
@@ -30,7 +31,9 @@ from .parameters import stage_name
 COLUMNS = {"layer": N_("layer"), "output": N_("output"), "params": N_("parameters"), "fixed": N_("fixed"),
            "macs": N_("multiply-adds"), "formula": N_("by hand"), "agrees": N_("agrees")}
 JOINS = {"add": N_("add"), "concatenate": N_("concatenate")}
-NET_NAMES = {"LeNet-5 (full C3)": N_("LeNet-5 (full C3)"), "LeNet-5 (as built today)": N_("LeNet-5 (as built today)")}
+NET_NAMES = {"LeNet-5 (full C3)": N_("LeNet-5 (full C3)"), "LeNet-5 (as built today)": N_("LeNet-5 (as built today)"),
+             "AlexNet (two GPUs)": N_("AlexNet (two GPUs)"), "VGG-16 (GAP)": N_("VGG-16 (global average pooling)"),
+             "Inception 3a": N_("Inception 3a (as built)"), "Inception 3a (naive)": N_("Inception 3a (naive)")}
 # the words in the modules' names, shown in the session's language (conv1, fc6, inception3a stay names)
 LAYER_WORDS = ((r"^branch(\d)$", N_("branch {n}")), (r"^pool$", N_("pool")), (r"^project$", N_("1x1 projection")),
                (r"^maxpool(\d)$", N_("max pool {n}")), (r"^avgpool \+ fc$", N_("average pool + fc")),
@@ -127,6 +130,11 @@ def layer_table(where, entry: dict) -> None:
     small_table(where, pd.DataFrame(rows).rename(columns=lambda c: _(COLUMNS[c])))
 
 
+def code(names: tuple[str, ...], key: str) -> None:
+    """The Code view of these lineage nets (their modules written out as standalone PyTorch)."""
+    code_view({_(NET_NAMES.get(n, n)): n for n in names}, key)
+
+
 def lenet_tab() -> None:
     paper, full, today = net("LeNet-5"), net("LeNet-5 (full C3)"), net("LeNet-5 (as built today)")
     left, right = st.columns([3, 2])
@@ -135,6 +143,7 @@ def lenet_tab() -> None:
         st.caption(T.columns_note)
         small_table(st, pd.DataFrame([{_("net"): _(NET_NAMES.get(n["net"], n["net"])), _("parameters"): f"{n['params']:,}",
                                        _("multiply-adds"): f"{n['macs']:,}"} for n in (paper, full, today)]))
+        code(("LeNet-5", "LeNet-5 (full C3)"), "lenet")
     right.markdown(T.lenet.format(trainable=paper["params"], fixed=paper["fixed"], full=full["params"],
                                   today=today["params"]))
 
@@ -147,6 +156,7 @@ def alexnet_tab() -> None:
         layer_table(st, entry)
         chart(st, layer_share_figure(entry["rows"]))
         st.caption(T.columns_note)
+        code(("AlexNet (two GPUs)",), "alexnet")
     right.markdown(T.alexnet.format(**split))
 
 
@@ -157,6 +167,7 @@ def vgg_tab() -> None:
         layer_table(st, v16)
         chart(st, layer_share_figure(v16["rows"]))
         st.caption(T.columns_note)
+        code(("VGG-16", "VGG-16 (GAP)", "VGG-19"), "vgg")
     right.markdown(T.vgg.format(total=fc["total"], fc=fc["fc"], fc_share=fc["fc_share"], gap=fc["gap_total"],
                                 vgg16_g=v16["macs"] / 1e9, vgg16_yi=round(v16["macs"] / 1e8),
                                 vgg19_g=v19["macs"] / 1e9, vgg19_yi=round(v19["macs"] / 1e8)))
@@ -183,6 +194,7 @@ def googlenet_tab() -> None:
             entry = {"rows": inc[variant]["rows"], "params": inc[variant]["weights"], "macs": inc[variant]["macs"],
                      "fixed": 0}
             layer_table(st, entry)
+        code(("Inception 3a", "Inception 3a (naive)"), "inception")
     right.markdown(T.googlenet.format(naive=inc["naive"]["weights"], naive_out=inc["naive"]["out_channels"],
                                       reduced=inc["reduced"]["weights"], share=inc["reduced_share"],
                                       full=inc["full"]["weights"], full_out=inc["full"]["out_channels"],
@@ -300,6 +312,7 @@ def resnet_tab(options: so.Spec | None = None) -> None:
 def inception_resnet_counts() -> None:
     st.markdown(T.inception_resnet)
     layer_table(st, net("Inception-ResNet-A"))
+    code(("Inception-ResNet-A",), "inception_resnet")
     both = counted()["concat_or_add"]
     st.markdown(T.concat.format(blocks=both["blocks"], channels=both["input_channels"]))
     rows = [{_("join"): _(JOINS[r["join"]]), _("channels after each module"): " → ".join(map(str, r["channels"])),
