@@ -424,6 +424,15 @@ def _add_experiment(sub: Any, experiment: Experiment) -> None:
         p.set_defaults(func=lambda args, experiment=experiment: run_experiment(experiment, args))
 
 
+def _per_experiment(p: argparse.ArgumentParser, chosen: Any):
+    """``p EXPERIMENT [its settings]``: one subcommand per experiment with its settings; yields (experiment, parser)."""
+    kinds = p.add_subparsers(dest="experiment", required=True, metavar="EXPERIMENT")
+    for experiment in chosen:
+        q = kinds.add_parser(experiment.name, help=experiment.help, description=experiment.description or experiment.help)
+        _common(q, experiment)
+        yield experiment, q
+
+
 def _add_sweep(sub: Any) -> None:
     from .experiments import EXPERIMENTS
 
@@ -431,10 +440,7 @@ def _add_sweep(sub: Any) -> None:
                        description="Run every (seed, depth, variant) of an experiment as its own task: Ray tasks "
                                    "with --ray ADDRESS or RESNET_VIZ_RAY, else local processes. Runs already in the "
                                    "run store are skipped. Prints the median and spread over seeds per net.")
-    kinds = p.add_subparsers(dest="experiment", required=True, metavar="EXPERIMENT")
-    for experiment in (e for e in EXPERIMENTS.values() if e.sweepable):
-        q = kinds.add_parser(experiment.name, help=experiment.help, description=experiment.description or experiment.help)
-        _common(q, experiment)
+    for experiment, q in _per_experiment(p, (e for e in EXPERIMENTS.values() if e.sweepable)):
         q.add_argument("--ray", metavar="ADDRESS", help="run on Ray: auto (this machine's cluster, or a new local "
                        "one), ray://host:port or host:port (default: RESNET_VIZ_RAY, else local processes)")
         q.add_argument("--workers", type=int, help="local processes at once (default: one per core; 8 on a GPU)")
@@ -452,10 +458,7 @@ def _add_notebook(sub: Any) -> None:
                        description="Write the experiment as configured as an .ipynb notebook: its data, each net as plain "
                                    "PyTorch, the lab's training loop with its recipe and seeds, and the lesson's main plot "
                                    "(needs nbformat; it runs in Jupyter with torch and plotly).")
-    kinds = p.add_subparsers(dest="experiment", required=True, metavar="EXPERIMENT")
-    for experiment in EXPERIMENTS.values():
-        q = kinds.add_parser(experiment.name, help=experiment.help, description=experiment.description or experiment.help)
-        _common(q, experiment)
+    for experiment, q in _per_experiment(p, EXPERIMENTS.values()):
         q.add_argument("--lang", choices=list(LANGUAGES), default="en", help="the notebook's language (default en)")
         q.add_argument("--lab-url", default="http://localhost:8501",
                        help="the lab's address, for the link back to it (default http://localhost:8501)")

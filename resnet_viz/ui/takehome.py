@@ -57,7 +57,7 @@ def code_view(nets: dict[str, NetConfig | str], key: str) -> None:
         resnet = isinstance(net, NetConfig)
         source = render(net, _) if resnet else _lineage_source(net, language())
         st.caption(_(CODE_NOTE) if resnet else _(LINEAGE_NOTE))
-        st.code(source, language="python")
+        st.code(source, language="python", wrap_lines=True)  # narrow columns: wrapped on screen, copied as it is
         slug = "".join(c if c.isalnum() else "_" for c in (net.name if resnet else net).lower()).strip("_")
         st.download_button(_(DOWNLOAD_CODE), source, file_name=f"{slug}.py", mime="text/x-python",
                            icon=":material/download:", key=f"code-download-{key}", on_click="ignore")
