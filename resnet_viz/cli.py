@@ -450,6 +450,36 @@ def _add_sweep(sub: Any) -> None:
         q.set_defaults(func=lambda args, experiment=experiment: run_sweep(experiment, args))
 
 
+def _add_serve(sub: Any) -> None:
+    from .host import cores
+
+    p = sub.add_parser("serve", help="a lecture hall: several server processes behind HAProxy, one job queue",
+                       description="Start N Streamlit server processes and HAProxy in front of them (sticky sessions by "
+                                   "cookie, websockets, health checks) on one address; this process trains every job "
+                                   "of the hall and restarts what dies. Ctrl-C stops everything. One process needs "
+                                   "none of this: streamlit run app.py.")
+    p.add_argument("--workers", type=int, default=cores(), help=f"server processes, 1 to 64 (default: the cores, {cores()})")
+    p.add_argument("--port", type=int, default=8501, help="the hall's port (default 8501)")
+    p.add_argument("--address", default="0.0.0.0", help="the address to listen on (default 0.0.0.0: the network)")
+    p.set_defaults(func=cmd_serve)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .serve import Hall, haproxy_binary
+
+    if not 1 <= args.workers <= 64:
+        raise ValueError(f"workers must be a whole number from 1 to 64; got {args.workers}")
+    if not 1 <= args.port <= 65535:
+        raise ValueError(f"port must be from 1 to 65535; got {args.port}")
+    haproxy_binary()
+    hall = Hall(args.workers, args.port, args.address).start()
+    shown = "localhost" if args.address in ("0.0.0.0", "::") else args.address
+    print(f"resnet-viz hall: {args.workers} server processes behind HAProxy at http://{shown}:{args.port} "
+          f"(logs in {hall.folder}); Ctrl-C stops it", flush=True)
+    hall.serve_forever()
+    return 0
+
+
 def _add_notebook(sub: Any) -> None:
     from .experiments import EXPERIMENTS
     from .i18n import LANGUAGES
@@ -527,6 +557,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_experiment(sub, experiment)
     _add_sweep(sub)
     _add_notebook(sub)
+    _add_serve(sub)
     from .class_cli import add_parser as add_class
 
     add_class(sub)

@@ -4,6 +4,7 @@ and what became of earlier runs (stored, interrupted, failed, cancelled)."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -30,8 +31,20 @@ def _manager_for(root: str) -> JobManager:
     return JobManager(store_at(root), calibrate=True)
 
 
+@st.cache_resource
+def _shared_manager_for(root: str, folder: str):
+    from ..jobqueue import SharedJobManager
+
+    return SharedJobManager(store_at(root), Path(folder))
+
+
 def job_manager() -> JobManager:
-    """The server's one JobManager (shared by every session, so identical requests train once)."""
+    """The server's one JobManager (shared by every session, so identical requests train once); in a hall
+    (``python -m resnet_viz serve``) the queue every server process shares (:mod:`resnet_viz.jobqueue`)."""
+    from ..jobqueue import shared
+
+    if shared():
+        return _shared_manager_for(str(home() / "runs"), str(home()))
     return _manager_for(str(home() / "runs"))
 
 

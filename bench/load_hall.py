@@ -1,0 +1,194 @@
+"""A lecture hall under load, through the proxy, at the protocol level. Prints JSON.
+
+    python bench/load_hall.py [--workers 1,2] [--students 60,120,200] [--class-size 200] [--out hall.json]
+
+For each worker count: ``python -m resnet_viz serve --workers W`` on a free loopback port with a fresh
+RESNET_VIZ_HOME (HAProxy in front, :mod:`resnet_viz.serve`), every page opened once per server process (warm
+caches), then for each class size N: N students at once, each opening every page in turn (home and the seven
+lessons) over Streamlit's own websocket protocol through HAProxy (``bench/load_protocol.py``'s client). Then a
+class of ``--class-size`` joins and answers the Degradation question while the teacher's board refreshes
+(``bench/load_class.py``'s students and board), with every answer read back from the classes' database.
+
+Per run: page loads per second (throughput), p50/p95 per page and overall, errors, and the resident memory of
+all the hall's processes together (supervisor, server processes, HAProxy, training), its peak while measured.
+Targets on 2 cores with 2 workers (the lecture-hall issue): no errors, throughput at least 1.6x one worker's,
+200 students' p95 within twice the 60 students', memory under 4 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+from common import ROOT, emit, percentile, rss_mb
+
+sys.path.insert(0, str(ROOT))
+from load_protocol import open_page  # noqa: E402
+
+PAGES = {"home": "", "Degradation": "Degradation", "Gradient flow": "Gradient_flow", "Parameters": "Parameters_and_compute",
+         "Ensembles": "Ensembles", "Attributions": "Attributions", "Why identity": "Why_identity", "Landscape": "Landscape"}
+
+
+def tree(pid: int) -> list[int]:
+    """A process and all its descendants."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            pass
+    found, todo = [pid], [pid]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, parent in parents.items() if parent == p]
+        found += kids
+        todo += kids
+    return found
+
+
+def tree_rss_mb(pid: int) -> float:
+    return sum(v for v in (rss_mb(p) for p in tree(pid)) if v == v)
+
+
+@contextmanager
+def hall(workers: int):
+    """``serve --workers`` on a free port with a fresh home; yields (process, port, home) once the proxy answers."""
+    home = Path(tempfile.mkdtemp(prefix="resnet-viz-hall-"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "resnet_viz", "serve", "--workers", str(workers), "--port", str(port),
+                             "--address", "127.0.0.1"], cwd=ROOT,
+                            env={**os.environ, "RESNET_VIZ_HOME": str(home), "PYTHONPATH": str(ROOT)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 180
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    raise SystemExit(f"the hall did not start (see {home}/hall)")
+                time.sleep(0.5)
+        yield proc, port, home
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+async def student(port: int, timeout: float) -> list[dict]:
+    """One student opens every page in turn."""
+    return [await open_page(port, name, timeout) for name in PAGES.values()]
+
+
+async def wave(port: int, students: int, timeout: float) -> list[dict]:
+    rows = await asyncio.gather(*(student(port, timeout) for _ in range(students)))
+    return [r for rs in rows for r in rs]
+
+
+def summarize(results: list[dict], wall: float) -> dict:
+    times = [r["seconds"] for r in results if r["ok"]]
+    pages = {}
+    for label, name in PAGES.items():
+        t = [r["seconds"] for r in results if r["page"] == name and r["ok"]]
+        pages[label] = {"p50_s": round(percentile(t, 0.5), 2) if t else None,
+                        "p95_s": round(percentile(t, 0.95), 2) if t else None}
+    return {"page_loads": len(results), "finished": len(times), "wall_s": round(wall, 2),
+            "loads_per_s": round(len(times) / wall, 2), "p50_s": round(percentile(times, 0.5), 2) if times else None,
+            "p95_s": round(percentile(times, 0.95), 2) if times else None,
+            "error_count": sum(not r["ok"] for r in results),
+            "errors": [{"page": r["page"], "error": r.get("error") or r["exceptions"]} for r in results if not r["ok"]][:5],
+            "pages": pages}
+
+
+def measure(workers: int, sizes: list[int], class_size: int, timeout: float) -> dict:
+    import load_class
+    from resnet_viz.classroom import Classroom
+
+    with hall(workers) as (proc, port, home):
+        samples: list[float] = []
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.is_set():
+                samples.append(tree_rss_mb(proc.pid))
+                time.sleep(0.5)
+
+        report = {"workers": workers, "runs": []}
+        t = time.perf_counter()
+        deadline = time.time() + 300  # the hall's trainer first measures this machine's training speed: let it finish
+        while not (home / "throughput.json").exists() and time.time() < deadline:
+            time.sleep(0.5)
+        warm = asyncio.run(wave(port, 3 * workers, timeout))  # every page on every process (leastconn spreads them)
+        warm += asyncio.run(wave(port, 3 * workers, timeout))
+        report["warm_up_s"] = round(time.perf_counter() - t, 2)
+        report["warm_up_errors"] = sum(not r["ok"] for r in warm)
+        threading.Thread(target=sample, daemon=True).start()
+        for n in sizes:
+            samples.clear()
+            t = time.perf_counter()
+            results = asyncio.run(wave(port, n, timeout))
+            run = {"students": n, **summarize(results, time.perf_counter() - t),
+                   "memory_peak_mb": round(max(samples + [tree_rss_mb(proc.pid)]), 1)}
+            report["runs"].append(run)
+            print(f"{workers} workers, {n} students: {run['loads_per_s']} loads/s, p95 {run['p95_s']} s, "
+                  f"errors {run['error_count']}, memory {run['memory_peak_mb']} MB", file=sys.stderr, flush=True)
+        if class_size:
+            room = Classroom(home / "classes.sqlite")
+            made = room.create("hall bench")
+            samples.clear()
+            got = asyncio.run(load_class.session(port, made.code, made.teacher_key, class_size, 10.0, 10.0, timeout,
+                                                 proc.pid))
+            db = sqlite3.connect(home / "classes.sqlite")
+            stored = db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+            db.close()
+            got.pop("idle_server_cpu_cores", None)  # of the supervisor only: not the hall's
+            report["class"] = {"students": class_size, "answers_stored": stored, **got,
+                               "memory_peak_mb": round(max(samples + [tree_rss_mb(proc.pid)]), 1)}
+            print(f"{workers} workers, class of {class_size}: {stored} answers stored, student p95 "
+                  f"{got['student_p95_s']} s, board p95 {got['board_refresh_p95_s']} s", file=sys.stderr, flush=True)
+        stop.set()
+        report["processes"] = len(tree(proc.pid))
+        return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--workers", default="1,2", help="comma-separated worker counts, one hall after another")
+    parser.add_argument("--students", default="60,120,200", help="comma-separated class sizes")
+    parser.add_argument("--class-size", type=int, default=200, help="students answering a question (0: none)")
+    parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument("--out")
+    args = parser.parse_args()
+    workers = [int(w) for w in args.workers.split(",")]
+    sizes = [int(n) for n in args.students.split(",")]
+    if not all(1 <= w <= 16 for w in workers) or not all(1 <= n <= 500 for n in sizes) or not 0 <= args.class_size <= 500:
+        raise SystemExit("--workers 1..16, --students 1..500 each, --class-size 0..500")
+    halls = [measure(w, sizes, args.class_size, args.timeout) for w in workers]
+    report = {"machine": {"cores": os.cpu_count()}, "halls": halls}
+    if len(halls) >= 2:
+        one, more = halls[0], halls[-1]
+        report["speedup"] = {str(r["students"]): round(m["loads_per_s"] / r["loads_per_s"], 2)
+                             for r, m in zip(one["runs"], more["runs"])}
+        report["p95_200_over_60"] = {str(h["workers"]): round(h["runs"][-1]["p95_s"] / h["runs"][0]["p95_s"], 2)
+                                     for h in halls if h["runs"][0]["p95_s"]}
+    emit(report, args.out)
+
+
+if __name__ == "__main__":
+    main()

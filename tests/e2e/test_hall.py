@@ -1,0 +1,95 @@
+"""The lecture hall in a real browser: a student's server process is killed (kill -9) after they answered; their
+page reconnects through HAProxy to a live process and still shows their stored answer, and a run asked for on one
+process is the same job on the other."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from resnet_viz.classroom import Classroom
+
+from .conftest import ARTIFACTS, assert_no_exception, wait_for_app
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _haproxy() -> bool:
+    import shutil
+
+    return bool(shutil.which("haproxy") or Path("/usr/sbin/haproxy").is_file())
+
+
+@pytest.fixture
+def hall(tmp_path):
+    if not _haproxy():
+        if os.environ.get("RESNET_VIZ_REQUIRE_HAPROXY"):
+            pytest.fail("HAProxy is required here (CI) but absent")
+        pytest.skip("HAProxy is not installed")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "resnet_viz", "serve", "--workers", "2", "--port", str(port),
+                             "--address", "127.0.0.1"], cwd=ROOT, env={**os.environ, "RESNET_VIZ_HOME": str(tmp_path)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 180
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None or time.time() > deadline:
+                pytest.fail("the hall did not start")
+            time.sleep(0.5)
+    yield {"url": f"http://127.0.0.1:{port}", "home": tmp_path, "pid": proc.pid}
+    proc.terminate()
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def _server_pid(home: Path, name: str) -> int:
+    """The pid of the hall's server process that HAProxy calls ``name`` (w0, w1)."""
+    config = (home / "hall" / "haproxy.cfg").read_text()
+    port = re.search(rf"server {name} 127\.0\.0\.1:(\d+)", config).group(1)
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if "streamlit run" in text and f"--server.port {port} " in text + " ":
+            return int(cmdline.parent.name)
+    raise AssertionError(f"no server process on port {port}")
+
+
+def test_a_student_whose_process_dies_reconnects_and_keeps_the_answer(hall, browser):
+    room = Classroom(hall["home"] / "classes.sqlite")
+    made = room.create("hall")
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    student = context.new_page()
+    try:
+        student.goto(f"{hall['url']}/Degradation?class={made.code}&lang=zh&me=hall-student-1")
+        student.get_by_text("不同深度的普通网络和残差网络").wait_for(timeout=90_000)
+        student.get_by_text("更深的普通网络", exact=True).click()
+        student.get_by_text("你的回答已存储").wait_for(timeout=30_000)
+        sticky = next(c["value"] for c in context.cookies() if c["name"] == "RVSERVER")
+        os.kill(_server_pid(hall["home"], sticky), signal.SIGKILL)
+        time.sleep(3)
+        student.reload()  # the page (or Streamlit's own reconnect) reaches a live process through the proxy
+        student.get_by_text("你的回答已存储").wait_for(timeout=90_000)
+        wait_for_app(student)
+        assert student.get_by_text("更深的普通网络").count() >= 1
+        assert sum(room.counts(made.code, "degradation", 2)) == 1  # one student, one stored answer
+        assert_no_exception(student)
+        ARTIFACTS.mkdir(exist_ok=True)
+        student.screenshot(path=str(ARTIFACTS / "hall_reconnected_zh.png"), full_page=True)
+    finally:
+        context.close()
