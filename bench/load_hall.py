@@ -116,6 +116,31 @@ def summarize(results: list[dict], wall: float) -> dict:
             "pages": pages}
 
 
+def same_run(port: int, home: Path, students: int, timeout: float) -> dict:
+    """``students`` press Train on the same small Degradation run at once, spread over the processes: the hall's
+    queue must hold one job for it, trained once, and the store one result."""
+    query = "depths=20&steps=50&width=4&nets=plain%20only"
+
+    async def press() -> list[dict]:
+        return await asyncio.gather(*(open_page(port, "Degradation", timeout, press="Train", query=query)
+                                      for _ in range(students)))
+
+    pressed = asyncio.run(press())
+    db = sqlite3.connect(home / "jobs.sqlite")
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        rows = db.execute("SELECT key, state FROM jobs WHERE kind = 'degradation'").fetchall()
+        if rows and all(state not in ("queued", "running") for _key, state in rows):
+            break
+        time.sleep(0.5)
+    db.close()
+    stored = [p for p in (home / "runs").iterdir() if p.is_dir()] if (home / "runs").is_dir() else []
+    return {"students_pressing": students, "pressed_ok": sum("error" not in p for p in pressed),
+            "jobs": len(rows), "job_states": sorted({state for _key, state in rows}),
+            "training_records": sum(1 for _ in (home / "jobs").glob("*.jsonl")),
+            "runs_stored": len(stored)}
+
+
 def measure(workers: int, sizes: list[int], class_size: int, timeout: float) -> dict:
     import load_class
     from resnet_viz.classroom import Classroom
@@ -162,6 +187,8 @@ def measure(workers: int, sizes: list[int], class_size: int, timeout: float) -> 
                                "memory_peak_mb": round(max(samples + [tree_rss_mb(proc.pid)]), 1)}
             print(f"{workers} workers, class of {class_size}: {stored} answers stored, student p95 "
                   f"{got['student_p95_s']} s, board p95 {got['board_refresh_p95_s']} s", file=sys.stderr, flush=True)
+        report["same_run_on_every_process"] = same_run(port, home, 4 * workers, timeout)
+        print(f"{workers} workers: {report['same_run_on_every_process']}", file=sys.stderr, flush=True)
         stop.set()
         report["processes"] = len(tree(proc.pid))
         return report

@@ -34,7 +34,7 @@ PAGES = {"home": "", "Degradation": "Degradation", "Gradient flow": "Gradient_fl
 
 
 
-async def open_page(port: int, page_name: str, timeout: float, press: str | None = None) -> dict:
+async def open_page(port: int, page_name: str, timeout: float, press: str | None = None, query: str = "") -> dict:
     """One student: connect, ask for a page, wait until the script run is finished.
 
     With ``press``, then press the button with that label (like a click) and wait for that run too.
@@ -55,7 +55,7 @@ async def open_page(port: int, page_name: str, timeout: float, press: str | None
     async def run(widgets=None) -> tuple[bool, list]:
         msg = BackMsg()
         msg.rerun_script.page_name = page_name
-        msg.rerun_script.query_string = ""
+        msg.rerun_script.query_string = query
         if widgets is not None:
             msg.rerun_script.widget_states.CopyFrom(widgets)
         await ws.send(msg.SerializeToString())

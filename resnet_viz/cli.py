@@ -472,7 +472,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not 1 <= args.port <= 65535:
         raise ValueError(f"port must be from 1 to 65535; got {args.port}")
     haproxy_binary()
-    hall = Hall(args.workers, args.port, args.address).start()
+    import socket
+
+    with socket.socket() as probe:
+        try:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((args.address, args.port))
+        except OSError as exc:
+            raise ValueError(f"cannot listen on {args.address}:{args.port} ({exc.strerror}); choose another --port "
+                             "or --address") from None
+    try:
+        hall = Hall(args.workers, args.port, args.address).start()
+    except RuntimeError as exc:  # a process that did not start: where its log is
+        print(f"python -m resnet_viz serve: {exc}", file=sys.stderr)
+        return 1
     shown = "localhost" if args.address in ("0.0.0.0", "::") else args.address
     print(f"resnet-viz hall: {args.workers} server processes behind HAProxy at http://{shown}:{args.port} "
           f"(logs in {hall.folder}); Ctrl-C stops it", flush=True)

@@ -203,3 +203,17 @@ def test_a_hall_of_two_serves_through_one_address_and_heals_itself(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line(capsys, monkeypatch):
+    import socket
+
+    if _haproxy() is None:
+        monkeypatch.setenv("RESNET_VIZ_HAPROXY", sys.executable)  # any file: the port is checked next
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["serve", "--workers", "1", "--port", str(port), "--address", "127.0.0.1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and f"cannot listen on 127.0.0.1:{port}" in err and "--port" in err

@@ -1,0 +1,214 @@
+"""The papers' own CIFAR-10 ResNets, loaded exactly into the lab's nets.
+
+The published checkpoints are those of the most used PyTorch implementation of He et al.'s CIFAR nets
+(akamaster/pytorch_resnet_cifar10, BSD 2-Clause): ResNet-20 ... ResNet-1202 with option A shortcuts, saved as
+``{"state_dict": ..., "best_prec1": ...}`` with ``module.`` prefixes, file names ending in the start of the file's
+sha256 (torch.hub's ``check_hash``).
+
+Where option A's zeros go. The paper does not say. The lab pads the shortcut's new channels *after* the identity
+channels (``[x, 0]``); that implementation pads half before and half after (``[0, x, 0]``). The lab keeps its
+padding (every stored run, preset and asset stays valid, nothing is regenerated) and loads a published net by
+permuting channels instead: a residual net computes the same function when every stage's channels are permuted
+consistently (the convs' output and input channels, batch norm's, the classifier's inputs), because the
+identity shortcut and the addition act channel by channel. :func:`channel_order` gives, per stage, which published
+channel each lab channel is; the loaded net's logits equal the published net's to rounding
+(tests/test_pretrained.py: within 1e-4 of the reference's own logits for every shipped checkpoint).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from .config import NetConfig
+from .models import ResNet
+from .paths import home
+
+URL = "https://github.com/akamaster/pytorch_resnet_cifar10/raw/master/pretrained_models/{file}"
+SOURCE = "akamaster/pytorch_resnet_cifar10 (Yerlan Idelbayev), BSD 2-Clause; He et al. 2016's CIFAR-10 recipe"
+# The inputs those nets were trained on: pixels in [0, 1], then per channel (upstream's trainer).
+NORMALIZATION = {"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)}
+
+
+@dataclass(frozen=True)
+class Published:
+    """One published net: its file (name ends in the sha256 prefix), depth, parameters and reported test error (%)."""
+
+    name: str
+    file: str
+    depth: int
+    params: int
+    test_error: float
+
+
+PUBLISHED = {p.name: p for p in (
+    Published("cifar10-resnet20", "resnet20-12fca82f.th", 20, 269_722, 8.27),
+    Published("cifar10-resnet32", "resnet32-d509ac18.th", 32, 464_154, 7.37),
+    Published("cifar10-resnet44", "resnet44-014dd654.th", 44, 658_586, 6.90),
+    Published("cifar10-resnet56", "resnet56-4bfd9763.th", 56, 853_018, 6.61),
+    Published("cifar10-resnet110", "resnet110-1d1ed7c2.th", 110, 1_727_962, 6.32),
+    Published("cifar10-resnet1202", "resnet1202-f3b1deed.th", 1202, 19_421_274, 6.18),
+)}
+
+
+def folder() -> Path:
+    """Where published checkpoints are kept: ``RESNET_VIZ_HOME/pretrained`` (a teacher may put the files there)."""
+    return home() / "pretrained"
+
+
+def _read(path: Path) -> dict[str, torch.Tensor]:
+    """A checkpoint's state dict (``state_dict`` or the dict itself, ``module.`` prefixes dropped), read with
+    ``weights_only=True`` (no code runs). A file that is not one says so in one line."""
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ValueError(f"no checkpoint at {path}") from None
+    except Exception as exc:  # noqa: BLE001 - truncated zip, pickle refused, not a torch file: all one message
+        reason = "truncated or damaged" if "zip" in str(exc).lower() or "EOF" in str(exc) else "not a PyTorch checkpoint"
+        raise ValueError(f"{path.name} is {reason} ({type(exc).__name__}); download it again") from None
+    state = data.get("state_dict", data) if isinstance(data, dict) else None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"{path.name} holds no state dict of tensors: not a checkpoint of a net")
+    return {re.sub(r"^module\.", "", k): v for k, v in state.items()}
+
+
+def _config(state: dict[str, torch.Tensor], name: str) -> NetConfig:
+    """The lab's NetConfig for a published CIFAR ResNet's state dict (3 stages of n basic blocks, option A)."""
+    blocks = {}
+    for key in state:
+        m = re.match(r"^layer(\d)\.(\d+)\.conv1\.weight$", key)
+        if m:
+            blocks[int(m.group(1))] = max(blocks.get(int(m.group(1)), 0), int(m.group(2)) + 1)
+    if sorted(blocks) != [1, 2, 3] or len(set(blocks.values())) != 1 or "conv1.weight" not in state or \
+            "linear.weight" not in state:
+        raise ValueError(f"{name} is not a CIFAR ResNet of He et al. (three stages of basic blocks, conv1 ... linear)")
+    width = state["conv1.weight"].shape[0]
+    return NetConfig("cifar", 6 * blocks[1] + 2, width=width, shortcut="A", in_channels=state["conv1.weight"].shape[1],
+                     num_classes=state["linear.weight"].shape[0])
+
+
+def channel_order(widths: tuple[int, ...]) -> list[torch.Tensor]:
+    """Per stage, the published channel of each lab channel: stage 1 is as it is; where a stage doubles the
+    channels, the published net puts the old channels in the middle ([0, x, 0]) and the lab first ([x, 0])."""
+    orders = [torch.arange(widths[0])]
+    for before, after in zip(widths, widths[1:]):
+        pad = (after - before) // 2
+        previous = orders[-1]
+        orders.append(torch.cat([pad + previous, torch.arange(pad), torch.arange(pad + before, after)]))
+    return orders
+
+
+def _lab_name(key: str) -> str:
+    key = re.sub(r"^conv1\.", "stem.0.", key)
+    key = re.sub(r"^bn1\.", "stem.1.", key)
+    key = re.sub(r"^layer(\d)\.", lambda m: f"stages.{int(m.group(1)) - 1}.", key)
+    return re.sub(r"^linear\.", "fc.", key)
+
+
+def to_lab(state: dict[str, torch.Tensor], cfg: NetConfig) -> dict[str, torch.Tensor]:
+    """The published weights under the lab's names, each stage's channels in the lab's order."""
+    widths = tuple(cfg.width * 2 ** i for i in range(3))
+    order = channel_order(widths)
+    out = {}
+    for key, value in state.items():
+        lab = _lab_name(key)
+        m = re.match(r"^stages\.(\d)\.(\d+)\.(conv|bn)(\d)\.(\w+)$", lab)
+        if lab.startswith("stem."):  # the stem's output is stage 1's channels: in order
+            out[lab] = value
+        elif lab == "fc.weight":
+            out[lab] = value[:, order[2]]
+        elif m:
+            stage, block, kind, index = int(m.group(1)), int(m.group(2)), m.group(3), int(m.group(4))
+            entering = order[stage] if block > 0 or stage == 0 else order[stage - 1]
+            if kind == "conv" and index == 1:  # reads the block's input; its outputs are the block's own
+                out[lab] = value[:, entering] if value.dim() == 4 else value
+            elif kind == "conv" and index == 2:  # writes the stage's channels
+                out[lab] = value[order[stage]]
+            elif kind == "bn" and index == 2 and value.dim() == 1:
+                out[lab] = value[order[stage]]
+            else:
+                out[lab] = value
+        else:
+            out[lab] = value
+    return out
+
+
+def load_file(path: str | Path, name: str | None = None) -> ResNet:
+    """A published checkpoint file as the lab's ResNet, in eval mode; ``model.normalization`` holds the input
+    normalization it was trained with.
+
+    Raises:
+        ValueError: one line on what is wrong with the file (missing, damaged, not a checkpoint, another net).
+    """
+    path = Path(path)
+    state = _read(path)
+    cfg = _config(state, name or path.name)
+    model = ResNet(cfg)
+    mapped = to_lab(state, cfg)
+    expected = model.state_dict()
+    for key in expected:  # checkpoints from before torch 0.4.1 have no BN step counter (unused in eval)
+        if key.endswith("num_batches_tracked") and key not in mapped:
+            mapped[key] = torch.zeros((), dtype=torch.long)
+    missing = [k for k in expected if k not in mapped]
+    extra = [k for k in mapped if k not in expected]
+    wrong = [k for k in expected if k in mapped and mapped[k].shape != expected[k].shape]
+    if missing or extra or wrong:
+        raise ValueError(f"{path.name} does not fit {cfg.name}: " + "; ".join(
+            f"{what} {', '.join(keys[:3])}" for what, keys in (("missing", missing), ("unexpected", extra),
+                                                               ("other shapes", wrong)) if keys))
+    model.load_state_dict(mapped, strict=True)
+    model.eval()
+    model.normalization = NORMALIZATION  # type: ignore[attr-defined]
+    return model
+
+
+def load(path_or_name: str | Path, download: bool | None = None,
+         progress: Callable[[int, int], None] | None = None) -> ResNet:
+    """A published CIFAR-10 ResNet by name (``cifar10-resnet20`` ... ``cifar10-resnet1202``) or from a file.
+
+    By name: the file in :func:`folder` if a teacher put it there, else downloaded with torch.hub's
+    ``load_state_dict_from_url(check_hash=True)`` when downloads are allowed (``download``, default
+    ``RESNET_VIZ_DOWNLOAD=1``).
+
+    Raises:
+        ValueError: an unknown name; offline without the file (naming the file and the folder); a bad file.
+    """
+    text = str(path_or_name)
+    if text not in PUBLISHED:
+        if Path(text).suffix or os.sep in text:
+            return load_file(text)
+        raise ValueError(f"unknown published net {text!r}; available: {', '.join(PUBLISHED)} (or a checkpoint file)")
+    entry = PUBLISHED[text]
+    local = folder() / entry.file
+    if local.is_file():
+        return load_file(local, entry.name)
+    if download is None:
+        download = os.environ.get("RESNET_VIZ_DOWNLOAD") == "1"
+    if not download:
+        raise ValueError(f"{entry.name} is not here: put {entry.file} into {folder()} (from {URL.format(file=entry.file)}), "
+                         f"or allow downloads (RESNET_VIZ_DOWNLOAD=1)")
+    return load_file(fetch(entry, progress), entry.name)
+
+
+def fetch(entry: Published, progress: Callable[[int, int], None] | None = None, url: str | None = None) -> Path:
+    """Download a published checkpoint into :func:`folder` with torch.hub, its sha256 prefix checked."""
+    folder().mkdir(parents=True, exist_ok=True)
+    try:
+        torch.hub.load_state_dict_from_url(url or URL.format(file=entry.file), model_dir=str(folder()),
+                                           map_location="cpu", progress=progress is not None, check_hash=True,
+                                           file_name=entry.file, weights_only=True)
+    except RuntimeError as exc:  # torch.hub: 'invalid hash value (expected "…", got "…")'
+        (folder() / entry.file).unlink(missing_ok=True)
+        raise ValueError(f"the download of {entry.file} does not match its hash: {exc}") from None
+    except OSError as exc:
+        raise ValueError(f"cannot download {entry.file} ({exc}); put the file into {folder()}") from None
+    return folder() / entry.file
+
+
+__all__ = ["NORMALIZATION", "PUBLISHED", "Published", "SOURCE", "channel_order", "fetch", "folder", "load", "load_file",
+           "to_lab"]
