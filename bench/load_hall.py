@@ -20,14 +20,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -64,24 +62,13 @@ def tree_rss_mb(pid: int) -> float:
 @contextmanager
 def hall(workers: int):
     """``serve --workers`` on a free port with a fresh home; yields (process, port, home) once the proxy answers."""
+    from resnet_viz.serve import spawn, wait_until_up
+
     home = Path(tempfile.mkdtemp(prefix="resnet-viz-hall-"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "resnet_viz", "serve", "--workers", str(workers), "--port", str(port),
-                             "--address", "127.0.0.1"], cwd=ROOT,
-                            env={**os.environ, "RESNET_VIZ_HOME": str(home), "PYTHONPATH": str(ROOT)},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc, port = spawn(workers, home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.time() + 180
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    raise SystemExit(f"the hall did not start (see {home}/hall)")
-                time.sleep(0.5)
+        if not wait_until_up(port, 180, proc):
+            raise SystemExit(f"the hall did not start (see {home}/hall)")
         yield proc, port, home
     finally:
         proc.terminate()

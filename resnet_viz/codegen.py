@@ -99,7 +99,7 @@ def render(cfg: NetConfig, tr: Callable[[str], str] = str) -> str:
     lines += ["", f"class {block}(nn.Module):", f'    """{doc}"""', ""]
     lines += [f"    expansion = {expansion}", ""]
     lines += ["    def __init__(self, in_planes, planes, stride=1):", "        super().__init__()",
-              f"        out_planes = planes * self.expansion"]
+              "        out_planes = planes * self.expansion"]
     convs = ([("in_planes", "planes", 1, "1"), ("planes", "planes", 3, "stride"), ("planes", "out_planes", 1, "1")]
              if bottleneck else [("in_planes", "planes", 3, "stride"), ("planes", "out_planes", 3, "1")])
     for i, (cin, cout, k, stride) in enumerate(convs, start=1):
@@ -199,7 +199,7 @@ def render(cfg: NetConfig, tr: Callable[[str], str] = str) -> str:
                   f"            b.survival = 1 - l / len(blocks) * (1 - {cfg.stochastic_depth!r})"]
     lines += ["        self._init_weights()", "",
               "    def _make_layer(self, planes, count, stride):",
-              f"        layers = []",
+              "        layers = []",
               "        for s in [stride] + [1] * (count - 1):",
               f"            layers.append({block}(self.in_planes, planes, s))",
               f"            self.in_planes = planes * {block}.expansion",

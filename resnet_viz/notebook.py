@@ -14,7 +14,6 @@ kernel (nbclient) and compares it with the lab's run of the same spec.
 
 from __future__ import annotations
 
-import json
 import textwrap
 from dataclasses import replace
 from typing import Any, Callable

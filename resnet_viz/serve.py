@@ -90,6 +90,28 @@ def _healthy(port: int) -> bool:
         return False
 
 
+def wait_until_up(port: int, seconds: float, proc: subprocess.Popen | None = None) -> bool:
+    """Does a Streamlit server (or the hall's proxy) on this loopback port answer its health check within
+    ``seconds``? False at once when ``proc``, the process that should answer, has ended."""
+    deadline = time.time() + seconds
+    while not _healthy(port):
+        if (proc is not None and proc.poll() is not None) or time.time() > deadline:
+            return False
+        time.sleep(0.3)
+    return True
+
+
+def spawn(workers: int, folder: Path, port: int | None = None, **popen) -> tuple[subprocess.Popen, int]:
+    """``python -m resnet_viz serve`` on loopback (a free port unless given) with RESNET_VIZ_HOME ``folder``, as
+    the benchmarks and tests start a hall; returns (process, port)."""
+    port = port or free_port()
+    env = {**os.environ, "RESNET_VIZ_HOME": str(folder),
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    proc = subprocess.Popen([sys.executable, "-m", "resnet_viz", "serve", "--workers", str(workers), "--port", str(port),
+                             "--address", "127.0.0.1"], cwd=ROOT, env=env, **popen)
+    return proc, port
+
+
 @dataclass
 class Hall:
     """The supervisor: start, watch (restart what dies), stop."""
@@ -133,12 +155,9 @@ class Hall:
         self.ports = [free_port() for _ in range(self.workers)]
         self.servers = [self._server(p) for p in self.ports]
         deadline = time.time() + timeout
-        while not all(_healthy(p) for p in self.ports):
-            dead = [s for s in self.servers if s.poll() is not None]
-            if dead or time.time() > deadline:
-                self.stop()
-                raise RuntimeError(f"a server process did not start; see {self.folder}/server-*.log")
-            time.sleep(0.3)
+        if not all(wait_until_up(p, max(0.0, deadline - time.time()), s) for p, s in zip(self.ports, self.servers)):
+            self.stop()
+            raise RuntimeError(f"a server process did not start; see {self.folder}/server-*.log")
         self.proxy = self._proxy()
         time.sleep(0.3)
         if self.proxy.poll() is not None:
@@ -195,4 +214,4 @@ class Hall:
             self.stop()
 
 
-__all__ = ["COOKIE", "Hall", "MISSING", "haproxy_binary", "haproxy_config"]
+__all__ = ["COOKIE", "Hall", "MISSING", "free_port", "haproxy_binary", "haproxy_config", "spawn", "wait_until_up"]

@@ -166,14 +166,9 @@ def test_a_hall_of_two_serves_through_one_address_and_heals_itself(tmp_path):
         if os.environ.get("RESNET_VIZ_REQUIRE_HAPROXY"):
             pytest.fail("HAProxy is required here (CI) but absent")
         pytest.skip("HAProxy is not installed")
-    import socket
+    from resnet_viz.serve import spawn
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "resnet_viz", "serve", "--workers", "2", "--port", str(port),
-                             "--address", "127.0.0.1"], cwd=ROOT, env={**os.environ, "RESNET_VIZ_HOME": str(tmp_path)},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc, port = spawn(2, tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def answers() -> bool:
         try:

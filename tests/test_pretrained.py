@@ -3,7 +3,6 @@ reference's own logits (skipped where ../shared is absent); a net in the publish
 half before and half after, gives its own logits in the lab's net; downloads check the hash; a bad file is one line."""
 
 import hashlib
-import io
 from pathlib import Path
 
 import pytest

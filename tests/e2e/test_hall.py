@@ -5,11 +5,8 @@ process is the same job on the other."""
 import os
 import re
 import signal
-import socket
 import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -33,21 +30,12 @@ def hall(tmp_path):
         if os.environ.get("RESNET_VIZ_REQUIRE_HAPROXY"):
             pytest.fail("HAProxy is required here (CI) but absent")
         pytest.skip("HAProxy is not installed")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "resnet_viz", "serve", "--workers", "2", "--port", str(port),
-                             "--address", "127.0.0.1"], cwd=ROOT, env={**os.environ, "RESNET_VIZ_HOME": str(tmp_path)},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 180
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None or time.time() > deadline:
-                pytest.fail("the hall did not start")
-            time.sleep(0.5)
+    from resnet_viz.serve import spawn, wait_until_up
+
+    proc, port = spawn(2, tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if not wait_until_up(port, 180, proc):
+        proc.kill()
+        pytest.fail("the hall did not start")
     yield {"url": f"http://127.0.0.1:{port}", "home": tmp_path, "pid": proc.pid}
     proc.terminate()
     try:
