@@ -30,11 +30,9 @@ from typing import Any, Iterator
 from . import experiments
 from . import sweep as sweeps
 from .config import to_dict
-from .host import check_caps
-from .jobs import ACTIVE, Job, JobManager, QueueFull
-from .protocol import check_before_run, estimate as estimate_of, spec_from_dict, stored_result
+from .jobs import ACTIVE, Job, JobManager, QueueFull, admit, queue_full, stored_answer
+from .protocol import spec_from_dict
 from .store import RunStore
-from .units import format_duration
 
 SHARED_ENV = "RESNET_VIZ_JOBS"  # "shared": this server process uses the shared queue (set by serve)
 SCHEMA = """
@@ -125,12 +123,8 @@ class SharedJobManager:
 
     def submit(self, kind: str, spec: Any, estimate: float | None = None) -> Job:
         experiment = experiments.get(kind)
-
-        def stored() -> dict | None:
-            found = stored_result(experiment, spec, self.store)
-            return found.result if found is not None else None
-
-        return self._submit(experiment.name, "", spec, self.store.key(experiment.name, spec), stored, estimate)
+        return self._submit(experiment.name, "", spec, self.store.key(experiment.name, spec),
+                            lambda: stored_answer(experiment, spec, self.store), estimate)
 
     def submit_sweep(self, kind: str, spec: Any) -> Job:
         experiment = experiments.get(kind)
@@ -141,26 +135,17 @@ class SharedJobManager:
         active = self.get(key)
         if active is not None and active.state in ACTIVE:
             return active
-        experiment = experiments.get(sweep_of or kind)
-        runs = experiment.training_runs(spec)
-        check_caps(runs, runs[0].train.device if runs else "auto")
-        result = stored()
+        result, estimate = admit(experiments.get(sweep_of or kind), spec, self.store, stored, estimate)
         if result is not None:
             job = Job(key, kind, spec, state="done", result=result, from_store=True, sweep_of=sweep_of)
             job.started = job.finished = time.time()
             return job
-        check_before_run(experiment, spec)
-        if estimate is None and not sweep_of:
-            estimate = estimate_of(experiment, spec, self.store)
         with self.queue.write() as db:
             row = db.execute("SELECT state FROM jobs WHERE key = ?", (key,)).fetchone()
             if row is None or row["state"] not in ACTIVE:
                 waiting = db.execute("SELECT COUNT(*) FROM jobs WHERE state = 'queued'").fetchone()[0]
                 if waiting >= self.max_queue:
-                    raise QueueFull(
-                        f"The job queue is full ({waiting} experiments waiting, the most this server allows). "
-                        f"Expected wait: about {format_duration(self.expected_wait())}. Try again then, or open an "
-                        "experiment that is already stored.")
+                    raise queue_full(waiting, self.expected_wait())
                 self.store.check_writable()
                 self.queue.records_path(key).unlink(missing_ok=True)
                 db.execute("INSERT OR REPLACE INTO jobs (key, kind, sweep_of, spec, estimate, state, submitted) "

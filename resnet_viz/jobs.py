@@ -158,12 +158,8 @@ class JobManager:
             ValueError: unknown experiment kind, or a spec beyond the host's caps or this machine's memory.
         """
         experiment = experiments.get(kind)
-
-        def stored() -> dict | None:
-            found = stored_result(experiment, spec, self.store)
-            return found.result if found is not None else None
-
-        return self._submit(experiment, spec, self.store.key(experiment.name, spec), stored, estimate, "")
+        return self._submit(experiment, spec, self.store.key(experiment.name, spec),
+                            lambda: stored_answer(experiment, spec, self.store), estimate, "")
 
     def submit_sweep(self, kind: str, spec: Any) -> Job:
         """Queue a sweep over ``spec``'s runs (:mod:`resnet_viz.sweep`): one job whose runs are stored one
@@ -186,13 +182,7 @@ class JobManager:
             job = self._jobs.get(key)
             if job is not None and job.state in ACTIVE:
                 return job
-        runs = experiment.training_runs(spec)
-        check_caps(runs, runs[0].train.device if runs else "auto")
-        result = stored()
-        if result is None:
-            check_before_run(experiment, spec)
-            if estimate is None:
-                estimate = estimate_of(experiment, spec, self.store)
+        result, estimate = admit(experiment, spec, self.store, stored, estimate)
         kind = "sweep" if sweep_of else experiment.name
         with self._lock:
             job = self._jobs.get(key)
@@ -212,10 +202,7 @@ class JobManager:
     def _check_room(self) -> None:
         waiting = [j for j in self._jobs.values() if j.state == "queued"]
         if len(waiting) >= self.max_queue:
-            raise QueueFull(
-                f"The job queue is full ({len(waiting)} experiments waiting, the most this server "
-                f"allows). Expected wait: about {format_duration(self.expected_wait())}. Try again then, "
-                "or open an experiment that is already stored.")
+            raise queue_full(len(waiting), self.expected_wait())
         self.store.check_writable()
 
     def backend(self, sweep: bool = False):
@@ -323,6 +310,35 @@ class JobManager:
 
 
 
+def stored_answer(experiment: Experiment, spec: Any, store: RunStore) -> dict | None:
+    """The stored result that answers (experiment, spec) at once, if there is one."""
+    found = stored_result(experiment, spec, store)
+    return found.result if found is not None else None
+
+
+def admit(experiment: Experiment, spec: Any, store: RunStore, stored: Callable[[], dict | None],
+          estimate: float | None) -> tuple[dict | None, float | None]:
+    """What every queue checks before it takes a job (this server's and a hall's, :mod:`resnet_viz.jobqueue`):
+    the host's caps, then the stored answer; without one, what can fail before it starts, and the estimate.
+
+    Returns:
+        (the stored result or None, the estimate).
+    """
+    runs = experiment.training_runs(spec)
+    check_caps(runs, runs[0].train.device if runs else "auto")
+    result = stored()
+    if result is None:
+        check_before_run(experiment, spec)
+        if estimate is None:
+            estimate = estimate_of(experiment, spec, store)
+    return result, estimate
+
+
+def queue_full(waiting: int, wait: float) -> QueueFull:
+    return QueueFull(f"The job queue is full ({waiting} experiments waiting, the most this server allows). Expected "
+                     f"wait: about {format_duration(wait)}. Try again then, or open an experiment that is already stored.")
+
+
 def _gpu() -> bool:
     """Does this host train on a GPU? Then several jobs share it at once (a class's units side by side):
     small CIFAR nets leave most of an H100 idle."""
@@ -342,4 +358,4 @@ def _calibrate_main() -> None:
     calibrate()
 
 
-__all__ = ["ACTIVE", "Job", "JobManager", "QueueFull", "format_duration"]
+__all__ = ["ACTIVE", "Job", "JobManager", "QueueFull", "admit", "format_duration", "queue_full", "stored_answer"]
