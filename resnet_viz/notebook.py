@@ -88,8 +88,9 @@ def _slug(name: str) -> str:
     return "net_" + "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_")
 
 
-def _nets(experiment: Experiment, spec: Any) -> list[tuple[str, NetConfig, Any]]:
-    """(run name, the net as the lab builds it, training.Spec) for every training run, in order."""
+def training_nets(experiment: Experiment, spec: Any) -> list[tuple[str, NetConfig, Any]]:
+    """(run name, the net as the lab builds it: the data's channels and classes, training.Spec) for every
+    training run, in order."""
     found = []
     for run in experiment.training_runs(spec):
         channels, _size, classes = shape_of(run.data)
@@ -386,6 +387,14 @@ def _plot_code(experiment: Experiment, spec: Any, tr: Callable[[str], str]) -> t
     return tr(CURVES_NOTE).format(smooth=SMOOTH), curves
 
 
+def check(experiment: Experiment, spec: Any) -> None:
+    """Raises NotebookError for a spec whose data the notebook cannot load on its own (the lab's synthetic data)."""
+    name = experiment.training_runs(spec)[0].data.name
+    if name not in DATASETS:
+        raise NotebookError(f"the notebook loads {', '.join(DATASETS)}; the dataset {name!r} exists only in the "
+                            f"lab: choose another dataset")
+
+
 def build(experiment: Experiment, spec: Any, tr: Callable[[str], str] = str, lang: str = "en",
           prose: tuple[str, ...] = (), lab_url: str | None = None):
     """The lesson as an ``nbformat`` v4 notebook.
@@ -401,11 +410,9 @@ def build(experiment: Experiment, spec: Any, tr: Callable[[str], str] = str, lan
     """
     import nbformat.v4 as nbf
 
-    runs = _nets(experiment, spec)
+    check(experiment, spec)
+    runs = training_nets(experiment, spec)
     data = runs[0][2].data
-    if data.name not in DATASETS:
-        raise NotebookError(f"the notebook loads {', '.join(DATASETS)}; the dataset {data.name!r} exists only in the "
-                            f"lab: choose another dataset")
     _channels, size, _classes = shape_of(data)
     sources: dict[str, tuple[NetConfig, str]] = {}
     for _name, net, _run in runs:
@@ -458,4 +465,4 @@ def dumps(notebook) -> str:
     return nbformat.writes(notebook)
 
 
-__all__ = ["NotebookError", "build", "dumps", "lab_link"]
+__all__ = ["NotebookError", "build", "check", "dumps", "lab_link", "training_nets"]

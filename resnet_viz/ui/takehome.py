@@ -3,7 +3,6 @@ lesson as a Jupyter notebook (a download button), on every page that builds a ne
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import streamlit as st
@@ -11,9 +10,8 @@ import streamlit as st
 from .. import experiments
 from ..codegen import render, render_lineage
 from ..config import NetConfig
-from ..data import shape_of
-from ..i18n import N_
-from ..notebook import NotebookError, build, dumps, lab_link
+from ..i18n import N_, translate
+from ..notebook import NotebookError, build, check, dumps, lab_link, training_nets
 from .lang import _, language, public_address
 
 CODE_TITLE = N_("Code: the net as plain PyTorch")
@@ -34,9 +32,7 @@ NOTEBOOK_HELP = N_("This lesson as configured, as a Jupyter notebook that runs o
 def nets_of(kind: str, spec: Any) -> dict[str, NetConfig]:
     """The distinct nets an experiment trains, by name, as the lab builds them (channels and classes of the data)."""
     found: dict[str, NetConfig] = {}
-    for run in experiments.get(kind).training_runs(spec):
-        channels, _size, classes = shape_of(run.data)
-        net = replace(run.net, in_channels=channels, num_classes=classes)
+    for _name, net, _run in training_nets(experiments.get(kind), spec):
         found.setdefault(net.title(_), net)
     return found
 
@@ -69,15 +65,21 @@ def _page_url(kind: str, spec: Any) -> str:
 
 
 def notebook_button(kind: str, spec: Any, prose: tuple[str, ...], where: Any = st) -> None:
-    """A download of the lesson as a notebook (made when pressed), or why this configuration has none."""
+    """A download of the lesson as a notebook, made when pressed (not on every rerun of the page), or why this
+    configuration has none."""
     experiment = experiments.get(kind)
     lang = language()
     try:
-        notebook = build(experiment, spec, _, lang, prose, _page_url(kind, spec))
+        check(experiment, spec)
     except NotebookError as exc:
         where.caption(f":material/info: {exc}")
         return
-    where.download_button(_(DOWNLOAD_NOTEBOOK), lambda: dumps(notebook), file_name=f"{kind}_{lang}.ipynb",
+    url = _page_url(kind, spec)
+
+    def notebook() -> str:  # runs outside the page's script run: the language is passed, not read from the session
+        return dumps(build(experiment, spec, lambda message: translate(message, lang), lang, prose, url))
+
+    where.download_button(_(DOWNLOAD_NOTEBOOK), notebook, file_name=f"{kind}_{lang}.ipynb",
                           mime="application/x-ipynb+json", icon=":material/menu_book:", key=f"notebook-{kind}",
                           help=_(NOTEBOOK_HELP), on_click="ignore")
 
