@@ -242,9 +242,11 @@ class QueueRunner:
                 with self.queue.records_path(row["key"]).open("a") as f:
                     f.write("".join(json.dumps(r) + "\n" for r in new))
                 self._written[row["key"]] = self._written.get(row["key"], 0) + len(new)
-            with self.queue.write() as db:
-                db.execute("UPDATE jobs SET state = ?, started = ?, finished = ?, error = ?, from_store = ? WHERE key = ?",
-                           (job.state, job.started, job.finished, job.error, int(job.from_store), row["key"]))
+            mirrored = (job.state, job.started, job.finished, job.error, int(job.from_store))
+            if mirrored != (row["state"], row["started"], row["finished"], row["error"], row["from_store"]):
+                with self.queue.write() as db:  # only a change is written (a synchronous write every tick is not free)
+                    db.execute("UPDATE jobs SET state = ?, started = ?, finished = ?, error = ?, from_store = ? "
+                               "WHERE key = ?", (*mirrored, row["key"]))
 
 
 def shared() -> bool:
