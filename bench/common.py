@@ -8,8 +8,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -54,15 +52,11 @@ def streamlit_server(root: Path = ROOT) -> Iterator[tuple[subprocess.Popen, int,
                               cwd=root, env={**os.environ, "RESNET_VIZ_HOME": str(home), "PYTHONPATH": str(root)},
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2)
-                break
-            except OSError:
-                if time.time() > deadline:
-                    raise SystemExit("the server did not start within 60 s")
-                time.sleep(0.3)
+        sys.path.insert(0, str(ROOT))
+        from resnet_viz.serve import wait_until_up
+
+        if not wait_until_up(port, 60, server):
+            raise SystemExit("the server did not start within 60 s")
         yield server, port, home
     finally:
         server.terminate()
