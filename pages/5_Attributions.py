@@ -15,7 +15,7 @@ ui.sidebar()
 st.title(T.title)
 st.markdown(T.intro)
 
-sources = nets.sources(ui.run_store(), T.preset_source, T.stored_source)
+sources = nets.sources(ui.run_store(), T.preset_source, T.stored_source, T.published_source)
 if not sources:
     st.info(T.none)
     st.markdown(f":material/hub: [{_('Residual nets as ensembles')}](./Ensembles)")

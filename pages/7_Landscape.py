@@ -18,16 +18,21 @@ ui.lesson_title(T, land.EXPERIMENT, T.intro)
 ui.class_question(land.EXPERIMENT)  # in class mode, before the reveal: the question, and the page ends
 
 st.markdown(f"**{T.nets}**")
-c1, c2, c3 = st.columns(3)
-depth = setting(land.Spec, "depth", c1, values=cifar_depths("basic", up_to=110))
-width = setting(land.Spec, "width", c2, values=[4, 8, 16])
-steps = setting(land.Spec, "steps", c3, values=[100, 200, 400, 800], label=N_("Training steps"))
-nets = {"depth": depth, "width": width, "steps": steps}
+c0, c1, c2, c3 = st.columns([1.3, 1, 1, 1])
+source = setting(land.Spec, "pretrained", c0, label=T.source)
+if source:  # a published CIFAR-10 ResNet: nothing to train
+    nets = {"pretrained": source}
+else:
+    depth = setting(land.Spec, "depth", c1, values=cifar_depths("basic", up_to=110))
+    width = setting(land.Spec, "width", c2, values=[4, 8, 16])
+    steps = setting(land.Spec, "steps", c3, values=[100, 200, 400, 800], label=N_("Training steps"))
+    nets = {"depth": depth, "width": width, "steps": steps}
 
 surface_tab, paths_tab = st.tabs([T.surface_tab, T.paths_tab])
 with surface_tab:
     grid = setting(land.Spec, "grid", values=[11, 21, 31] + ([41, 51] if ui.accelerated() else []), label=T.grid_label)
-    spec = spec_from(land.Spec, {**nets, "grid": grid})
+    images = {"images": setting(land.Spec, "images", values=[32, 64, 128, 256], default=64)} if source else {}
+    spec = spec_from(land.Spec, {**nets, "grid": grid, **images})
     left, right = st.columns([3, 2])
     with right:
         st.markdown(T.explanation)
@@ -37,7 +42,7 @@ with surface_tab:
         lesson.surfaces(spec)
 
 with paths_tab:
-    samples = setting(pa.Spec, "samples", values=[10, 30, 100, 300], label=T.samples_label)
+    samples = setting(pa.Spec, "samples", values=[10, 30, 100, 300], label=T.samples_label, default=10 if source else None)
     paths_spec = spec_from(pa.Spec, {**nets, "samples": samples})
     left, right = st.columns([3, 2])
     with right:

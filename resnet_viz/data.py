@@ -320,6 +320,38 @@ def load_dataset(cfg: DataConfig = DataConfig(), root: str | Path | None = None,
     return _load_cached(cfg, Path(root) if root else data_dir(), download)
 
 
+def cifar10_images(limit: int, seed: int, mean: tuple[float, ...], std: tuple[float, ...], train: bool = False,
+                   root: str | Path | None = None, download: bool | None = None,
+                   first: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """``limit`` images of CIFAR-10's test set (or training set: ``train``), a sample fixed by ``seed`` (the whole
+    split when ``limit`` reaches its size; the first ``limit`` images with ``first``), and their labels; pixels in [0, 1] normalized per channel with the given
+    ``mean`` and ``std`` (a published net's own), at 32x32.
+
+    Raises:
+        DatasetUnavailable: the files are missing offline (the message names them and the folder).
+    """
+    if download is None:
+        download = os.environ.get("RESNET_VIZ_DOWNLOAD") == "1"
+    return _cifar10_images(limit, None if first else seed, tuple(mean), tuple(std), train,
+                           Path(root) if root else data_dir(), download)
+
+
+@functools.lru_cache(maxsize=4)
+def _cifar10_images(limit: int, seed: int | None, mean: tuple, std: tuple, train: bool, root: Path, download: bool):
+    import torchvision.datasets as tvd
+
+    try:
+        split = tvd.CIFAR10(str(root), train=train, download=download)
+    except (RuntimeError, OSError) as exc:
+        raise DatasetUnavailable(_missing_message("cifar10", root)) from exc
+    x, y = np.asarray(split.data), np.asarray(split.targets, dtype=np.int64)
+    x, y = (x[:limit], y[:limit]) if seed is None else _subset(x, y, limit, seed)  # then to floats
+    x = x.transpose(0, 3, 1, 2).astype(np.float32) / 255.0
+    m = torch.tensor(mean).view(1, -1, 1, 1)
+    s = torch.tensor(std).view(1, -1, 1, 1)
+    return ((torch.from_numpy(np.ascontiguousarray(x)) - m) / s).contiguous(), torch.from_numpy(np.ascontiguousarray(y))
+
+
 @functools.lru_cache(maxsize=8)
 def _load_cached(cfg: DataConfig, root: Path, download: bool) -> Dataset:
     if cfg.name in _TORCHVISION_FILES:

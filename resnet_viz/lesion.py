@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Iterable
+from typing import Callable, Iterable
 
 import torch
 
@@ -65,8 +65,8 @@ def accuracy_without(model: ResNet, x: torch.Tensor, y: torch.Tensor, blocks: It
     return accuracy(model, x, y, skip=check_removable(model, blocks))
 
 
-def single_block(model: ResNet, x: torch.Tensor, y: torch.Tensor) -> list[dict]:
-    """Accuracy after removing each block alone (Veit et al. Fig. 3).
+def single_block(model: ResNet, x: torch.Tensor, y: torch.Tensor, tick: Callable[[], None] | None = None) -> list[dict]:
+    """Accuracy after removing each block alone (Veit et al. Fig. 3); ``tick()`` after each evaluation.
 
     Returns:
         ``[{"block", "stage", "droppable", "changes_shape", "test_accuracy"}]``; test_accuracy is
@@ -75,6 +75,8 @@ def single_block(model: ResNet, x: torch.Tensor, y: torch.Tensor) -> list[dict]:
     rows = []
     for b, (block, stage) in enumerate(zip(model.blocks, model.stage_of_block())):
         acc = accuracy_without(model, x, y, [b]) if block.droppable else None
+        if tick and acc is not None:
+            tick()
         rows.append({"block": b, "stage": stage, "droppable": block.droppable,
                      "changes_shape": block.changes_shape, "test_accuracy": acc})
     return rows
@@ -91,7 +93,7 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
 
 
 def random_drops(model: ResNet, x: torch.Tensor, y: torch.Tensor, ks: Iterable[int], samples: int = 10,
-                 seed: int = 0) -> list[dict]:
+                 seed: int = 0, tick: Callable[[], None] | None = None) -> list[dict]:
     """Accuracy after removing k random shape-keeping blocks, ``samples`` draws per k (Fig. 5a).
 
     The same draws are used for a plain net and its residual twin when given the same seed.
@@ -104,14 +106,18 @@ def random_drops(model: ResNet, x: torch.Tensor, y: torch.Tensor, ks: Iterable[i
         if not 0 <= k <= len(pool):
             raise ValueError(f"k must be from 0 to {len(pool)} (the blocks that keep the shape); got {k}")
     rng = random.Random(seed)
-    return _curve(ks, samples, lambda k: accuracy_without(model, x, y, rng.sample(pool, k)))
+    return _curve(ks, samples, lambda k: accuracy_without(model, x, y, rng.sample(pool, k)), tick)
 
 
-def _curve(ks: Iterable[int], samples: int, trial) -> list[dict]:
+def _curve(ks: Iterable[int], samples: int, trial, tick: Callable[[], None] | None = None) -> list[dict]:
     """Mean and std of ``trial(k)`` over ``samples`` draws for each k (one draw for k = 0)."""
     out = []
     for k in ks:
-        accs = [trial(k) for _ in range(samples if k else 1)]
+        accs = []
+        for _ in range(samples if k else 1):
+            accs.append(trial(k))
+            if tick:
+                tick()
         mean, std = _mean_std(accs)
         out.append({"k": k, "mean_test_accuracy": mean, "std": std, "samples": len(accs)})
     return out
@@ -134,7 +140,7 @@ def swapped_order(model: ResNet, pairs: Iterable[tuple[int, int]]) -> list[int]:
 
 
 def random_swaps(model: ResNet, x: torch.Tensor, y: torch.Tensor, ks: Iterable[int], samples: int = 10,
-                 seed: int = 0) -> list[dict]:
+                 seed: int = 0, tick: Callable[[], None] | None = None) -> list[dict]:
     """Accuracy after k random swaps of neighbouring shape-keeping blocks (Veit et al. Fig. 5b).
 
     Returns:
@@ -149,7 +155,7 @@ def random_swaps(model: ResNet, x: torch.Tensor, y: torch.Tensor, ks: Iterable[i
     def trial(k: int) -> float:
         return accuracy(model, x, y, order=swapped_order(model, [rng.choice(pairs) for _ in range(k)]))
 
-    return _curve(ks, samples, trial)
+    return _curve(ks, samples, trial, tick)
 
 
 def path_lengths(n: int) -> list[dict]:

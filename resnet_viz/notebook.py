@@ -388,8 +388,13 @@ def _plot_code(experiment: Experiment, spec: Any, tr: Callable[[str], str]) -> t
 
 
 def check(experiment: Experiment, spec: Any) -> None:
-    """Raises NotebookError for a spec whose data the notebook cannot load on its own (the lab's synthetic data)."""
-    name = experiment.training_runs(spec)[0].data.name
+    """Raises NotebookError for a spec whose data the notebook cannot load on its own (the lab's synthetic data), and
+    for a lesson on a published net (nothing is trained)."""
+    runs = experiment.training_runs(spec)
+    if not runs:
+        raise NotebookError(N_("the notebook trains the lesson's own nets; a published net is studied in the lab: "
+                               "choose nets trained here for a notebook"))
+    name = runs[0].data.name
     if name not in DATASETS:
         raise NotebookError(f"the notebook loads {', '.join(DATASETS)}; the dataset {name!r} exists only in the "
                             f"lab: choose another dataset")

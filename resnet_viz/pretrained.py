@@ -17,15 +17,19 @@ channel each lab channel is; the loaded net's logits equal the published net's t
 
 from __future__ import annotations
 
+import math
 import os
 import re
+import threading
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import torch
 
-from .config import NetConfig
+from .config import NetConfig, setting, validate
+from .i18n import F_, N_
 from .models import ResNet
 from .paths import home
 
@@ -54,6 +58,50 @@ PUBLISHED = {p.name: p for p in (
     Published("cifar10-resnet110", "resnet110-1d1ed7c2.th", 110, 1_727_962, 6.32),
     Published("cifar10-resnet1202", "resnet1202-f3b1deed.th", 1202, 19_421_274, 6.18),
 )}
+
+
+NAMES = tuple(PUBLISHED)
+TRAINED_HERE = ""  # the source of a lesson's nets when no published net is chosen
+SOURCE_WORDS = {TRAINED_HERE: N_("trained here"), **{p.name: F_("published ResNet-{depth}", depth=p.depth)
+                                                    for p in PUBLISHED.values()}}
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a lesson's trained net comes from: trained here (the default) or a published CIFAR-10 ResNet, by name
+    or from a checkpoint file; a published net is measured on a fixed, seeded sample of CIFAR-10's test set."""
+
+    pretrained: str = setting(TRAINED_HERE, "study a published CIFAR-10 ResNet instead of the nets trained here",
+                              choices=(TRAINED_HERE, *NAMES), words=SOURCE_WORDS, label="Source")
+    weights: str = setting("", "a checkpoint file in the published format to study instead of the nets trained here")
+    test_images: int = setting(500, "CIFAR-10 test images a published net is measured on (a fixed, seeded sample)",
+                               low=50, high=10_000)
+
+    def __post_init__(self) -> None:
+        validate(self)
+        if self.pretrained and self.weights:
+            raise ValueError("choose a published net or a checkpoint file, not both")
+
+    @property
+    def active(self) -> bool:
+        return bool(self.pretrained or self.weights)
+
+    @property
+    def name(self) -> str:
+        """The net's name as the lesson shows it: ``cifar10-resnet110`` or the checkpoint's file name."""
+        return self.pretrained or Path(self.weights).name
+
+
+def net_config(source: Source) -> NetConfig | None:
+    """The lab's NetConfig of a published net by name (what its costs are counted on); None for a checkpoint file,
+    whose net is known only once it is read."""
+    entry = PUBLISHED.get(source.pretrained)
+    return None if entry is None else NetConfig("cifar", entry.depth, width=16, shortcut="A", in_channels=3)
+
+
+def standard_error(accuracy: float, n: int) -> float:
+    """The standard error of an accuracy measured on n images (a binomial proportion)."""
+    return math.sqrt(max(accuracy * (1 - accuracy), 0.0) / n) if n else float("nan")
 
 
 def folder() -> Path:
@@ -190,25 +238,110 @@ def load(path_or_name: str | Path, download: bool | None = None,
     if download is None:
         download = os.environ.get("RESNET_VIZ_DOWNLOAD") == "1"
     if not download:
-        raise ValueError(f"{entry.name} is not here: put {entry.file} into {folder()} (from {URL.format(file=entry.file)}), "
-                         f"or allow downloads (RESNET_VIZ_DOWNLOAD=1)")
+        raise ValueError(F_("{name} is not on this server: put {file} into {folder} (from {url}), or allow downloads "
+                            "(RESNET_VIZ_DOWNLOAD=1)", name=entry.name, file=entry.file, folder=str(folder()),
+                            url=URL.format(file=entry.file)))
     return load_file(fetch(entry, progress), entry.name)
 
 
-def fetch(entry: Published, progress: Callable[[int, int], None] | None = None, url: str | None = None) -> Path:
-    """Download a published checkpoint into :func:`folder` with torch.hub, its sha256 prefix checked."""
-    folder().mkdir(parents=True, exist_ok=True)
+def _watch(target: Path, total: int | None, progress: Callable[[int, int], None], done: threading.Event) -> None:
+    """Report the bytes torch.hub has written so far: it downloads into a temporary file next to ``target``."""
+    while not done.wait(0.25):
+        sizes = [p.stat().st_size for p in target.parent.glob("tmp*") if p.is_file()]
+        progress(max(sizes, default=0), total or 0)
+
+
+def _length(url: str) -> int | None:
     try:
-        torch.hub.load_state_dict_from_url(url or URL.format(file=entry.file), model_dir=str(folder()),
-                                           map_location="cpu", progress=progress is not None, check_hash=True,
-                                           file_name=entry.file, weights_only=True)
+        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=5) as response:
+            return int(response.headers.get("Content-Length") or 0) or None
+    except (OSError, ValueError):
+        return None
+
+
+def fetch(entry: Published, progress: Callable[[int, int], None] | None = None, url: str | None = None) -> Path:
+    """Download a published checkpoint into :func:`folder` with torch.hub, its sha256 prefix checked;
+    ``progress(bytes_done, bytes_total)`` is called as it arrives (total 0 where the server does not say)."""
+    folder().mkdir(parents=True, exist_ok=True)
+    url = url or URL.format(file=entry.file)
+    done = threading.Event()
+    if progress is not None:
+        total = _length(url)
+        threading.Thread(target=_watch, args=(folder() / entry.file, total, progress, done), daemon=True).start()
+    try:
+        torch.hub.load_state_dict_from_url(url, model_dir=str(folder()), map_location="cpu", progress=False,
+                                           check_hash=True, file_name=entry.file, weights_only=True)
     except RuntimeError as exc:  # torch.hub: 'invalid hash value (expected "…", got "…")'
         (folder() / entry.file).unlink(missing_ok=True)
         raise ValueError(f"the download of {entry.file} does not match its hash: {exc}") from None
     except OSError as exc:
         raise ValueError(f"cannot download {entry.file} ({exc}); put the file into {folder()}") from None
+    finally:
+        done.set()
     return folder() / entry.file
 
 
-__all__ = ["NORMALIZATION", "PUBLISHED", "Published", "SOURCE", "channel_order", "fetch", "folder", "load", "load_file",
-           "to_lab"]
+_LOCK = threading.Lock()
+
+
+def open_source(source: Source, progress: Callable[[int, int], None] | None = None) -> ResNet:
+    """The net of a :class:`Source` (a published name or a checkpoint file), shared and never changed (eval mode).
+
+    Loaded once per process (a lock keeps two sessions from downloading the same file at once).
+    Raises ValueError as :func:`load` does."""
+    with _LOCK:
+        return _opened(source.pretrained or source.weights, progress)
+
+
+def _opened(what: str, progress: Callable[[int, int], None] | None) -> ResNet:
+    key = (what, _stamp(what))
+    model = _CACHE.get(key)
+    if model is None:
+        model = load(what, progress=progress)
+        _CACHE.clear()  # one net at a time: a ResNet-1202 is 78 MB
+        _CACHE[key] = model
+    return model
+
+
+_CACHE: dict[tuple, ResNet] = {}
+
+
+def _stamp(what: str) -> float:
+    """A file's modification time (a replaced checkpoint is read again); 0 for a name not yet downloaded."""
+    path = folder() / PUBLISHED[what].file if what in PUBLISHED else Path(what)
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def test_data(source: Source, seed: int = 0, root: str | Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``source.test_images`` CIFAR-10 test images (a sample fixed by ``seed``) and labels, normalized as the
+    published nets were trained (:data:`NORMALIZATION`); raises DatasetUnavailable offline without the files."""
+    from .data import cifar10_images
+
+    return cifar10_images(source.test_images, seed, NORMALIZATION["mean"], NORMALIZATION["std"], root=root)
+
+
+TEST_SET = 10_000  # images in CIFAR-10's test set, on which the published errors were measured
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")  # CIFAR-10's
+
+
+def first_test_images(n: int, root: str | Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """CIFAR-10's first ``n`` test images and labels, normalized as the published nets were trained."""
+    from .data import cifar10_images
+
+    return cifar10_images(n, 0, NORMALIZATION["mean"], NORMALIZATION["std"], root=root, first=True)
+
+
+def train_sample(images: int, seed: int = 0, root: str | Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``images`` CIFAR-10 training images (a sample fixed by ``seed``), normalized as the published nets were
+    trained: what a loss surface or a path's gradient of a published net is measured on."""
+    from .data import cifar10_images
+
+    return cifar10_images(images, seed, NORMALIZATION["mean"], NORMALIZATION["std"], train=True, root=root)
+
+
+__all__ = ["CLASSES", "NAMES", "NORMALIZATION", "PUBLISHED", "Published", "SOURCE", "Source", "TRAINED_HERE", "channel_order", "fetch",
+           "folder", "load", "load_file", "net_config", "open_source", "standard_error", "TEST_SET", "test_data", "to_lab",
+           "first_test_images", "train_sample"]

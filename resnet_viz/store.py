@@ -45,13 +45,16 @@ def spec_dict(spec: Any) -> dict:
 
 # Settings added after runs were stored, with their defaults: left out of a key while at their default, so
 # the runs stored before them keep their keys (a setting at another value makes another run).
-ADDED_LATER = {"residual_scale": 1.0}
+# A group of settings added later (a nested config) is left out while all of its settings are at their defaults.
+ADDED_LATER = {"residual_scale": 1.0, "pretrained": "", "weights": "", "test_images": 500}
+GROUPS_ADDED_LATER = ("source",)
 
 
 def _without_added(data: Any) -> Any:
     if isinstance(data, dict):
-        return {k: _without_added(v) for k, v in data.items()
+        kept = {k: _without_added(v) for k, v in data.items()
                 if not (k in ADDED_LATER and v == ADDED_LATER[k])}
+        return {k: v for k, v in kept.items() if not (k in GROUPS_ADDED_LATER and v == {})}
     return data
 
 

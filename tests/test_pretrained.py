@@ -145,3 +145,108 @@ def test_a_download_is_checked_against_the_hash_in_its_name(tmp_path, monkeypatc
     with pytest.raises(ValueError, match="does not match its hash"):
         fetch(bad, url=url)
     assert not (pretrained.folder() / bad.file).exists()  # nothing half-checked is left to load later
+
+
+def _cifar_test_files(root, n=60, seed=0):
+    """CIFAR-10's python batches in the official layout (tiny train batches, an ``n``-image test batch)."""
+    import pickle
+
+    import numpy as np
+
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    for name in [f"data_batch_{k}" for k in range(1, 6)] + ["test_batch"]:
+        size = n if name == "test_batch" else 2
+        (folder / name).write_bytes(pickle.dumps({"data": rng.integers(0, 256, (size, 3072), dtype=np.uint8),
+                                                  "labels": rng.integers(0, 10, size).tolist()}))
+    (folder / "batches.meta").write_bytes(pickle.dumps({"label_names": [str(i) for i in range(10)]}))
+    return folder
+
+
+@pytest.fixture
+def cifar_here(tmp_path, monkeypatch):
+    """CIFAR-10 test files the test writes, read through torchvision (its md5 check cannot match tiny files)."""
+    import os
+
+    import torchvision
+
+    _cifar_test_files(tmp_path / "data")
+    monkeypatch.setattr(torchvision.datasets.cifar, "check_integrity", lambda path, md5=None: os.path.isfile(path))
+    monkeypatch.setenv("RESNET_VIZ_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("RESNET_VIZ_HOME", str(tmp_path / "home"))
+    return tmp_path / "data"
+
+
+def test_the_lesion_lesson_on_a_published_format_net_measures_it_on_the_cifar_test_images(tmp_path, cifar_here, capsys):
+    import json
+
+    from resnet_viz.cli import main
+    from resnet_viz.data import cifar10_images
+
+    path, ref = _published_file(tmp_path, n=2, seed=3)
+    out = tmp_path / "lesion.json"
+    assert main(["lesion", "--weights", str(path), "--test-images", "50", "--samples", "2", "--max-k", "2",
+                 "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    run, = result["runs"]
+    assert result["source"] == "resnet8.th" and run["variant"] == "residual" and run["test_images"] == 50
+    assert run["depth"] == 14 and len(run["single_block"]) == 6 and result["blocks"] == 6
+    assert [b["block"] for b in run["single_block"] if b["changes_shape"]] == [2, 4]  # the downsampling blocks, named
+    # the same 50 images, normalized as the published nets were trained, through the reference net itself
+    x, y = cifar10_images(50, 0, pretrained.NORMALIZATION["mean"], pretrained.NORMALIZATION["std"])
+    with torch.no_grad():
+        assert run["base_test_accuracy"] == pytest.approx((ref(x).argmax(1) == y).double().mean().item(), abs=1e-9)
+        model = load_file(path)
+        for b in run["single_block"]:
+            kept = (model(x, skip=frozenset({b["block"]})).argmax(1) == y).double().mean().item()
+            assert b["test_accuracy"] == pytest.approx(kept, abs=1e-9)
+    assert [k["k"] for k in run["random_k"]] == [0, 1, 2] and run["random_k"][1]["samples"] == 2
+    printed = capsys.readouterr().out
+    assert "without block   2" in printed and "(downsampling)" in printed and "no plain net is published" in printed
+
+
+def test_a_published_net_by_name_is_read_from_the_teachers_folder(tmp_path, cifar_here):
+    from resnet_viz.experiments import lesion as les
+
+    path, _ref = _published_file(tmp_path, n=1)
+    folder = pretrained.folder()
+    folder.mkdir(parents=True)
+    entry = PUBLISHED["cifar10-resnet20"]
+    (folder / entry.file).write_bytes(path.read_bytes())  # a stand-in under the published name: read, not downloaded
+    spec = les.Spec(samples=1, max_k=1, source=pretrained.Source(pretrained=entry.name, test_images=100))
+    assert les.training_runs(spec) == [] and les.blocks_of(spec) == 9  # the cost counts the published ResNet-20
+    result = les.run(spec).result
+    assert result["status"] == "completed" and result["runs"][0]["published_test_error"] == 8.27
+    assert result["test_images"] == 60  # the test batch has 60 images: all of them, not more
+    assert les.effects(result)[0].name.startswith("with one block removed the published ResNet")
+
+
+def test_choosing_a_source_keeps_the_keys_of_the_runs_stored_before_it():
+    import dataclasses
+
+    from resnet_viz.experiments import lesion as les
+    from resnet_viz.store import ADDED_LATER, spec_key
+
+    spec = les.Spec()
+    before = {k: v for k, v in dataclasses.asdict(spec).items() if k != "source"}  # the Spec as it was before
+    assert spec_key("lesion", spec) == spec_key("lesion", before)
+    assert spec_key("lesion", les.Spec(source=pretrained.Source(test_images=100))) != spec_key("lesion", before)
+    assert {f.name: f.default for f in dataclasses.fields(pretrained.Source)}.items() <= ADDED_LATER.items()
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--pretrained", "cifar10-resnet20", "--weights", "x.th"], "choose a published net or a checkpoint file, not both"),
+    (["--pretrained", "cifar10-resnet110"], "cifar10-resnet110 is not on this server: put resnet110-1d1ed7c2.th into"),
+    (["--test-images", "20"], "test_images must be a whole number from 50 to 10,000"),
+])
+def test_the_source_options_say_what_is_wrong_in_one_line(args, words, tmp_path, monkeypatch, capsys):
+    from resnet_viz.cli import main
+
+    monkeypatch.setenv("RESNET_VIZ_HOME", str(tmp_path))
+    try:
+        code = main(["lesion", *args])
+    except SystemExit as exc:  # argparse's own errors exit; the Spec's are returned
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2 and words in err and "Traceback" not in err

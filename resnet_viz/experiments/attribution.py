@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .. import attribution as attr
 from .. import cost as costs
+from .. import pretrained
 from ..config import DataConfig, NetConfig, TrainConfig, nested, setting, validate
 from ..data import load_dataset
 from ..i18n import N_
@@ -35,17 +36,26 @@ class Spec:
     net: NetConfig = nested(lambda: lesion.NET, expose=("depth", "width"))
     data: DataConfig = nested(DataConfig, expose=("name",))
     train: TrainConfig = nested(lambda: lesion.TRAIN, expose=("steps", "seed", "device", "precision"))
+    source: pretrained.Source = nested(pretrained.Source, expose=("pretrained", "weights"))
 
     def __post_init__(self) -> None:
         validate(self)
+        if self.source.active and self.variant != "residual":
+            raise ValueError("no plain net is published: a published net is a residual net")
 
 
 def training_runs(spec: Spec) -> list[training.Spec]:
+    if spec.source.active:  # a published net: nothing to train
+        return []
     return [lesion.pair(spec.net, spec.data, spec.train)[VARIANTS.index(spec.variant)]]
 
 
 def cost(spec: Spec) -> float | None:
     """Training the net (when not stored) plus about 3 x 1024 forward passes per image (IG at most)."""
+    if spec.source.active:
+        cfg = pretrained.net_config(spec.source)
+        return None if cfg is None else costs.forward_seconds(cfg, DataConfig("cifar10"), spec.n_images * 3 * 1024,
+                                                              spec.train.device)
     train = costs.training_seconds(training_runs(spec))
     maps = costs.forward_seconds(spec.net, spec.data, spec.n_images * 3 * 1024, spec.train.device)
     return None if train is None or maps is None else train + maps
@@ -61,13 +71,19 @@ def run(spec: Spec, ctx: Context | None = None) -> Outcome:
         "map" is the (H, W) attribution of the chosen method.
     """
     ctx = ctx or Context()
-    sub = training_runs(spec)[0]
-    trained = next(lesion.trained_pair([sub], ctx), None)
-    if trained is None:
-        return Outcome({"status": "cancelled", "images": [], "block_importance": []})
-    _, _, outcome, model = trained
-    data = load_dataset(sub.data)
-    x, y = data.test_x[:spec.n_images], data.test_y[:spec.n_images]
+    if spec.source.active:  # a published net, on CIFAR-10's first test images (normalized as it was trained)
+        model = lesion.open_published(spec.source, ctx)
+        x, y = pretrained.first_test_images(spec.n_images)
+        made = {"train_key": None, "device": "cpu", "precision": "fp32", "source": spec.source.name}
+    else:
+        sub = training_runs(spec)[0]
+        trained = next(lesion.trained_pair([sub], ctx), None)
+        if trained is None:
+            return Outcome({"status": "cancelled", "images": [], "block_importance": []})
+        _, _, outcome, model = trained
+        data = load_dataset(sub.data)
+        x, y = data.test_x[:spec.n_images], data.test_y[:spec.n_images]
+        made = {"train_key": outcome.key, "device": outcome.result["device"], "precision": outcome.result["precision"]}
     predicted = attr.predictions(model, x).argmax(1)
     images = []
     for i in range(len(y)):
@@ -84,8 +100,7 @@ def run(spec: Spec, ctx: Context | None = None) -> Outcome:
         ctx.report({"run": f"attributions of {model.cfg.name}", "done": i + 1, "total": len(y),
                     "fraction": (i + 1) / len(y)})
     return Outcome({"status": "completed", "model": model.cfg.name, "variant": spec.variant, "method": spec.method,
-                    "train_key": outcome.key, "device": outcome.result["device"],
-                    "precision": outcome.result["precision"], "images": images,
+                    **made, "images": images,
                     "block_importance": attr.block_importance(model, x, y)})
 
 
@@ -94,18 +109,19 @@ def write_files(spec: Spec, result: dict, out: Path) -> dict:
     images get their file name as "png"."""
     import torch
 
-    data = load_dataset(spec.data)
+    test_x = pretrained.first_test_images(spec.n_images)[0] if spec.source.active else load_dataset(spec.data).test_x
     images = []
     for row in result["images"]:
         png = out.parent / f"{out.stem}_{row['index']}.png"
-        png.write_bytes(attr.map_png(data.test_x[row["index"]], torch.tensor(row["map"])))
+        png.write_bytes(attr.map_png(test_x[row["index"]], torch.tensor(row["map"])))
         images.append({**row, "png": png.name})
     return {**result, "images": images}
 
 
 def summary(spec: Spec, outcome: Outcome) -> str:
     r = outcome.result
-    lines = [f"{r.get('model', '?')} on {spec.data.name} ({'from the run store' if outcome.from_store else 'computed now'}),"
+    data = f"{spec.source.name}, CIFAR-10" if spec.source.active else spec.data.name
+    lines = [f"{r.get('model', '?')} on {data} ({'from the run store' if outcome.from_store else 'computed now'}),"
              f" {spec.method}, {len(r['images'])} test images, nets trained on {made_on(r)}"]
     for row in r["images"]:
         note = "" if row["converged"] else "  NOT CONVERGED: the sum misses f(x)-f(black) by more than 1%"

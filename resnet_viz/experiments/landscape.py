@@ -18,6 +18,7 @@ import torch
 
 from .. import cost as costs
 from .. import landscape as land
+from .. import pretrained
 from ..config import DataConfig, NetConfig, TrainConfig, nested, setting, validate
 from ..data import load_dataset
 from ..i18n import N_
@@ -51,6 +52,7 @@ class Spec:
     data: DataConfig = nested(DataConfig, expose=("name",))
     train: TrainConfig = nested(lambda: lesion.TRAIN, expose=("steps", "batch_size", "lr", "seed", "device",
                                                                                 "precision"))
+    source: pretrained.Source = nested(pretrained.Source, expose=("pretrained", "weights"))
 
     def __post_init__(self) -> None:
         validate(self)
@@ -62,7 +64,9 @@ class Spec:
 
 
 def training_runs(spec: Spec) -> list[training.Spec]:
-    """The lesion experiment's plain and residual twins, those of ``variants``."""
+    """The lesion experiment's plain and residual twins, those of ``variants``; none for a published net."""
+    if spec.source.active:
+        return []
     return [sub for sub in lesion.pair(spec.net, spec.data, spec.train) if lesion.variant_of(sub) in spec.variants]
 
 
@@ -84,6 +88,8 @@ def run(spec: Spec, ctx: Context | None = None) -> Outcome:
         ``x.<parameter>`` and ``y.<parameter>``), so that the surface can be checked or redrawn.
     """
     ctx = ctx or Context()
+    if spec.source.active:
+        return run_published(spec, ctx)
     data = load_dataset(spec.data)
     device = resolve_device(spec.train.device)
     x, y = (t.to(device) for t in fixed_subset(data, spec.images, spec.train.seed))
@@ -144,9 +150,48 @@ def run(spec: Spec, ctx: Context | None = None) -> Outcome:
                     "span": spec.span, "images": spec.images, "seed": spec.train.seed, "runs": runs}, weights=weights)
 
 
+def run_published(spec: Spec, ctx: Context) -> Outcome:
+    """The loss surface around a published CIFAR-10 ResNet, on a fixed sample of CIFAR-10's training images
+    (normalized as it was trained). No 1-D line: the net's initialization is not published."""
+    shared = lesion.open_published(spec.source, ctx)
+    device = resolve_device(spec.train.device)
+    x, y = (t.to(device) for t in pretrained.train_sample(spec.images, spec.train.seed))
+    model = land.evaluation_copy(shared, device)  # the shared net is never moved or changed
+    depth = model.cfg.depth
+    axis = land.grid_axis(spec.grid, spec.span)
+    name = run_name("residual", depth)
+    start = time.perf_counter()
+
+    def report(points: int, total: int) -> None:
+        ctx.report({"run": name, "what": N_("loss surface"), "variant": "residual", "depth": depth, "run_index": 0,
+                    "runs": 1, "done": points, "total": total, "fraction": 0.1 + 0.9 * points / total})
+
+    d1, d2 = land.directions(model, spec.train.seed)
+    grid = land.loss_surface(model, d1, d2, x, y, axis, axis, cancel=ctx.cancel, progress=report)
+    if grid is None:
+        return Outcome({"status": "cancelled", "runs": []})
+    seconds = time.perf_counter() - start
+    numbers = land.surface_numbers(grid, axis, axis, chance_loss=math.log(10))
+    entry = pretrained.PUBLISHED.get(spec.source.pretrained)
+    run = {"variant": "residual", "depth": depth, "name": name, "grid": {"x": axis, "y": axis, **grid},
+           "interpolation": None, "numbers": numbers, "curvature_ratio": numbers["curvature_ratio"],
+           "centre_loss": numbers["centre_loss"], "train_key": None, "source": spec.source.name,
+           "published_test_error": entry.test_error if entry else None, "final_train_error": None,
+           "final_test_error": entry.test_error / 100 if entry else None, "surface_seconds": seconds,
+           "seconds": seconds, "device": str(device), "precision": "fp32"}
+    directions = {**{f"x.{k}": t for k, t in d1.items()}, **{f"y.{k}": t for k, t in d2.items()}}
+    return Outcome({"status": "completed", "depth": depth, "dataset": "cifar10", "grid_points": spec.grid,
+                    "span": spec.span, "images": len(y), "seed": spec.train.seed, "source": spec.source.name,
+                    "runs": [run]}, weights={"directions_residual": directions})
+
+
 def cost(spec: Spec) -> float | None:
     """Training the nets (when not stored yet) plus one forward pass of the subset per grid point and
-    two per point of the line (BN statistics, then the loss)."""
+    two per point of the line (BN statistics, then the loss); for a published net, its grid alone."""
+    if spec.source.active:
+        cfg = pretrained.net_config(spec.source)
+        return None if cfg is None else costs.forward_seconds(cfg, DataConfig("cifar10"), spec.images * spec.grid ** 2,
+                                                              spec.train.device)
     train = costs.training_seconds(training_runs(spec))
     images = len(spec.variants) * (spec.images * spec.grid ** 2 + (spec.images + BN_IMAGES) * len(ALPHAS))
     surface = costs.forward_seconds(spec.net, spec.data, images, spec.train.device)
@@ -155,6 +200,13 @@ def cost(spec: Spec) -> float | None:
 
 def summary(spec: Spec, outcome: Outcome) -> str:
     result = outcome.result
+    if spec.source.active:
+        head = (f"loss surface of {spec.source.name} on {result.get('images', spec.images)} CIFAR-10 training images, grid {spec.grid}x{spec.grid}"
+                f" on [-{spec.span:g}, {spec.span:g}]: {result['status']}")
+        return "\n".join([head] + [f"curvature ratio {r['numbers']['curvature_ratio']:.4g}, convex share "
+                                    f"{r['numbers']['convex_share']:.3f}, basin share {r['numbers']['basin_share']:.3f}, "
+                                    f"loss at centre {r['numbers']['centre_loss']:.4f}, {r['surface_seconds']:.1f} s"
+                                    for r in result["runs"]])
     lines = [f"loss surfaces on {spec.data.name}, depth {spec.net.depth}, grid {spec.grid}x{spec.grid} on "
              f"[-{spec.span:g}, {spec.span:g}], {spec.images} training images"
              f"{' (from the run store)' if outcome.from_store else ''}, {made_on(result)}: {result['status']}",

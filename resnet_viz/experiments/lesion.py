@@ -6,14 +6,18 @@ run store and are reused (by this experiment, the page's block toggles and the a
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, replace
 
 import torch
 
 from .. import cost as costs
+from .. import pretrained
 from ..config import DataConfig, NetConfig, TrainConfig, nested, setting, validate
 from ..data import load_dataset
 from ..lesion import accuracy, adjacent_pairs, path_lengths, random_drops, random_swaps, shape_keeping_blocks, single_block
+from ..pretrained import Source
+from ..train import resolve_device
 from ..models import ResNet
 from ..i18n import N_
 from ..protocol import STOCHASTIC, VARIANTS, Context, Effect, Experiment, Outcome, Preset, Quiz, made_on, run_cached
@@ -36,6 +40,7 @@ class Spec:
     data: DataConfig = nested(DataConfig, expose=("name",))
     train: TrainConfig = nested(lambda: TRAIN, expose=("steps", "batch_size", "lr", "seed", "device",
                                                                           "precision"))
+    source: Source = nested(Source, expose=("pretrained", "weights", "test_images"))
 
     def __post_init__(self) -> None:
         validate(self)
@@ -49,7 +54,9 @@ def pair(net: NetConfig, data: DataConfig, train: TrainConfig) -> list[training.
 
 
 def training_runs(spec: Spec) -> list[training.Spec]:
-    """Plain, residual and, with stochastic depth, the residual net trained with it."""
+    """Plain, residual and, with stochastic depth, the residual net trained with it; none for a published net."""
+    if spec.source.active:
+        return []
     runs = pair(spec.net, spec.data, spec.train)
     if spec.net.stochastic_depth < 1:
         runs.append(training.Spec(net=spec.net, data=spec.data, train=spec.train))
@@ -68,13 +75,74 @@ def trained_model(sub: training.Spec, weights: dict[str, torch.Tensor]) -> ResNe
     return model.eval()
 
 
-def analyse(model: ResNet, x: torch.Tensor, y: torch.Tensor, spec: Spec) -> dict:
-    """Base accuracy, every single-block lesion, and the random drop and swap curves."""
+def analyse(model: ResNet, x: torch.Tensor, y: torch.Tensor, spec: Spec, tick=None) -> dict:
+    """Base accuracy, every single-block lesion, and the random drop and swap curves; ``tick()`` is called after
+    each evaluation of the test images (progress; it may raise to stop)."""
     ks = range(0, min(spec.max_k, len(shape_keeping_blocks(model))) + 1)
     seed = spec.train.seed
-    return {"base_test_accuracy": accuracy(model, x, y), "single_block": single_block(model, x, y),
-            "random_k": random_drops(model, x, y, ks, spec.samples, seed),
-            "swaps": random_swaps(model, x, y, ks if adjacent_pairs(model) else [0], spec.samples, seed)}
+    base = accuracy(model, x, y)
+    if tick:
+        tick()
+    return {"base_test_accuracy": base, "single_block": single_block(model, x, y, tick),
+            "random_k": random_drops(model, x, y, ks, spec.samples, seed, tick),
+            "swaps": random_swaps(model, x, y, ks if adjacent_pairs(model) else [0], spec.samples, seed, tick)}
+
+
+def blocks_of(spec: Spec) -> int:
+    """How many blocks the lesioned net has (a published net's, or the configured one's)."""
+    return sum((pretrained.net_config(spec.source) or spec.net).blocks_per_stage)
+
+
+def evaluations(spec: Spec, blocks: int, swappable: bool = True) -> int:
+    """How many times :func:`analyse` evaluates the test images of a net of ``blocks`` blocks (at most)."""
+    return 1 + blocks + (1 + spec.max_k * spec.samples) * (2 if swappable else 1)
+
+
+class _Stopped(Exception):
+    pass
+
+
+def open_published(source: Source, ctx: Context, share: float = 0.1) -> ResNet:
+    """The published net of a lesson (shared: never changed, copy it to change anything), its download (where one
+    is needed) reported as the first ``share`` of the progress bar."""
+    def downloading(done: int, total: int) -> None:
+        ctx.report({"run": f"downloading {source.name}", "what": "download", "done": done, "total": total,
+                    "fraction": share * done / total if total else 0.0})
+
+    return pretrained.open_source(source, downloading)
+
+
+def run_published(spec: Spec, ctx: Context) -> Outcome:
+    """Lesion a published CIFAR-10 ResNet (or a checkpoint file) on a sample of CIFAR-10's test set."""
+    source = spec.source
+    name = source.name
+    model = open_published(source, ctx)
+    device = resolve_device(spec.train.device)
+    if device.type != "cpu":  # a private copy on the accelerator; the shared net stays where it is
+        model = copy.deepcopy(model).to(device)
+    x, y = pretrained.test_data(source, spec.train.seed)
+    n = len(model.blocks)
+    total = evaluations(spec, n)
+    done = [0]
+
+    def tick() -> None:
+        done[0] += 1
+        ctx.report({"run": f"lesions of {name}", "done": done[0], "total": total,
+                    "fraction": 0.1 + 0.9 * min(done[0] / total, 1.0)})
+        if ctx.cancelled():
+            raise _Stopped
+
+    try:
+        analysed = analyse(model, x, y, spec, tick)
+    except _Stopped:
+        return Outcome({"status": "cancelled", "blocks": n, "classes": 10, "path_lengths": [], "runs": []})
+    entry = pretrained.PUBLISHED.get(source.pretrained)
+    run = {"variant": "residual", "depth": model.cfg.depth, **analysed, "train_key": None, "source": name,
+           "published_test_error": entry.test_error if entry else None, "test_images": len(y),
+           "final_train_error": None, "final_test_error": 1 - analysed["base_test_accuracy"], "trained_now": False,
+           "device": str(device), "precision": "fp32", "stochastic_depth": 1.0}
+    return Outcome({"status": "completed", "blocks": n, "classes": 10, "path_lengths": path_lengths(n), "runs": [run],
+                    "source": name, "dataset": "cifar10", "test_images": len(y)})
 
 
 def trained_pair(subs: list[training.Spec], ctx: Context, share: float = 1.0):
@@ -105,6 +173,8 @@ def run(spec: Spec, ctx: Context | None = None) -> Outcome:
         residual net trained with it). The weights stay with the training runs (``train_key``).
     """
     ctx = ctx or Context()
+    if spec.source.active:
+        return run_published(spec, ctx)
     data = load_dataset(spec.data)
     subs = training_runs(spec)
     runs = []
@@ -127,7 +197,13 @@ def run(spec: Spec, ctx: Context | None = None) -> Outcome:
 
 def cost(spec: Spec) -> float | None:
     """Training time of the two nets plus the lesions: about (1 + blocks + 2 x max_k x samples)
-    test-set evaluations per net."""
+    test-set evaluations per net (for a published net: of its test images; unknown for a checkpoint file)."""
+    if spec.source.active:
+        cfg = pretrained.net_config(spec.source)
+        if cfg is None:
+            return None
+        evals = evaluations(spec, sum(cfg.blocks_per_stage))
+        return costs.forward_seconds(cfg, DataConfig("cifar10"), evals * spec.source.test_images, spec.train.device)
     train = costs.training_seconds(training_runs(spec))
     blocks = sum(spec.net.blocks_per_stage)
     evals = len(training_runs(spec)) * (1 + blocks + 2 * spec.max_k * spec.samples)
@@ -138,6 +214,8 @@ def cost(spec: Spec) -> float | None:
 
 def summary(spec: Spec, outcome: Outcome) -> str:
     result = outcome.result
+    if spec.source.active:
+        return _published_summary(spec, result)
     lines = [f"lesions on {spec.data.name}, depth {spec.net.depth}, {spec.train.steps} steps"
              f"{' (from the run store)' if outcome.from_store else ''}, {made_on(result)}: {result['status']}"]
     for r in result["runs"]:
@@ -148,6 +226,22 @@ def summary(spec: Spec, outcome: Outcome) -> str:
                      f"over {len(accs)} removable blocks")
         lines.append(f"{'':<18}k random blocks removed: " + "  ".join(
             f"{k['k']}: {k['mean_test_accuracy']:.3f}" for k in r["random_k"]))
+    return "\n".join(lines)
+
+
+def _published_summary(spec: Spec, result: dict) -> str:
+    lines = [f"lesions of {spec.source.name} on {spec.source.test_images} CIFAR-10 test images: {result['status']}"]
+    for r in result["runs"]:
+        base, n = r["base_test_accuracy"], r["test_images"]
+        reported = r.get("published_test_error")
+        lines.append(f"all blocks: accuracy {base:.3f} +- {pretrained.standard_error(base, n):.3f} (standard error)"
+                     + (f"; reported test error {reported}% on all 10,000" if reported is not None else ""))
+        for b in r["single_block"]:
+            mark = "  (downsampling)" if b["changes_shape"] else ""
+            lines.append(f"  without block {b['block']:>3}: {b['test_accuracy']:.3f}{mark}")
+        lines.append("k random blocks removed: " + "  ".join(f"{k['k']}: {k['mean_test_accuracy']:.3f}" for k in r["random_k"]))
+    lines.append("no plain net is published: Veit et al. found that removing any single layer of a VGG net drops it "
+                 "to chance")
     return "\n".join(lines)
 
 
@@ -174,6 +268,8 @@ def effects(result: dict) -> list[Effect]:
     """Ensembles (Veit et al. 2016): with one block removed (the median over blocks) the residual net
     keeps nearly all of its test accuracy while the plain net falls to chance (a blind guess). Stated
     on what is left rather than on what is lost: a plain net that never trained has nothing to lose."""
+    if result.get("source"):
+        return _published_effects(result)
     left = _left(result)
     if left is None:
         return []
@@ -186,6 +282,21 @@ def effects(result: dict) -> list[Effect]:
                    {f"plain-{depth}": plain, f"ResNet-{depth}": residual, N_("ResNet with all blocks"): base,
                     N_("chance"): chance},
                    f"median accuracy left: ResNet >= its base - {KEEPS}, plain <= chance + {CHANCE}")]
+
+
+def _published_effects(result: dict) -> list[Effect]:
+    """A published ResNet (no plain twin): with one block removed (the median over blocks) it keeps nearly all of its
+    accuracy (Veit et al. Fig. 3a, ResNet-110 on CIFAR-10)."""
+    if not result["runs"]:
+        return []
+    run = result["runs"][0]
+    left, base = median_after(run), run["base_test_accuracy"]
+    if left is None:
+        return []
+    return [Effect(N_("with one block removed the published ResNet keeps nearly all of its accuracy"),
+                   left >= base - KEEPS, {N_("median accuracy with one block removed"): left,
+                                          N_("all blocks"): base, N_("test images"): run["test_images"]},
+                   f"median accuracy left >= all blocks - {KEEPS}")]
 
 
 def answer(result: dict) -> int | None:
@@ -217,5 +328,5 @@ EXPERIMENT = register(Experiment(
                  "blocks."),
     describe=describe, presets=(Preset(Spec(), "lesion_preset.json"),), answer=answer, effects=effects, quiz=QUIZ))
 
-__all__ = ["EXPERIMENT", "NET", "TRAIN", "Spec", "analyse", "answer", "cost", "effects", "median_after", "pair", "run",
-           "trained_model", "trained_pair", "training_runs", "variant_of"]
+__all__ = ["EXPERIMENT", "NET", "TRAIN", "Spec", "analyse", "answer", "blocks_of", "cost", "effects", "evaluations", "median_after",
+           "open_published", "pair", "run", "run_published", "trained_model", "trained_pair", "training_runs", "variant_of"]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from .. import cost as costs
 from .. import landscape as land
+from .. import pretrained
 from ..config import DataConfig, NetConfig, TrainConfig, nested, setting, validate
 from ..data import load_dataset
 from ..i18n import N_
@@ -41,6 +42,7 @@ class Spec:
     data: DataConfig = nested(DataConfig, expose=("name",))
     train: TrainConfig = nested(lambda: lesion.TRAIN, expose=("steps", "batch_size", "lr", "seed", "device",
                                                                                 "precision"))
+    source: pretrained.Source = nested(pretrained.Source, expose=("pretrained", "weights"))
 
     def __post_init__(self) -> None:
         validate(self)
@@ -49,7 +51,9 @@ class Spec:
 
 
 def training_runs(spec: Spec) -> list[training.Spec]:
-    """The lesion experiment's residual net."""
+    """The lesion experiment's residual net; none for a published net."""
+    if spec.source.active:
+        return []
     return [lesion.pair(spec.net, spec.data, spec.train)[1]]
 
 
@@ -66,6 +70,8 @@ def run(spec: Spec, ctx: Context | None = None) -> Outcome:
         "effective_range"}}]}``.
     """
     ctx = ctx or Context()
+    if spec.source.active:
+        return run_published(spec, ctx)
     data = load_dataset(spec.data)
     device = resolve_device(spec.train.device)
     x, y = (t.to(device) for t in fixed_subset(data, spec.images, spec.train.seed))
@@ -97,9 +103,40 @@ def run(spec: Spec, ctx: Context | None = None) -> Outcome:
                     "device": r["device"], "precision": r["precision"], "runs": runs})
 
 
+def run_published(spec: Spec, ctx: Context) -> Outcome:
+    """The paths of a published CIFAR-10 ResNet, trained (its initialization is not published), on a fixed sample
+    of CIFAR-10's training images normalized as it was trained."""
+    shared = lesion.open_published(spec.source, ctx)
+    device = resolve_device(spec.train.device)
+    x, y = (t.to(device) for t in pretrained.train_sample(spec.images, spec.train.seed))
+    model = land.evaluation_copy(shared, device)  # gradients are taken: never on the shared net
+    n = len(model.blocks)
+
+    def report(done: int, total: int) -> None:
+        ctx.report({"run": STAGE_NAMES["trained"], "what": N_("paths"), "stage": "trained", "run_index": 0, "runs": 1,
+                    "done": done, "total": total, "fraction": 0.1 + 0.9 * done / total})
+
+    by_length = land.path_gradients(model, x, y, range(n + 1), spec.samples, spec.train.seed, report, ctx.cancel)
+    runs = [] if by_length is None else [{"stage": "trained", "by_length": by_length,
+                                          "effective": land.effective_paths(by_length, n)}]
+    entry = pretrained.PUBLISHED.get(spec.source.pretrained)
+    return Outcome({"status": "completed" if runs else "cancelled", "depth": model.cfg.depth, "blocks": n,
+                    "dataset": "cifar10", "samples": spec.samples, "images": len(y),
+                    "path_lengths": path_lengths(n), "train_key": None, "source": spec.source.name,
+                    "published_test_error": entry.test_error if entry else None, "final_train_error": None,
+                    "final_test_error": entry.test_error / 100 if entry else None, "device": str(device),
+                    "precision": "fp32", "runs": runs})
+
+
 def cost(spec: Spec) -> float | None:
     """Training the net (when not stored yet) plus, per stage and path length, a forward and backward
-    pass (about 3 forward passes) of samples x images."""
+    pass (about 3 forward passes) of samples x images; for a published net, the trained stage alone."""
+    if spec.source.active:
+        cfg = pretrained.net_config(spec.source)
+        if cfg is None:
+            return None
+        images = (sum(cfg.blocks_per_stage) + 1) * spec.samples * spec.images * 3
+        return costs.forward_seconds(cfg, DataConfig("cifar10"), images, spec.train.device)
     train = costs.training_seconds(training_runs(spec))
     blocks = sum(spec.net.blocks_per_stage)
     images = len(STAGES) * (blocks + 1) * spec.samples * spec.images * 3 + BN_IMAGES
@@ -109,7 +146,8 @@ def cost(spec: Spec) -> float | None:
 
 def summary(spec: Spec, outcome: Outcome) -> str:
     result = outcome.result
-    lines = [f"paths of ResNet-{spec.net.depth} ({result.get('blocks', '?')} blocks) on {spec.data.name}, "
+    what = f"{spec.source.name} on CIFAR-10" if spec.source.active else f"ResNet-{spec.net.depth} on {spec.data.name}"
+    lines = [f"paths of {what} ({result.get('blocks', '?')} blocks), "
              f"{spec.samples} paths per length{' (from the run store)' if outcome.from_store else ''}, {made_on(result)}: "
              f"{result['status']}"]
     for r in result["runs"]:

@@ -9,12 +9,14 @@ for a (pair, blocks removed) or (pair, image, method) are cached for everyone (`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
 from safetensors.torch import load_file
 
 from .. import attribution as attr
+from .. import pretrained
 from ..data import Dataset, load_dataset
 from ..experiments import lesion as les
 from ..lesion import accuracy_without
@@ -56,8 +58,22 @@ def _nets(source: str, keys: tuple[str, ...], _spec: les.Spec) -> dict[str, ResN
     return nets
 
 
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _published_images(test_images: int, seed: int) -> Dataset:
+    """The CIFAR-10 test images a published net's lesion result was measured on, as a Dataset (no training split)."""
+    x, y = pretrained.test_data(pretrained.Source(test_images=test_images), seed)
+    return Dataset(name="cifar10", train_x=x[:0], train_y=y[:0], test_x=x, test_y=y, classes=pretrained.CLASSES)
+
+
 def pair(spec: les.Spec, result: dict, store: RunStore | None) -> Pair:
-    """The two trained nets of a lesion result; ``store`` None means the shipped preset."""
+    """The two trained nets of a lesion result; ``store`` None means the shipped preset. For a published net's result,
+    that one net (shared, never changed) and the CIFAR-10 test images it was measured on."""
+    if spec.source.active:
+        with st.spinner(_("Loading the published net...")):
+            model = pretrained.open_source(spec.source)
+        data = _published_images(spec.source.test_images, spec.train.seed)
+        return Pair(f"published:{spec.source.name}:{spec.source.test_images}:{spec.train.seed}", spec, result,
+                    {"residual": model}, data)
     keys = ("plain", "residual") if store is None else tuple(r["train_key"] for r in result["runs"])
     source = "preset" if store is None else str(store.root)
     with st.spinner(_("Loading the trained nets...")):
@@ -65,8 +81,10 @@ def pair(spec: les.Spec, result: dict, store: RunStore | None) -> Pair:
     return Pair(f"{source}:{','.join(keys)}", spec, result, nets, load_dataset(spec.data))
 
 
-def sources(store: RunStore, preset_label: str, stored_label: str) -> dict[str, tuple[les.Spec, dict, RunStore | None]]:
-    """Label -> (lesion spec, lesion result, store or None for the shipped preset) of every pair."""
+def sources(store: RunStore, preset_label: str, stored_label: str,
+            published_label: str = "") -> dict[str, tuple[les.Spec, dict, RunStore | None]]:
+    """Label -> (lesion spec, lesion result, store or None for the shipped preset) of every pair, and of every
+    published net whose lesions are stored (``published_label``: name, images)."""
     found = {}
     if (shipped := load_preset(PRESET.spec)) is not None:
         found[f"{preset_label} ({made_on(shipped)})"] = (PRESET.spec, shipped, None)
@@ -75,10 +93,22 @@ def sources(store: RunStore, preset_label: str, stored_label: str) -> dict[str, 
             spec = spec_from_dict(les.Spec, run.spec)
         except (TypeError, ValueError):
             continue
+        if spec.source.active:
+            if published_label and run.result.get("status") == "completed" and _published_here(spec.source):
+                name = _(pretrained.SOURCE_WORDS.get(spec.source.pretrained) or spec.source.name)
+                found[published_label.format(name=name, images=spec.source.test_images)] = (
+                    spec, run.result, store)
+            continue
         label = stored_label.format(depth=spec.net.depth, width=spec.net.width, steps=spec.train.steps, key=run.key[:8])
         label += f" ({made_on(run.result)})"  # which device and precision trained them
         found[label] = (spec, run.result, store)
     return found
+
+
+def _published_here(source: pretrained.Source) -> bool:
+    """Whether a published net can be shown without a download: its file is on this server."""
+    entry = pretrained.PUBLISHED.get(source.pretrained)
+    return (pretrained.folder() / entry.file).is_file() if entry else Path(source.weights).is_file()
 
 
 def lesion_accuracy(p: Pair, variant: str, blocks: tuple[int, ...]) -> float:

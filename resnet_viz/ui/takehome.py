@@ -72,7 +72,7 @@ def notebook_button(kind: str, spec: Any, prose: tuple[str, ...], where: Any = s
     try:
         check(experiment, spec)
     except NotebookError as exc:
-        where.caption(f":material/info: {exc}")
+        where.caption(f":material/info: {_(str(exc))}")
         return
     url = _page_url(kind, spec)
 
@@ -86,7 +86,9 @@ def notebook_button(kind: str, spec: Any, prose: tuple[str, ...], where: Any = s
 
 def take_home(kind: str, spec: Any, prose: tuple[str, ...]) -> None:
     """The Code expander of an experiment's nets, then its notebook download, under its panel."""
-    code_view(nets_of(kind, spec), kind)
+    nets = nets_of(kind, spec)
+    if nets:  # a published net is trained elsewhere: nothing to write out
+        code_view(nets, kind)
     notebook_button(kind, spec, prose)
 
 

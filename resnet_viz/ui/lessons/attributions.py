@@ -68,7 +68,7 @@ def block_importance_figure(df: pd.DataFrame) -> go.Figure:
                                         _("what deleting says: test accuracy lost without the block")))
     for variant, group in df.groupby("variant", sort=True):
         group = group.sort_values("block")
-        name = run_title(variant, int(group["depth"].iloc[0]))
+        name = run_title(variant, int(group["depth"].iloc[0]), group["source"].iloc[0] if "source" in group else None)
         for row, column in ((1, "importance"), (2, "accuracy_drop")):
             fig.add_bar(x=group["block"], y=group[column], name=name, legendgroup=variant, showlegend=row == 1,
                         marker_color=VARIANT_COLORS[variant], row=row, col=1,
@@ -80,6 +80,11 @@ def block_importance_figure(df: pd.DataFrame) -> go.Figure:
 
 # --- views ---------------------------------------------------------------------------------------------
 
+def net_name(p: nets.Pair, variant: str) -> str:
+    """A net of the pair by name: plain-56, ResNet-56, published ResNet-110."""
+    return run_title(variant, p.nets[variant].cfg.depth, p.spec.source.name if p.spec.source.active else None)
+
+
 def image_grid(p: nets.Pair) -> None:
     """The first test images with each net's prediction; wrong ones marked."""
     y = p.data.test_y[:GRID].tolist()
@@ -88,8 +93,7 @@ def image_grid(p: nets.Pair) -> None:
     captions = [_("#{index} label {label}").format(index=i, label=y[i]) + " · " + " ".join(
         f"{short[v]}:{ps[i]}{'' if ps[i] == y[i] else '✗'}" for v, ps in preds.items()) for i in range(GRID)]
     st.image([nets.image(p, i) for i in range(GRID)], caption=captions, width=72)
-    depth = p.spec.net.depth
-    wrong = ", ".join(f"{run_title(v, depth)} {sum(a != b for a, b in zip(ps, y))}" for v, ps in preds.items())
+    wrong = ", ".join(f"{net_name(p, v)} {sum(a != b for a, b in zip(ps, y))}" for v, ps in preds.items())
     st.caption(T.grid.format(n=GRID, wrong=wrong, plain=short.get("plain", "p"), residual=short.get("residual", "r")))
 
 
@@ -100,19 +104,18 @@ def maps_for_image(p: nets.Pair, index: int, method: str, target_mode: str, stag
     label = int(p.data.test_y[index])
     image = nets.image(p, index)
     image = image.mean(2) if image.ndim == 3 else image
-    depth = p.spec.net.depth
-    maps = [(_("{net}, class {target}").format(net=run_title(r["variant"], depth), target=r["target"]), r["map"],
+    maps = [(_("{net}, class {target}").format(net=net_name(p, r["variant"]), target=r["target"]), r["map"],
              method == "integrated_gradients") for r in rows]
     chart(st, attribution_figure(image, maps))
     frame = []
     for r in rows:
-        row = {"net": run_title(r["variant"], depth), "prediction": r["prediction"], "probability": r["probability"],
+        row = {"net": net_name(p, r["variant"]), "prediction": r["prediction"], "probability": r["probability"],
                "explained class": r["target"], "correct": r["prediction"] == label}
         if method == "integrated_gradients":
             row.update({"output change f(x) - f(black)": r["output_change"], "sum of attributions": r["attribution_sum"],
                         "convergence delta": r["convergence_delta"], "steps": r["steps"], "converged": r["converged"]})
             if not r["converged"]:
-                st.warning(T.not_converged.format(net=run_title(r["variant"], depth), steps=r["steps"],
+                st.warning(T.not_converged.format(net=net_name(p, r["variant"]), steps=r["steps"],
                                                   delta=r["convergence_delta"]))
         frame.append(row)
     small_table(st, pd.DataFrame(frame), formats={
@@ -128,13 +131,13 @@ def importance_vs_lesion(p: nets.Pair, n: int = 128) -> None:
     for r in p.result["runs"]:
         for imp, les_row in zip(nets.importance(p, r["variant"], n), r["single_block"]):
             drop = None if les_row["test_accuracy"] is None else r["base_test_accuracy"] - les_row["test_accuracy"]
-            rows.append({"variant": r["variant"], "depth": r["depth"], "block": imp["block"],
+            rows.append({"variant": r["variant"], "depth": r["depth"], "source": r.get("source"), "block": imp["block"],
                          "importance": imp["importance"], "accuracy_drop": drop})
     df = pd.DataFrame(rows)
     df["accuracy_drop"] = df["accuracy_drop"].astype(float)
     chart(st, block_importance_figure(df))
-    agree = [f"{run_title(variant, int(g['depth'].iloc[0]))}: {g['importance'].rank().corr(g['accuracy_drop'].rank()):+.2f}"
-             for variant, g in df.dropna().groupby("variant")]
+    agree = [f"{net_name(p, variant)}: {g['importance'].rank().corr(g['accuracy_drop'].rank()):+.2f}"
+             for variant, g in df.dropna(subset=["importance", "accuracy_drop"]).groupby("variant")]
     st.caption(T.blocks_caption.format(n=n, agree=", ".join(agree)))
 
 
@@ -147,5 +150,5 @@ def take_home(p: nets.Pair) -> None:
     from ...experiments import attribution
     from ..takehome import take_home as both
 
-    spec = attribution.Spec(net=p.spec.net, data=p.spec.data, train=p.spec.train)
+    spec = attribution.Spec(net=p.spec.net, data=p.spec.data, train=p.spec.train, source=p.spec.source)
     both("attribution", spec, (T.title, T.intro, T.explanation))

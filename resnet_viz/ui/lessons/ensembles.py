@@ -16,19 +16,24 @@ import streamlit as st
 from ...experiments import lesion as les
 from ...figures import VARIANT_COLORS, rgba, variant_line
 from ...i18n import N_
+from ...config import DataConfig
 from ...lesion import central_range, check_removable, path_lengths
+from ...pretrained import PUBLISHED, SOURCE, TEST_SET, standard_error
 from ...protocol import STOCHASTIC, made_on
 from .. import nets
 from ..display import chart, effect_notes, quiz
-from ..jobs import job_panel
+from ..jobs import dataset_ready, job_panel
 from ..lang import _, language
 from ..texts.ensembles import Ensembles as T
 
 BIG_DROP = 0.1  # a block whose removal costs the residual net more than this is named on the page
 
 
-def run_title(variant: str, depth: int) -> str:
-    """A net of the lesson by name, in the session's language: plain-56, ResNet-56, ResNet-56 + stochastic depth."""
+def run_title(variant: str, depth: int, source: str | None = None) -> str:
+    """A net of the lesson by name, in the session's language: plain-56, ResNet-56, ResNet-56 + stochastic depth,
+    published ResNet-110."""
+    if source:
+        return _("published ResNet-{depth}").format(depth=depth)
     if variant == STOCHASTIC:
         return _("ResNet-{depth} + stochastic depth").format(depth=depth)
     return f"{'ResNet' if variant == 'residual' else 'plain'}-{depth}"
@@ -47,7 +52,7 @@ def lesion_single_figure(rows: pd.DataFrame, chance: float) -> go.Figure:
     fig = go.Figure()
     for variant, group in rows.groupby("variant", sort=True):
         group = group.sort_values("block")
-        name = run_title(variant, int(group["depth"].iloc[0]))
+        name = run_title(variant, int(group["depth"].iloc[0]), group["source"].iloc[0] if "source" in group else None)
         fig.add_scatter(x=group["block"], y=group["test_accuracy"], mode="lines+markers", name=name,
                         line=variant_line(variant), marker=dict(size=6),
                         hovertemplate=_("{variant}: without block %{{x}}, accuracy %{{y:.3f}}<extra></extra>").format(
@@ -81,7 +86,7 @@ def lesion_curve_figure(curves: pd.DataFrame, x_title: str, chance: float) -> go
     for variant, group in curves.groupby("variant", sort=True):
         group = group.sort_values("k")
         color = VARIANT_COLORS[variant]
-        name = run_title(variant, int(group["depth"].iloc[0]))
+        name = run_title(variant, int(group["depth"].iloc[0]), group["source"].iloc[0] if "source" in group else None)
         upper = (group["mean_test_accuracy"] + group["std"]).clip(upper=1)
         lower = (group["mean_test_accuracy"] - group["std"]).clip(lower=0)
         fig.add_scatter(x=list(group["k"]) + list(group["k"][::-1]), y=list(upper) + list(lower[::-1]),
@@ -120,11 +125,13 @@ def path_length_figure(dist: pd.DataFrame, band: tuple[int, int] | None = None) 
 def _figures(ident: str, lang: str, chance: float, _result: dict) -> tuple:
     """Built once per result and language for every session (never changed after this)."""
     runs = _result["runs"]
-    rows = pd.DataFrame([{"variant": r["variant"], "depth": r["depth"], "base_test_accuracy": r["base_test_accuracy"], **b}
-                         for r in runs for b in r["single_block"]])
+    rows = pd.DataFrame([{"variant": r["variant"], "depth": r["depth"], "base_test_accuracy": r["base_test_accuracy"],
+                          "source": r.get("source"), **b} for r in runs for b in r["single_block"]])
     rows["test_accuracy"] = rows["test_accuracy"].astype(float)
-    drops = pd.DataFrame([{"variant": r["variant"], "depth": r["depth"], **k} for r in runs for k in r["random_k"]])
-    swaps = pd.DataFrame([{"variant": r["variant"], "depth": r["depth"], **k} for r in runs for k in r["swaps"]])
+    drops = pd.DataFrame([{"variant": r["variant"], "depth": r["depth"], "source": r.get("source"), **k}
+                          for r in runs for k in r["random_k"]])
+    swaps = pd.DataFrame([{"variant": r["variant"], "depth": r["depth"], "source": r.get("source"), **k}
+                          for r in runs for k in r["swaps"]])
     return (lesion_single_figure(rows, chance), lesion_curve_figure(drops, N_("blocks removed at random (k)"), chance),
             lesion_curve_figure(swaps, N_("neighbour swaps (k)"), chance))
 
@@ -149,8 +156,8 @@ def block_toggles(p: nets.Pair) -> None:
     cols = st.columns(len(p.nets))
     start = time.perf_counter()
     for col, (variant, model) in zip(cols, p.nets.items()):
-        name = run_title(variant, result["runs"][0]["depth"])
-        base = next(r["base_test_accuracy"] for r in result["runs"] if r["variant"] == variant)
+        run = next(r for r in result["runs"] if r["variant"] == variant)
+        name, base = run_title(variant, run["depth"], run.get("source")), run["base_test_accuracy"]
         try:
             check_removable(model, chosen)
         except ValueError as exc:
@@ -176,7 +183,7 @@ def lesion_result(result: dict, chance: float, ident: str) -> None:
         rest = [base - b["test_accuracy"] for b in residual["single_block"]
                 if b["test_accuracy"] is not None and b not in costly]
         if costly:
-            st.caption(T.costly.format(name=run_title("residual", residual["depth"]),
+            st.caption(T.costly.format(name=run_title("residual", residual["depth"], residual.get("source")),
                                        blocks=", ".join(f"{b['block']} ({b['test_accuracy']:.3f})" for b in costly),
                                        others=len(rest), most=max(rest, default=0.0)))
     c1, c2 = st.columns(2)
@@ -191,6 +198,40 @@ def path_view(n: int) -> None:
     figure, lo, hi, share = _path_figure(n, language())
     chart(st, figure)
     st.caption(T.paths.format(n=n, count=2 ** n, share=100 * share, lo=lo, hi=hi))
+
+
+def published_results(spec: les.Spec) -> None:
+    """The left column for a published net: what it is (source, reported error, sample and its standard error), the
+    job panel, the lesion curves of the residual side, and the paper's plain side in words."""
+    source = spec.source
+    entry = PUBLISHED.get(source.pretrained)
+    n, typical = source.test_images, 1 - (entry.test_error / 100 if entry else 0.1)
+    if entry is not None:
+        st.markdown(T.published_about.format(name=run_title("residual", entry.depth, entry.name), source=SOURCE,
+                                             error=entry.test_error, n=n, accuracy=typical, total=TEST_SET,
+                                             se=standard_error(typical, n)))
+    else:
+        st.markdown(T.published_file_about.format(name=source.name, n=n, se=standard_error(typical, n)))
+    dataset_ready(DataConfig("cifar10"))  # the test images: offered for download where the server is online
+    panel = job_panel("lesion", spec, button=T.published_button, what=T.published_what)
+    if panel.stored is None:
+        if not panel.active:
+            st.info(T.published_not_run)
+        return
+    result = panel.stored.result
+    run = result["runs"][0]
+    base = run["base_test_accuracy"]
+    if entry is not None:
+        st.caption(T.published_measured.format(accuracy=base, n=run["test_images"],
+                                               se=standard_error(base, run["test_images"]),
+                                               published=1 - entry.test_error / 100, total=TEST_SET))
+    effect_notes(les.EXPERIMENT, result)
+    st.info(T.no_plain, icon=":material/info:")
+    st.subheader(T.toggles_title)
+    from .. import run_store
+
+    st.fragment(block_toggles)(nets.pair(spec, result, run_store()))
+    lesion_result(result, 1.0 / result.get("classes", 10), panel.stored.key)
 
 
 def results(spec: les.Spec) -> None:

@@ -15,13 +15,15 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
+from ...config import DataConfig
 from ...experiments import landscape as land
 from ...experiments import paths as pa
 from ...figures import variant_line
 from ...i18n import N_
+from ...pretrained import PUBLISHED
 from ...protocol import made_on
 from ..display import SCI_NOTE, Shown, chart, lesson_result, log_axis, sci, small_table
-from ..jobs import job_panel
+from ..jobs import dataset_ready, job_panel
 from ..lang import _, language
 from ..texts.landscape import Landscape as T
 from ..texts.landscape import Paths as P
@@ -169,13 +171,25 @@ def _landscape_figures(ident: str, lang: str, _result: dict) -> tuple:
         {"net": r["name"], "train error": r["final_train_error"], "test error": r["final_test_error"],
          "loss at centre": r["numbers"]["centre_loss"], "curvature ratio": r["numbers"]["curvature_ratio"],
          "convex share": r["numbers"]["convex_share"], "basin share": r["numbers"]["basin_share"]} for r in runs])
-    return landscape_contour_figure(runs), landscape_surface_figure(runs), interpolation_figure(runs), frame
+    line = interpolation_figure(runs) if all(r.get("interpolation") for r in runs) else None
+    return landscape_contour_figure(runs), landscape_surface_figure(runs), line, frame
 
 
 def landscape_measured(result: dict) -> str:
     runs = result["runs"]
+    if result.get("source"):
+        return T.published_measured.format(device=made_on(result), name=published_name(result),
+                                           points=result["grid_points"] ** 2, images=result["images"],
+                                           seconds=sum(r["surface_seconds"] for r in runs))
     return T.measured.format(device=made_on(result), nets=len(runs), points=result["grid_points"] ** 2,
                              seconds=sum(r["surface_seconds"] for r in runs))
+
+
+def published_name(result: dict) -> str:
+    """A published net's name as the lesson shows it: published ResNet-56 (or the checkpoint's file name)."""
+    from .ensembles import run_title
+
+    return run_title("residual", result["depth"], result["source"]) if result["source"] in PUBLISHED else result["source"]
 
 
 def draw_surfaces(shown: Shown) -> None:
@@ -191,8 +205,9 @@ def draw_surfaces(shown: Shown) -> None:
     st.caption(T.contour.format(images=result["images"], grid=result["grid_points"], span=result["span"]))
     chart(st, surface)
     st.caption(T.surface.format(cap=SURFACE_CAP))
-    chart(st, line)
-    st.caption(T.line_caption)
+    if line is not None:  # a published net has no 1-D line: its initialization is not published
+        chart(st, line)
+        st.caption(T.line_caption)
     small_table(st, frame, formats={"train error": "{:.4f}", "test error": "{:.4f}", "loss at centre": "{:.4f}",
                                     "curvature ratio": "{:.3f}", "convex share": "{:.3f}", "basin share": "{:.3f}"})
     st.caption(T.table)
@@ -200,6 +215,8 @@ def draw_surfaces(shown: Shown) -> None:
 
 def surfaces(spec: land.Spec) -> None:
     """The surface tab's left column: the job panel and the result."""
+    if spec.source.active:
+        dataset_ready(DataConfig("cifar10"))  # a published net's loss is measured on CIFAR-10's training images
     panel = job_panel("landscape", spec, button=T.button, what=T.what, prose=(T.title, T.intro, T.explanation))
     lesson_result(panel, land.EXPERIMENT, spec, T, draw_surfaces, landscape_measured)
 
@@ -247,9 +264,12 @@ def draw_paths(shown: Shown) -> None:
 
 def paths(spec: pa.Spec) -> None:
     """The paths tab's left column: the job panel and the result."""
+    if spec.source.active:
+        dataset_ready(DataConfig("cifar10"))
     panel = job_panel("paths", spec, button=P.button, what=P.what, prose=(T.paths_tab, P.explanation))
-    lesson_result(panel, pa.EXPERIMENT, spec, P, draw_paths,
-                  lambda r: P.measured.format(device=made_on(r), depth=r["depth"], key=r["train_key"]))
+    lesson_result(panel, pa.EXPERIMENT, spec, P, draw_paths, lambda r: P.published_measured.format(
+        device=made_on(r), name=published_name(r), images=r["images"]) if r.get("source") else
+        P.measured.format(device=made_on(r), depth=r["depth"], key=r["train_key"]))
 
 
 def paths_published() -> None:

@@ -9,9 +9,11 @@ class Attributions(_Text):
              "with the same recipe: which pixels drive each prediction, and which blocks matter.")
     none = "No trained pair yet: train one on the *Residual nets as ensembles* page."
     source = "Trained nets"
-    source_help = "pairs trained on the Ensembles page appear here"
+    source_help = ("pairs trained on the Ensembles page appear here, and the published CIFAR-10 ResNets whose blocks were "
+                   "removed there")
     preset_source = "Lesson nets (shipped): plain-56 and ResNet-56, width 8, 400 steps"
     stored_source = "Trained here: depth {depth}, width {width}, {steps} steps ({key})"
+    published_source = "Published: {name}, on CIFAR-10 photos ({images} test images)"
     grid_title = "The first {n} test images and the nets' predictions"
     grid = ("Predictions of the plain ({plain}) and residual ({residual}) net; ✗ marks a wrong one. Wrong among these "
             "{n}: {wrong}.")

@@ -49,8 +49,8 @@ about 25% faster training.)
               "accuracy left in brackets); each of the other {others} blocks costs at most {most:.3f}. The first blocks "
               "work on the raw image at full resolution, and every path goes through the features they make; the "
               "downsampling blocks change the shape, so the later blocks lose what they added.")
-    toggles_caption = ("{removed} of {n} blocks removed · both nets evaluated on the {images} test images in {seconds:.2f} "
-                       "s (each combination is computed once for everyone)")
+    toggles_caption = ("{removed} of {n} blocks removed · evaluated on the {images} test images in {seconds:.2f} s (each "
+                       "combination is computed once for everyone)")
     single = ("(a) Test accuracy after removing one block at a time (Veit et al. Fig. 3). The residual net keeps most of "
               "its accuracy for most blocks; the plain net falls toward chance. X: blocks a plain net cannot lose at all.")
     drops = ("(b) Remove k random blocks that keep the shape (mean ± std over draws; Veit et al. Fig. 5a): the residual "
@@ -61,3 +61,21 @@ about 25% faster training.)
              "to {hi} blocks (shaded). Published (Veit et al. 2016, ResNet-110 with 54 blocks): more than 95% of paths "
              "go through 19 to 35 blocks, yet almost all of the gradient during training comes from paths of only 5 to "
              "17 blocks, the *effective* paths, 0.45% of all.")
+    source = "Nets"
+    published_images = "CIFAR-10 test images"
+    published_button = "Remove blocks of the published net"
+    published_what = ("Loads the published net (downloading it once where the server is online) and removes its blocks "
+                      "on a fixed sample of CIFAR-10's test set; nothing is trained.")
+    published_about = ("**{name}**, trained on CIFAR-10 with He et al.'s recipe (64k iterations) and published by "
+                       "{source}; reported test error {error}% on all {total:,} test images. It is measured here on {n} of "
+                       "them, a fixed sample: the standard error of an accuracy near {accuracy:.2f} on {n} images is "
+                       "about {se:.3f}, so differences smaller than twice that are noise.")
+    published_file_about = ("**{name}**, a checkpoint file in the published format, measured on {n} CIFAR-10 test "
+                            "images (standard error about {se:.3f}).")
+    published_measured = ("Measured on this server: with all blocks, {accuracy:.3f} on {n} test images (± {se:.3f}, "
+                          "one standard error; the reported {published:.2f} is on all {total:,}).")
+    published_not_run = "Not measured yet with these settings: press the button above."
+    no_plain = ("No plain net is published, so this page shows the residual side only. The plain side, as the paper "
+                "reports it (Veit, Wilber and Belongie 2016, Fig. 3, a VGG net): removing any single layer "
+                "drops it to chance. Choose **trained here** above to remove blocks of a plain net yourself.")
+

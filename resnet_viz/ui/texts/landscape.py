@@ -10,6 +10,7 @@ class Landscape(_BackgroundLesson):
              "Studer, Goldstein 2018), and which **paths** of a residual net the gradient actually flows through "
              "(Veit, Wilber, Belongie 2016).")
     nets = "The nets (shared by both tabs and the ensembles page)"
+    source = "Nets"
     surface_tab = "Loss surface"
     paths_tab = "Paths of the gradient"
     grid_label = "Grid points per axis"
@@ -67,6 +68,10 @@ the centre of the surface; for a net whose running averages lag behind its weigh
     table = ("(d) Per net: final errors of its training run, and the surface's numbers. Convex share: the part of the "
              "grid where the surface curves up in every direction.")
     measured = "Measured on this server ({device}): {nets} nets, surfaces of {points} points each in {seconds:.0f} s."
+    published_measured = ("Measured on this server ({device}): the surface of {name} ({points} points, "
+                          "{seconds:.0f} s) on {images} CIFAR-10 training images, normalized as it was trained. No 1-D "
+                          "line: its initialization is not published. No plain net is published either: the plain "
+                          "side is Li et al.'s, in the table beside.")
 
 
 class Paths(_BackgroundLesson):
@@ -110,3 +115,5 @@ its short ones, like an ensemble of relatively shallow nets. Training makes them
     init_note = ("The net at initialization has no BN running statistics of its own: they are estimated on 512 training "
                  "images first.")
     measured = "Measured on this server ({device}): ResNet-{depth}, stored with its trained net ({key})."
+    published_measured = ("Measured on this server ({device}): {name} on {images} CIFAR-10 training "
+                          "images, trained only (its initialization is not published).")
