@@ -34,7 +34,8 @@ from .models import ResNet
 from .paths import home
 
 URL = "https://github.com/akamaster/pytorch_resnet_cifar10/raw/master/pretrained_models/{file}"
-SOURCE = "akamaster/pytorch_resnet_cifar10 (Yerlan Idelbayev), BSD 2-Clause; He et al. 2016's CIFAR-10 recipe"
+REPOSITORY = "akamaster/pytorch_resnet_cifar10 (Yerlan Idelbayev, BSD 2-Clause)"  # a name: the same in every language
+SOURCE = f"{REPOSITORY}; He et al. 2016's CIFAR-10 recipe"
 # The inputs those nets were trained on: pixels in [0, 1], then per channel (upstream's trainer).
 NORMALIZATION = {"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)}
 
@@ -342,6 +343,6 @@ def train_sample(images: int, seed: int = 0, root: str | Path | None = None) -> 
     return cifar10_images(images, seed, NORMALIZATION["mean"], NORMALIZATION["std"], train=True, root=root)
 
 
-__all__ = ["CLASSES", "NAMES", "NORMALIZATION", "PUBLISHED", "Published", "SOURCE", "Source", "TRAINED_HERE", "channel_order", "fetch",
-           "folder", "load", "load_file", "net_config", "open_source", "standard_error", "TEST_SET", "test_data", "to_lab",
-           "first_test_images", "train_sample"]
+__all__ = ["CLASSES", "NAMES", "NORMALIZATION", "PUBLISHED", "Published", "REPOSITORY", "SOURCE", "Source",
+           "TEST_SET", "TRAINED_HERE", "channel_order", "fetch", "first_test_images", "folder", "load", "load_file",
+           "net_config", "open_source", "standard_error", "test_data", "to_lab", "train_sample"]

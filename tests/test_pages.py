@@ -277,3 +277,59 @@ def test_degradation_page_offers_the_cifar10_download_where_there_is_internet(mo
     at.run()
     assert not at.exception and not at.error
     assert any(b.label == "Train" for b in at.button)  # the data is there: the lesson can train
+
+
+@pytest.fixture
+def published_here(tmp_path, monkeypatch, lab_home):
+    """A published-format net under the name of the published ResNet-20 in the teacher's folder, CIFAR-10 test
+    files the test writes (read through torchvision, md5 check off for the tiny files), and its lesions stored."""
+    import os
+
+    import torchvision
+
+    from test_pretrained import _cifar_test_files, _published_file
+
+    from resnet_viz import pretrained
+    from resnet_viz.experiments import lesion as les
+    from resnet_viz.protocol import Context, run_cached
+
+    _cifar_test_files(tmp_path / "data", n=120)
+    monkeypatch.setattr(torchvision.datasets.cifar, "check_integrity", lambda path, md5=None: os.path.isfile(path))
+    monkeypatch.setenv("RESNET_VIZ_DATA", str(tmp_path / "data"))
+    path, _ref = _published_file(tmp_path, n=2, seed=5)
+    pretrained.folder().mkdir(parents=True)
+    (pretrained.folder() / pretrained.PUBLISHED["cifar10-resnet20"].file).write_bytes(path.read_bytes())
+    spec = les.Spec(samples=4, source=pretrained.Source(pretrained="cifar10-resnet20", test_images=100))
+    outcome = run_cached(les.EXPERIMENT, spec, Context(store=RunStore()))
+    return outcome.result
+
+
+def test_the_ensembles_page_removes_blocks_of_a_published_net_and_says_no_plain_net_is_published(published_here):
+    at = app("pages/4_Ensembles.py", pretrained="cifar10-resnet20", test_images="100").run()
+    assert not at.exception
+    run = published_here["runs"][0]
+    assert any("reported test error 8.27% on all 10,000 test images" in m.value for m in at.markdown)
+    assert any(f"with all blocks, {run['base_test_accuracy']:.3f} on 100 test images" in c.value for c in at.caption)
+    assert any("No plain net is published" in i.value for i in at.info)
+    assert [m.label for m in at.metric] == ["published ResNet-14"]  # the stand-in is 14 layers deep
+    at.button_group(key="lesion_blocks").set_value([2]).run()  # a downsampling block: its zero-padded shortcut stays
+    assert float(at.metric[0].value) == pytest.approx(run["single_block"][2]["test_accuracy"], abs=1e-3)
+    assert len(at.get("plotly_chart")) == 4
+    assert not any(e.label == "Code: the net as plain PyTorch" for e in at.expander)  # trained elsewhere: no code
+
+
+def test_the_attributions_page_offers_a_published_net_whose_blocks_were_removed(published_here):
+    at = app("pages/5_Attributions.py").run()
+    label = next(o for o in at.selectbox[0].options if o.startswith("published"))
+    assert label == "published ResNet-20, on CIFAR-10 photos (100 test images)"
+    at.selectbox[0].set_value(label).run()
+    assert not at.exception
+    assert at.table[0].value["net"].tolist() == ["published ResNet-14"]
+    assert any("Rank correlation" in c.value for c in at.caption)
+
+
+def test_the_landscape_page_offers_a_published_net_without_the_plain_twin(published_here):
+    at = app("pages/7_Landscape.py", pretrained="cifar10-resnet20").run()
+    assert not at.exception
+    assert not any(s.label in ("Depth", "Width") for s in at.select_slider)  # nothing to train
+    assert any("a published net is studied in the lab" in c.value for c in at.caption)  # no notebook for it

@@ -250,3 +250,51 @@ def test_the_source_options_say_what_is_wrong_in_one_line(args, words, tmp_path,
         code = exc.code
     err = capsys.readouterr().err
     assert code == 2 and words in err and "Traceback" not in err
+
+
+def test_the_landscape_paths_and_attributions_of_a_published_format_net(tmp_path, cifar_here):
+    from resnet_viz.experiments import attribution, landscape, paths
+
+    path, ref = _published_file(tmp_path, n=1, seed=7)
+    source = pretrained.Source(weights=str(path))
+    surface = landscape.run(landscape.Spec(grid=5, images=16, source=source)).result
+    run, = surface["runs"]
+    assert surface["source"] == "resnet8.th" and surface["dataset"] == "cifar10" and surface["images"] == 10
+    assert run["variant"] == "residual" and run["interpolation"] is None and len(run["grid"]["loss"]) == 5
+    x, y = pretrained.train_sample(16)  # the 10 training images the test files hold, as the published nets saw them
+    with torch.no_grad():
+        centre = F.cross_entropy(ref(x), y).item()
+    assert run["grid"]["loss"][2][2] == pytest.approx(centre, rel=1e-4)  # the centre is the published net itself
+    gradient = paths.run(paths.Spec(samples=2, images=4, source=source)).result
+    assert [r["stage"] for r in gradient["runs"]] == ["trained"] and gradient["blocks"] == 3
+    assert [q["k"] for q in gradient["runs"][0]["by_length"]] == [0, 1, 2, 3]
+    maps = attribution.run(attribution.Spec(n_images=2, source=source)).result
+    first, _labels = pretrained.first_test_images(2)
+    with torch.no_grad():
+        assert [i["prediction"] for i in maps["images"]] == ref(first).argmax(1).tolist()
+    assert maps["source"] == "resnet8.th" and len(maps["block_importance"]) == 3
+    assert all(i["converged"] for i in maps["images"])
+
+
+def test_a_lesson_on_a_published_net_downloads_it_once_where_downloads_are_allowed(tmp_path, cifar_here, served,
+                                                                                   monkeypatch):
+    from resnet_viz.experiments import lesion as les
+    from resnet_viz.protocol import Context
+
+    url, payload = served
+    path, _ref = _published_file(tmp_path, n=1)
+    payload["data"] = path.read_bytes()
+    digest = hashlib.sha256(payload["data"]).hexdigest()
+    entry = Published("cifar10-resnet20", f"resnet20-{digest[:8]}.th", 8, 0, 8.27)  # the stand-in, hashed as upstream
+    monkeypatch.setitem(PUBLISHED, "cifar10-resnet20", entry)
+    monkeypatch.setattr(pretrained, "URL", url.rsplit("/", 1)[0] + "/{file}")
+    monkeypatch.setenv("RESNET_VIZ_DOWNLOAD", "1")
+    spec = les.Spec(samples=1, max_k=1, source=pretrained.Source(pretrained="cifar10-resnet20", test_images=50))
+    records = []
+    result = les.run(spec, Context(progress=records.append)).result
+    assert result["status"] == "completed" and (pretrained.folder() / entry.file).read_bytes() == payload["data"]
+    assert records[-1]["fraction"] == pytest.approx(1.0)
+    line = les.describe({"run": "cifar10-resnet110", "what": les.DOWNLOAD, "done": 3_100_000, "total": 6_900_000})
+    assert line == "downloading cifar10-resnet110: 3.1 of 6.9 MB"
+    payload["data"] = b"not this"  # a second run reads the file it has: no download
+    assert les.run(spec, Context()).result["runs"][0]["base_test_accuracy"] == result["runs"][0]["base_test_accuracy"]

@@ -222,6 +222,8 @@ def summary(spec: Spec, outcome: Outcome) -> str:
 
 
 def describe(rec: dict) -> str:
+    if (line := lesion.download_line(rec)) is not None:
+        return line
     what = f"{rec['what']} of " if rec.get("what") else ""
     return f"Net {rec['run_index'] + 1}/{rec['runs']}: {what}{rec['run']}, {rec['done']}/{rec['total']}"
 

@@ -93,9 +93,23 @@ def blocks_of(spec: Spec) -> int:
     return sum((pretrained.net_config(spec.source) or spec.net).blocks_per_stage)
 
 
-def evaluations(spec: Spec, blocks: int, swappable: bool = True) -> int:
-    """How many times :func:`analyse` evaluates the test images of a net of ``blocks`` blocks (at most)."""
-    return 1 + blocks + (1 + spec.max_k * spec.samples) * (2 if swappable else 1)
+def evaluations(spec: Spec, blocks: int, keeping: int | None = None, swappable: bool = True) -> int:
+    """How many times :func:`analyse` evaluates the test images of a residual net of ``blocks`` blocks, ``keeping``
+    of which keep the shape (default: all but the two downsampling blocks), with or without neighbours to swap."""
+    keeping = blocks - 2 if keeping is None else keeping
+    drops = 1 + min(spec.max_k, keeping) * spec.samples
+    return 1 + blocks + drops + (drops if swappable else 1)
+
+
+DOWNLOAD = N_("download")  # the "what" of a progress record of a published net's download (done, total: bytes)
+
+
+def download_line(rec: dict) -> str | None:
+    """A download's progress record for people ("downloading cifar10-resnet110: 3.1 of 6.9 MB"); None for others."""
+    if rec.get("what") != DOWNLOAD:
+        return None
+    total = f" of {rec['total'] / 1e6:.1f}" if rec.get("total") else ""
+    return f"downloading {rec['run']}: {rec['done'] / 1e6:.1f}{total} MB"
 
 
 class _Stopped(Exception):
@@ -106,7 +120,7 @@ def open_published(source: Source, ctx: Context, share: float = 0.1) -> ResNet:
     """The published net of a lesson (shared: never changed, copy it to change anything), its download (where one
     is needed) reported as the first ``share`` of the progress bar."""
     def downloading(done: int, total: int) -> None:
-        ctx.report({"run": f"downloading {source.name}", "what": "download", "done": done, "total": total,
+        ctx.report({"run": source.name, "what": DOWNLOAD, "done": done, "total": total,
                     "fraction": share * done / total if total else 0.0})
 
     return pretrained.open_source(source, downloading)
@@ -122,7 +136,7 @@ def run_published(spec: Spec, ctx: Context) -> Outcome:
         model = copy.deepcopy(model).to(device)
     x, y = pretrained.test_data(source, spec.train.seed)
     n = len(model.blocks)
-    total = evaluations(spec, n)
+    total = evaluations(spec, n, len(shape_keeping_blocks(model)), bool(adjacent_pairs(model)))
     done = [0]
 
     def tick() -> None:
@@ -246,7 +260,7 @@ def _published_summary(spec: Spec, result: dict) -> str:
 
 
 def describe(rec: dict) -> str:
-    return f"{rec['run']}: step {rec['done']}/{rec['total']}"
+    return download_line(rec) or f"{rec['run']}: step {rec['done']}/{rec['total']}"
 
 
 def median_after(run: dict) -> float | None:
@@ -328,5 +342,5 @@ EXPERIMENT = register(Experiment(
                  "blocks."),
     describe=describe, presets=(Preset(Spec(), "lesion_preset.json"),), answer=answer, effects=effects, quiz=QUIZ))
 
-__all__ = ["EXPERIMENT", "NET", "TRAIN", "Spec", "analyse", "answer", "blocks_of", "cost", "effects", "evaluations", "median_after",
+__all__ = ["EXPERIMENT", "NET", "TRAIN", "Spec", "analyse", "answer", "blocks_of", "cost", "DOWNLOAD", "download_line", "effects", "evaluations", "median_after",
            "open_published", "pair", "run", "run_published", "trained_model", "trained_pair", "training_runs", "variant_of"]

@@ -161,6 +161,8 @@ def summary(spec: Spec, outcome: Outcome) -> str:
 
 
 def describe(rec: dict) -> str:
+    if (line := lesion.download_line(rec)) is not None:
+        return line
     what = f"{rec['what']} of " if rec.get("what") else ""
     return f"{what}{rec['run']}: {rec['done']}/{rec['total']}"
 

@@ -13,6 +13,7 @@ import streamlit as st
 from .. import experiments
 from .. import sweep as sweeps
 from ..cost import describe as describe_estimate
+from ..experiments.lesion import DOWNLOAD
 from ..data import Download, DatasetUnavailable, check_available, cifar10_url, online
 from ..i18n import N_
 from ..jobs import ACTIVE, Job, JobManager
@@ -231,6 +232,10 @@ def _progress_line(record: dict, experiment: Experiment) -> str:
     ``describe`` for records without the common fields)."""
     if not {"run", "done", "total"} <= set(record):
         return experiment.progress_line(record)
+    if record.get("what") == DOWNLOAD:  # a published net's checkpoint, in bytes
+        done, total = record["done"] / 1e6, record["total"] / 1e6
+        return (_("Downloading {name}: {done:.1f} of {total:.1f} MB") if total else
+                _("Downloading {name}: {done:.1f} MB")).format(name=record["run"], done=done, total=total)
     name = f"{_(record['what'])}: {record['run']}" if record.get("what") else record["run"]
     if "run_index" in record and record.get("runs", 1) > 1:
         return _("Run {index}/{runs}: {name}, step {done}/{total}").format(

@@ -18,7 +18,7 @@ from ...figures import VARIANT_COLORS, rgba, variant_line
 from ...i18n import N_
 from ...config import DataConfig
 from ...lesion import central_range, check_removable, path_lengths
-from ...pretrained import PUBLISHED, SOURCE, TEST_SET, standard_error
+from ...pretrained import PUBLISHED, REPOSITORY, TEST_SET, standard_error
 from ...protocol import STOCHASTIC, made_on
 from .. import nets
 from ..display import chart, effect_notes, quiz
@@ -207,7 +207,7 @@ def published_results(spec: les.Spec) -> None:
     entry = PUBLISHED.get(source.pretrained)
     n, typical = source.test_images, 1 - (entry.test_error / 100 if entry else 0.1)
     if entry is not None:
-        st.markdown(T.published_about.format(name=run_title("residual", entry.depth, entry.name), source=SOURCE,
+        st.markdown(T.published_about.format(name=run_title("residual", entry.depth, entry.name), source=REPOSITORY,
                                              error=entry.test_error, n=n, accuracy=typical, total=TEST_SET,
                                              se=standard_error(typical, n)))
     else:

@@ -20,7 +20,7 @@ from ...experiments import landscape as land
 from ...experiments import paths as pa
 from ...figures import variant_line
 from ...i18n import N_
-from ...pretrained import PUBLISHED
+from ...pretrained import PUBLISHED, standard_error
 from ...protocol import made_on
 from ..display import SCI_NOTE, Shown, chart, lesson_result, log_axis, sci, small_table
 from ..jobs import dataset_ready, job_panel
@@ -178,9 +178,11 @@ def _landscape_figures(ident: str, lang: str, _result: dict) -> tuple:
 def landscape_measured(result: dict) -> str:
     runs = result["runs"]
     if result.get("source"):
+        centre = runs[0]["grid"]["accuracy"][len(runs[0]["grid"]["y"]) // 2][len(runs[0]["grid"]["x"]) // 2]
         return T.published_measured.format(device=made_on(result), name=published_name(result),
                                            points=result["grid_points"] ** 2, images=result["images"],
-                                           seconds=sum(r["surface_seconds"] for r in runs))
+                                           seconds=sum(r["surface_seconds"] for r in runs), accuracy=centre,
+                                           se=standard_error(centre, result["images"]))
     return T.measured.format(device=made_on(result), nets=len(runs), points=result["grid_points"] ** 2,
                              seconds=sum(r["surface_seconds"] for r in runs))
 

@@ -13,7 +13,7 @@ class Attributions(_Text):
                    "removed there")
     preset_source = "Lesson nets (shipped): plain-56 and ResNet-56, width 8, 400 steps"
     stored_source = "Trained here: depth {depth}, width {width}, {steps} steps ({key})"
-    published_source = "Published: {name}, on CIFAR-10 photos ({images} test images)"
+    published_source = "{name}, on CIFAR-10 photos ({images} test images)"
     grid_title = "The first {n} test images and the nets' predictions"
     grid = ("Predictions of the plain ({plain}) and residual ({residual}) net; ✗ marks a wrong one. Wrong among these "
             "{n}: {wrong}.")
