@@ -6,6 +6,7 @@ from resnet_viz import ui
 from resnet_viz.config import cifar_depths
 from resnet_viz.experiments import gradients as gf
 from resnet_viz.i18n import N_
+from resnet_viz.pretrained import NAMES
 from resnet_viz.ui.lang import _
 from resnet_viz.ui.lessons import gradient_flow as lesson
 from resnet_viz.ui.texts.gradient_flow import Gradients as T
@@ -46,4 +47,9 @@ left, right = st.columns([3, 2])
 right.markdown(T.explanation_training)
 with left:
     lesson.during_training(spec)
+
+st.subheader(T.part3)
+if st.toggle(T.published_toggle, help=T.published_toggle_help, key="gf_published"):
+    net = setting(gf.Spec, "pretrained", values=list(NAMES), default="cifar10-resnet56", label=N_("Published net"))
+    lesson.published(spec_from(gf.Spec, {"pretrained": net}))
 ui.finish_page()

@@ -246,9 +246,14 @@ def load(path_or_name: str | Path, download: bool | None = None,
 
 
 def _watch(target: Path, total: int | None, progress: Callable[[int, int], None], done: threading.Event) -> None:
-    """Report the bytes torch.hub has written so far: it downloads into a temporary file next to ``target``."""
+    """Report the bytes torch.hub has written so far: it downloads into ``<target>.<uuid>.partial`` next to it."""
     while not done.wait(0.25):
-        sizes = [p.stat().st_size for p in target.parent.glob("tmp*") if p.is_file()]
+        sizes = []
+        for part in target.parent.glob(f"{target.name}.*.partial"):
+            try:
+                sizes.append(part.stat().st_size)
+            except OSError:  # renamed into place meanwhile
+                pass
         progress(max(sizes, default=0), total or 0)
 
 

@@ -333,3 +333,25 @@ def test_the_landscape_page_offers_a_published_net_without_the_plain_twin(publis
     assert not at.exception
     assert not any(s.label in ("Depth", "Width") for s in at.select_slider)  # nothing to train
     assert any("a published net is studied in the lab" in c.value for c in at.caption)  # no notebook for it
+
+
+def test_the_gradient_page_probes_a_published_net_when_asked(published_here):
+    from resnet_viz import pretrained
+    from resnet_viz.experiments import gradients
+    from resnet_viz.protocol import Context, run_cached
+
+    at = app("pages/2_Gradient_flow.py").run()
+    charts = len(at.get("plotly_chart"))
+    assert not any(s.label == "Published net" for s in at.selectbox)  # off until asked
+    at.toggle(key="gf_published").set_value(True).run()
+    by_label(at.selectbox, "Published net").set_value("cifar10-resnet20").run()
+    assert not at.exception  # its button beside the training part's
+    assert [b.label for b in at.button if b.label.startswith(("Train", "Probe"))] == ["Train and probe",
+                                                                                         "Probe the published net"]
+    spec = gradients.Spec(source=pretrained.Source(pretrained="cifar10-resnet20"))
+    run_cached(gradients.EXPERIMENT, spec, Context(store=RunStore()))
+    at.run()
+    assert not at.exception
+    assert any("Measured on this server" in c.value and "published ResNet-20" in c.value for c in at.caption)
+    assert any("as He et al. 2016 measured in Fig. 7 on nets of the same architecture" in c.value for c in at.caption)
+    assert len(at.get("plotly_chart")) == charts + 2

@@ -298,3 +298,36 @@ def test_a_lesson_on_a_published_net_downloads_it_once_where_downloads_are_allow
     assert line == "downloading cifar10-resnet110: 3.1 of 6.9 MB"
     payload["data"] = b"not this"  # a second run reads the file it has: no download
     assert les.run(spec, Context()).result["runs"][0]["base_test_accuracy"] == result["runs"][0]["base_test_accuracy"]
+
+
+def test_gradient_flow_probes_a_published_net_as_trained_and_leaves_the_shared_net_alone(tmp_path, cifar_here):
+    from resnet_viz.experiments import gradients
+
+    path, _ref = _published_file(tmp_path, n=1, seed=9)
+    spec = gradients.Spec(source=pretrained.Source(weights=str(path)))
+    assert gradients.training_runs(spec) == []
+    result = gradients.run(spec).result
+    run, = result["runs"]
+    assert result["dataset"] == "cifar10" and result["probe_images"] == 10 and result["response_images"] == 60
+    assert run["variant"] == "residual" and run["depth"] == 8 and run["checkpoints"] is None
+    assert len(run["responses_trained"]) == 1 + 2 * 3  # the stem and two 3x3 convs per block (He et al. Fig. 7)
+    assert len(run["layers"]) == 7 and all(layer["grad_norm"] > 0 for layer in run["layers"])
+    shared = pretrained.open_source(spec.source)
+    assert not shared.training and not any(m._forward_hooks for m in shared.modules())
+    assert all(p.grad is None for p in shared.parameters())
+
+
+def test_the_download_progress_reads_the_partial_file_torch_hub_writes(tmp_path):
+    import threading
+    import time
+
+    target = tmp_path / "resnet110-1d1ed7c2.th"
+    (tmp_path / f"{target.name}.0f3a.partial").write_bytes(b"x" * 3_000)  # torch.hub's download, under way
+    (tmp_path / "other.th.1234.partial").write_bytes(b"x" * 9_000)  # another file's: not this one
+    seen, done = [], threading.Event()
+    watcher = threading.Thread(target=pretrained._watch, args=(target, 7_000, lambda d, t: seen.append((d, t)), done))
+    watcher.start()
+    time.sleep(0.6)
+    done.set()
+    watcher.join()
+    assert seen and seen[-1] == (3_000, 7_000)

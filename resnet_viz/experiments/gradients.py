@@ -8,12 +8,14 @@ test set (He et al. 2016, Fig. 7). Probing never changes training (see :mod:`res
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, replace
 
 import torch
 
 from .. import cost as costs
+from .. import pretrained
 from ..config import DataConfig, NetConfig, TrainConfig, nested, setting, validate
 from ..data import Dataset, load_dataset
 from ..models import build_model
@@ -21,7 +23,7 @@ from ..probes import chain_product, describe_ratio, first_last_ratio, gradient_p
 from ..i18n import N_
 from ..protocol import VARIANT_WORDS, VARIANTS, Context, Effect, Experiment, Outcome, Quiz, check_variants
 from ..train import fit
-from . import register, training
+from . import lesion, register, training
 
 PROBE_BATCH = 128
 MAX_PROBES = 100
@@ -45,6 +47,7 @@ class Spec:
     data: DataConfig = nested(DataConfig, expose=("name",))
     train: TrainConfig = nested(lambda: TrainConfig(steps=200, eval_every=0, precision="fp32"),
                                 expose=("steps", "batch_size", "lr", "seed", "device", "precision"))
+    source: pretrained.Source = nested(pretrained.Source, expose=("pretrained", "weights"))
 
     def __post_init__(self) -> None:
         validate(self)
@@ -62,13 +65,18 @@ class Spec:
 
 
 def training_runs(spec: Spec) -> list[training.Spec]:
-    if spec.init_only:
+    if spec.init_only or spec.source.active:  # a published net is trained already
         return []
     return [training.Spec(net=net, data=spec.data, train=spec.train) for net in spec.nets()]
 
 
 def cost(spec: Spec) -> float | None:
-    """Predicted seconds: the training runs plus the probes (about one training step each)."""
+    """Predicted seconds: the training runs plus the probes (about one training step each); for a published net,
+    one probe (a forward and backward pass of the batch) and the responses on its test images."""
+    if spec.source.active:
+        cfg = pretrained.net_config(spec.source)
+        return None if cfg is None else costs.forward_seconds(cfg, DataConfig("cifar10"), 3 * PROBE_BATCH +
+                                                              RESPONSE_IMAGES, spec.train.device)
     base = costs.training_seconds(training_runs(spec))
     return None if base is None else base * (1 + 1 / spec.probe_every)
 
@@ -118,6 +126,8 @@ def run(spec: Spec, ctx: Context | None = None) -> Outcome:
         Checkpoint probes run in float32 on the training model.
     """
     ctx = ctx or Context()
+    if spec.source.active:
+        return run_published(spec, ctx)
     data = load_dataset(spec.data)
     init = at_init(spec, data)
     head = {"probe_images": PROBE_BATCH, "dataset": spec.data.name, "seed": spec.train.seed}
@@ -165,7 +175,39 @@ def run(spec: Spec, ctx: Context | None = None) -> Outcome:
     return Outcome({"status": status, **head, "runs": results}, weights=weights)
 
 
+RESPONSE_IMAGES = 500  # CIFAR-10 test images a published net's responses are measured on
+
+
+def run_published(spec: Spec, ctx: Context) -> Outcome:
+    """A published CIFAR-10 ResNet as trained: the gradient of every conv layer on a batch of CIFAR-10 training
+    images (as the trained nets are probed during training here), and the std of every 3x3 conv's response on its
+    test images (He et al. 2016, Fig. 7), all normalized as it was trained. Its initialization is not published, so
+    there is no "at initialization"."""
+    shared = lesion.open_published(spec.source, ctx)
+    model = copy.deepcopy(shared)  # probes switch modes and hook modules: never on the shared net
+    x, y = pretrained.train_sample(PROBE_BATCH, spec.train.seed)
+    test_x, _labels = pretrained.test_data(pretrained.Source(test_images=RESPONSE_IMAGES), spec.train.seed)
+    ctx.report({"run": spec.source.name, "done": 1, "total": 2, "fraction": 0.5})
+    probe = gradient_probe(model, x, y)
+    entry = pretrained.PUBLISHED.get(spec.source.pretrained)
+    run = {**_describe(model.cfg, "residual"), **_probe_summary(probe), "status": "completed", "message": "",
+           "seconds": 0.0, "device": "cpu", "precision": "fp32", "final_train_error": None,
+           "final_test_error": entry.test_error / 100 if entry else None, "checkpoints": None, "responses_init": None,
+           "responses_trained": response_stds(model, test_x), "source": spec.source.name,
+           "published_test_error": entry.test_error if entry else None}
+    ctx.report({"run": spec.source.name, "done": 2, "total": 2, "fraction": 1.0})
+    return Outcome({"status": "completed", "probe_images": len(y), "response_images": len(test_x),
+                    "dataset": "cifar10", "seed": spec.train.seed, "source": spec.source.name, "runs": [run]})
+
+
 def summary(spec: Spec, outcome: Outcome) -> str:
+    if spec.source.active:
+        r = outcome.result["runs"][0]
+        return "\n".join([
+            f"{spec.source.name} as published, on {outcome.result['probe_images']} CIFAR-10 training images: "
+            f"first/last block gradient {r['first_last_ratio']:.4g} ({describe_ratio(r['first_last_ratio'])})",
+            f"mean response std of its 3x3 layers on {outcome.result['response_images']} test images: "
+            f"{mean_response_std(r):.3f} (He et al. 2016, Fig. 7)"])
     lines = [f"gradient norms at initialization on {PROBE_BATCH} {spec.data.name} training images (float64)"
              f"{' (from the run store)' if outcome.from_store else ''}",
              f"{'net':<36}{'first/last block':>18}  gradient"]
@@ -180,6 +222,8 @@ def summary(spec: Spec, outcome: Outcome) -> str:
 
 
 def describe(rec: dict) -> str:
+    if "run_index" not in rec:  # a published net: its download, then its probes
+        return lesion.download_line(rec) or f"{rec['run']}: {rec['done']}/{rec['total']}"
     return f"Run {rec['run_index'] + 1}/{rec['runs']}: {rec['run']}, step {rec['done']}/{rec['total']}"
 
 

@@ -177,15 +177,20 @@ def guard(fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
     except ValueError as exc:
-        text = str(exc)
-        if _(text) != text:  # a message the catalog has
-            text = _(text)
-        elif language() != "en":  # a library message with its values: English, inside a translated frame
-            text = _("This cannot run. The lab's message: {message}").format(message=text)
-        st.error(text, icon=":material/error:")
+        show_error(exc)
         st.stop()
 
 
+def show_error(exc: ValueError) -> None:
+    """A library's ValueError as st.error, in the session's language where the catalog has it."""
+    text = str(exc)
+    if _(text) != text:  # a message the catalog has
+        text = _(text)
+    elif language() != "en":  # a library message with its values: English, inside a translated frame
+        text = _("This cannot run. The lab's message: {message}").format(message=text)
+    st.error(text, icon=":material/error:")
+
+
 __all__ = ["ROOT", "accelerated", "available_pages", "class_question", "device_kind", "device_line", "finish_page", "guard",
-           "lesson_pages", "lesson_title", "page_setup",
+           "lesson_pages", "lesson_title", "page_setup", "show_error",
            "run_store", "sidebar", "store_at"]

@@ -21,7 +21,7 @@ from ..paths import home
 from ..protocol import Experiment, estimate as estimate_of, stored_result
 from ..store import RunStore, StoredRun
 from ..units import format_duration
-from . import guard, store_at
+from . import guard, show_error, store_at
 from .lang import _
 
 
@@ -115,10 +115,10 @@ def _panel(kind: str, spec: Any, live: Callable[[list[dict]], None] | None, butt
         _stored_state_notice(manager.store, key)
     estimate = guard(estimate_of, experiment, spec, manager.store)
     left, right = st.columns(2) if sweep else (st, None)
-    if left.button(_(button), type="primary", icon=":material/play_arrow:", key=f"submit-{kind}"):
+    if left.button(_(button), type="primary", icon=":material/play_arrow:", key=f"submit-{kind}-{key}"):
         guard(manager.submit, kind, spec, estimate)
         st.rerun()  # show the job's progress at once
-    if right is not None and right.button(_(sweep), icon=":material/lan:", key=f"sweep-{kind}",
+    if right is not None and right.button(_(sweep), icon=":material/lan:", key=f"sweep-{kind}-{key}",
                                           help=_(sweep_help) if sweep_help else None):
         guard(manager.submit_sweep, kind, spec)
         st.rerun()
@@ -159,15 +159,23 @@ def _download() -> dict:
     return {"lock": threading.Lock()}
 
 
-def dataset_ready(data: Any) -> None:
-    """Stop the page with the missing-dataset message unless the data is there; for CIFAR-10 on a
-    machine with internet, offer the download (one per server, with a progress bar) next to it."""
+def dataset_ready(data: Any, stop: bool = True) -> bool:
+    """True when the data is there; else the missing-dataset message (for CIFAR-10 on a machine with internet,
+    the download, one per server, with a progress bar) and the page stops, or with ``stop`` False, False."""
+    ready = _dataset_state(data)
+    if not ready and stop:
+        st.stop()
+    return ready
+
+
+def _dataset_state(data: Any) -> bool:
     try:
         check_available(data)
-        return
-    except DatasetUnavailable:
+        return True
+    except DatasetUnavailable as exc:
         if data.name != "cifar10" or not _online(cifar10_url()):
-            guard(check_available, data)  # offline: the message naming the files and the folder
+            show_error(exc)  # offline: the message naming the files and the folder
+            return False
     box = _download()
     job: Download | None = box.get("job")
     if job is None or job.state != "running":  # none yet, failed, or done but the files are gone since
@@ -180,7 +188,7 @@ def dataset_ready(data: Any) -> None:
                 if box.get("job") is job:
                     box["job"] = Download()
             st.rerun()
-        st.stop()
+        return False
 
     @st.fragment(run_every=1.0)
     def bar() -> None:
@@ -190,7 +198,7 @@ def dataset_ready(data: Any) -> None:
             done=job.done_bytes / 1e6, total=job.total_bytes / 1e6))
 
     bar()
-    st.stop()
+    return False
 
 
 def _progress(manager: JobManager, job: Job, experiment: Experiment,

@@ -212,7 +212,8 @@ def published_results(spec: les.Spec) -> None:
                                              se=standard_error(typical, n)))
     else:
         st.markdown(T.published_file_about.format(name=source.name, n=n, se=standard_error(typical, n)))
-    dataset_ready(DataConfig("cifar10"))  # the test images: offered for download where the server is online
+    if not dataset_ready(DataConfig("cifar10"), stop=False):  # offered for download where the server is online
+        return
     panel = job_panel("lesion", spec, button=T.published_button, what=T.published_what)
     if panel.stored is None:
         if not panel.active:

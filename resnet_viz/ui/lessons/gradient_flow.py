@@ -16,13 +16,15 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from ...config import NetConfig
+from ...config import DataConfig, NetConfig
 from ...experiments import gradients as gf
 from ...figures import variant_line
 from ...i18n import N_
+from ...pretrained import SOURCE_WORDS
 from ...probes import describe_ratio
+from ...protocol import made_on
 from ..display import SCI_NOTE, chart, effect_notes, log_axis, quiz, sci, small_table
-from ..jobs import job_panel
+from ..jobs import dataset_ready, job_panel
 from ..lang import _, language
 from ..texts.gradient_flow import Gradients as T
 
@@ -238,6 +240,28 @@ def during_training(spec: gf.Spec) -> None:
         trained(panel.stored.result)
 
 
+# --- part 3: the published nets ---------------------------------------------------------------------------
+
+def published(spec: gf.Spec) -> None:
+    """Part 3: a published CIFAR-10 ResNet probed as trained (its gradients and He et al.'s Fig. 7 responses)."""
+    if not dataset_ready(DataConfig("cifar10"), stop=False):
+        return
+    panel = job_panel("gradients", spec, button=T.published_button, what=T.published_what)
+    if panel.stored is None:
+        return
+    result = panel.stored.result
+    run = result["runs"][0]
+    name = _(SOURCE_WORDS.get(spec.source.pretrained) or run["source"])
+    st.caption(T.published_measured.format(device=made_on(result), name=name, probe=result["probe_images"],
+                                           images=result["response_images"]))
+    layers = gf.layers_frame(result).assign(variant="residual")
+    chart(st, gradient_norms_figure(layers))
+    ratio = run["first_last_ratio"]
+    st.caption(T.published_norms.format(ratio=sci(ratio), words=_(describe_ratio(ratio))))
+    chart(st, response_std_figure(gf.responses_frame(result)))
+    st.caption(T.published_responses.format(mean=gf.mean_response_std(run)))
+
+
 __all__ = ["BLOCKS", "LESSONS", "at_init", "chain_rule_figure", "during_training", "gradient_heatmap_figure",
-           "gradient_norms_figure", "lesson_selector", "live", "net_title", "probe_at_init", "response_std_figure",
+           "gradient_norms_figure", "lesson_selector", "live", "net_title", "probe_at_init", "published", "response_std_figure",
            "trained"]

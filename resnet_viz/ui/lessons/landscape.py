@@ -217,8 +217,8 @@ def draw_surfaces(shown: Shown) -> None:
 
 def surfaces(spec: land.Spec) -> None:
     """The surface tab's left column: the job panel and the result."""
-    if spec.source.active:
-        dataset_ready(DataConfig("cifar10"))  # a published net's loss is measured on CIFAR-10's training images
+    if spec.source.active and not dataset_ready(DataConfig("cifar10"), stop=False):  # its CIFAR-10 images
+        return
     panel = job_panel("landscape", spec, button=T.button, what=T.what, prose=(T.title, T.intro, T.explanation))
     lesson_result(panel, land.EXPERIMENT, spec, T, draw_surfaces, landscape_measured)
 
@@ -266,8 +266,8 @@ def draw_paths(shown: Shown) -> None:
 
 def paths(spec: pa.Spec) -> None:
     """The paths tab's left column: the job panel and the result."""
-    if spec.source.active:
-        dataset_ready(DataConfig("cifar10"))
+    if spec.source.active and not dataset_ready(DataConfig("cifar10"), stop=False):  # its CIFAR-10 images
+        return
     panel = job_panel("paths", spec, button=P.button, what=P.what, prose=(T.paths_tab, P.explanation))
     lesson_result(panel, pa.EXPERIMENT, spec, P, draw_paths, lambda r: P.published_measured.format(
         device=made_on(r), name=published_name(r), images=r["images"]) if r.get("source") else

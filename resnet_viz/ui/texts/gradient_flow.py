@@ -66,3 +66,20 @@ appears with training.
     responses = ("(c) Std of every 3x3 conv's response after training (after BN, before the nonlinearity or addition), "
                  "on the test set. Left: in network order; right: sorted, largest first (as Fig. 7).")
     measured = "Measured on this server ({device}), stored: it loads at once next time."
+    part3 = "3. The papers' own trained nets"
+    published_toggle = "Probe a published CIFAR-10 ResNet"
+    published_toggle_help = ("He et al.'s CIFAR-10 ResNets as published, trained for 64k iterations: nothing is trained "
+                             "here, the net is loaded (downloaded once where the server is online) and measured on "
+                             "CIFAR-10")
+    published_button = "Probe the published net"
+    published_what = ("Loads the published net and measures, on CIFAR-10 images normalized as it was trained, the "
+                      "gradient of every conv layer and the response of every 3x3 conv.")
+    published_measured = ("Measured on this server ({device}): {name}, gradients on {probe} CIFAR-10 training images, "
+                          "responses on {images} test images. Its initialization is not published, so there is no "
+                          "\"at initialization\" to set beside it, and no plain net is published either.")
+    published_norms = ("(a) The gradient of every conv layer of the trained net (log axis). First/last block: {ratio}, "
+                       "{words}.")
+    published_responses = ("(c) Std of every 3x3 conv's response on CIFAR-10 test images, as He et al. 2016 measured "
+                           "in Fig. 7 on nets of the same architecture: mean {mean:.3f}. Published, not measured here: "
+                           "Fig. 7 shows the responses of ResNets smaller than those of plain nets, and smaller the "
+                           "deeper the ResNet.")
