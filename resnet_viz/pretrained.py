@@ -92,11 +92,21 @@ class Source:
         """The net's name as the lesson shows it: ``cifar10-resnet110`` or the checkpoint's file name."""
         return self.pretrained or Path(self.weights).name
 
+    @property
+    def entry(self) -> Published | None:
+        """The published net chosen by name (None for a checkpoint file, or none chosen)."""
+        return PUBLISHED.get(self.pretrained)
+
+    @property
+    def file(self) -> Path:
+        """Where its checkpoint is (or will be, once downloaded)."""
+        return folder() / self.entry.file if self.entry else Path(self.weights)
+
 
 def net_config(source: Source) -> NetConfig | None:
     """The lab's NetConfig of a published net by name (what its costs are counted on); None for a checkpoint file,
     whose net is known only once it is read."""
-    entry = PUBLISHED.get(source.pretrained)
+    entry = source.entry
     return None if entry is None else NetConfig("cifar", entry.depth, width=16, shortcut="A", in_channels=3)
 
 
@@ -295,30 +305,21 @@ def open_source(source: Source, progress: Callable[[int, int], None] | None = No
 
     Loaded once per process (a lock keeps two sessions from downloading the same file at once).
     Raises ValueError as :func:`load` does."""
+    what = source.pretrained or source.weights
     with _LOCK:
-        return _opened(source.pretrained or source.weights, progress)
-
-
-def _opened(what: str, progress: Callable[[int, int], None] | None) -> ResNet:
-    key = (what, _stamp(what))
-    model = _CACHE.get(key)
-    if model is None:
-        model = load(what, progress=progress)
-        _CACHE.clear()  # one net at a time: a ResNet-1202 is 78 MB
-        _CACHE[key] = model
-    return model
+        try:
+            key = (what, source.file.stat().st_mtime)  # a replaced checkpoint is read again
+        except OSError:
+            key = (what, 0.0)  # not downloaded yet
+        model = _CACHE.get(key)
+        if model is None:
+            model = load(what, progress=progress)
+            _CACHE.clear()  # one net at a time: a ResNet-1202 is 78 MB
+            _CACHE[key] = model
+        return model
 
 
 _CACHE: dict[tuple, ResNet] = {}
-
-
-def _stamp(what: str) -> float:
-    """A file's modification time (a replaced checkpoint is read again); 0 for a name not yet downloaded."""
-    path = folder() / PUBLISHED[what].file if what in PUBLISHED else Path(what)
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0
 
 
 def test_data(source: Source, seed: int = 0, root: str | Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:

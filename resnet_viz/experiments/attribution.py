@@ -53,9 +53,7 @@ def training_runs(spec: Spec) -> list[training.Spec]:
 def cost(spec: Spec) -> float | None:
     """Training the net (when not stored) plus about 3 x 1024 forward passes per image (IG at most)."""
     if spec.source.active:
-        cfg = pretrained.net_config(spec.source)
-        return None if cfg is None else costs.forward_seconds(cfg, DataConfig("cifar10"), spec.n_images * 3 * 1024,
-                                                              spec.train.device)
+        return lesion.published_seconds(spec.source, spec.train.device, lambda cfg: spec.n_images * 3 * 1024)
     train = costs.training_seconds(training_runs(spec))
     maps = costs.forward_seconds(spec.net, spec.data, spec.n_images * 3 * 1024, spec.train.device)
     return None if train is None or maps is None else train + maps

@@ -8,13 +8,13 @@ test set (He et al. 2016, Fig. 7). Probing never changes training (see :mod:`res
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass, replace
 
 import torch
 
 from .. import cost as costs
+from .. import landscape as land
 from .. import pretrained
 from ..config import DataConfig, NetConfig, TrainConfig, nested, setting, validate
 from ..data import Dataset, load_dataset
@@ -74,9 +74,7 @@ def cost(spec: Spec) -> float | None:
     """Predicted seconds: the training runs plus the probes (about one training step each); for a published net,
     one probe (a forward and backward pass of the batch) and the responses on its test images."""
     if spec.source.active:
-        cfg = pretrained.net_config(spec.source)
-        return None if cfg is None else costs.forward_seconds(cfg, DataConfig("cifar10"), 3 * PROBE_BATCH +
-                                                              RESPONSE_IMAGES, spec.train.device)
+        return lesion.published_seconds(spec.source, spec.train.device, lambda cfg: 3 * PROBE_BATCH + RESPONSE_IMAGES)
     base = costs.training_seconds(training_runs(spec))
     return None if base is None else base * (1 + 1 / spec.probe_every)
 
@@ -184,17 +182,14 @@ def run_published(spec: Spec, ctx: Context) -> Outcome:
     test images (He et al. 2016, Fig. 7), all normalized as it was trained. Its initialization is not published, so
     there is no "at initialization"."""
     shared = lesion.open_published(spec.source, ctx)
-    model = copy.deepcopy(shared)  # probes switch modes and hook modules: never on the shared net
+    model = land.evaluation_copy(shared)  # probes switch modes and hook modules: never on the shared net
     x, y = pretrained.train_sample(PROBE_BATCH, spec.train.seed)
     test_x, _labels = pretrained.test_data(pretrained.Source(test_images=RESPONSE_IMAGES), spec.train.seed)
     ctx.report({"run": spec.source.name, "done": 1, "total": 2, "fraction": 0.5})
     probe = gradient_probe(model, x, y)
-    entry = pretrained.PUBLISHED.get(spec.source.pretrained)
     run = {**_describe(model.cfg, "residual"), **_probe_summary(probe), "status": "completed", "message": "",
-           "seconds": 0.0, "device": "cpu", "precision": "fp32", "final_train_error": None,
-           "final_test_error": entry.test_error / 100 if entry else None, "checkpoints": None, "responses_init": None,
-           "responses_trained": response_stds(model, test_x), "source": spec.source.name,
-           "published_test_error": entry.test_error if entry else None}
+           "seconds": 0.0, "device": "cpu", "precision": "fp32", **lesion.published_fields(spec.source),
+           "checkpoints": None, "responses_init": None, "responses_trained": response_stds(model, test_x)}
     ctx.report({"run": spec.source.name, "done": 2, "total": 2, "fraction": 1.0})
     return Outcome({"status": "completed", "probe_images": len(y), "response_images": len(test_x),
                     "dataset": "cifar10", "seed": spec.train.seed, "source": spec.source.name, "runs": [run]})

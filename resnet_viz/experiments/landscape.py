@@ -172,12 +172,9 @@ def run_published(spec: Spec, ctx: Context) -> Outcome:
         return Outcome({"status": "cancelled", "runs": []})
     seconds = time.perf_counter() - start
     numbers = land.surface_numbers(grid, axis, axis, chance_loss=math.log(10))
-    entry = pretrained.PUBLISHED.get(spec.source.pretrained)
     run = {"variant": "residual", "depth": depth, "name": name, "grid": {"x": axis, "y": axis, **grid},
            "interpolation": None, "numbers": numbers, "curvature_ratio": numbers["curvature_ratio"],
-           "centre_loss": numbers["centre_loss"], "train_key": None, "source": spec.source.name,
-           "published_test_error": entry.test_error if entry else None, "final_train_error": None,
-           "final_test_error": entry.test_error / 100 if entry else None, "surface_seconds": seconds,
+           "centre_loss": numbers["centre_loss"], **lesion.published_fields(spec.source), "surface_seconds": seconds,
            "seconds": seconds, "device": str(device), "precision": "fp32"}
     directions = {**{f"x.{k}": t for k, t in d1.items()}, **{f"y.{k}": t for k, t in d2.items()}}
     return Outcome({"status": "completed", "depth": depth, "dataset": "cifar10", "grid_points": spec.grid,
@@ -189,9 +186,7 @@ def cost(spec: Spec) -> float | None:
     """Training the nets (when not stored yet) plus one forward pass of the subset per grid point and
     two per point of the line (BN statistics, then the loss); for a published net, its grid alone."""
     if spec.source.active:
-        cfg = pretrained.net_config(spec.source)
-        return None if cfg is None else costs.forward_seconds(cfg, DataConfig("cifar10"), spec.images * spec.grid ** 2,
-                                                              spec.train.device)
+        return lesion.published_seconds(spec.source, spec.train.device, lambda cfg: spec.images * spec.grid ** 2)
     train = costs.training_seconds(training_runs(spec))
     images = len(spec.variants) * (spec.images * spec.grid ** 2 + (spec.images + BN_IMAGES) * len(ALPHAS))
     surface = costs.forward_seconds(spec.net, spec.data, images, spec.train.device)

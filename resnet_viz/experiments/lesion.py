@@ -6,12 +6,13 @@ run store and are reused (by this experiment, the page's block toggles and the a
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, replace
+from typing import Callable
 
 import torch
 
 from .. import cost as costs
+from .. import landscape as land
 from .. import pretrained
 from ..config import DataConfig, NetConfig, TrainConfig, nested, setting, validate
 from ..data import load_dataset
@@ -126,6 +127,21 @@ def open_published(source: Source, ctx: Context, share: float = 0.1) -> ResNet:
     return pretrained.open_source(source, downloading)
 
 
+def published_seconds(source: Source, device: str, images: Callable[[NetConfig], int]) -> float | None:
+    """Predicted seconds of ``images(net)`` forward passes of a published net on CIFAR-10; None for a checkpoint file
+    (its net is known only once read) or before the throughput is measured."""
+    cfg = pretrained.net_config(source)
+    return None if cfg is None else costs.forward_seconds(cfg, DataConfig("cifar10"), images(cfg), device)
+
+
+def published_fields(source: Source) -> dict:
+    """What every lesson's result on a published net says of it: its name, no training run of the lab's, and its
+    reported test error (%, and as a fraction in the trained nets' "final_test_error")."""
+    entry = source.entry
+    return {"source": source.name, "train_key": None, "published_test_error": entry.test_error if entry else None,
+            "final_train_error": None, "final_test_error": entry.test_error / 100 if entry else None}
+
+
 def run_published(spec: Spec, ctx: Context) -> Outcome:
     """Lesion a published CIFAR-10 ResNet (or a checkpoint file) on a sample of CIFAR-10's test set."""
     source = spec.source
@@ -133,7 +149,7 @@ def run_published(spec: Spec, ctx: Context) -> Outcome:
     model = open_published(source, ctx)
     device = resolve_device(spec.train.device)
     if device.type != "cpu":  # a private copy on the accelerator; the shared net stays where it is
-        model = copy.deepcopy(model).to(device)
+        model = land.evaluation_copy(model, device)
     x, y = pretrained.test_data(source, spec.train.seed)
     n = len(model.blocks)
     total = evaluations(spec, n, len(shape_keeping_blocks(model)), bool(adjacent_pairs(model)))
@@ -150,10 +166,8 @@ def run_published(spec: Spec, ctx: Context) -> Outcome:
         analysed = analyse(model, x, y, spec, tick)
     except _Stopped:
         return Outcome({"status": "cancelled", "blocks": n, "classes": 10, "path_lengths": [], "runs": []})
-    entry = pretrained.PUBLISHED.get(source.pretrained)
-    run = {"variant": "residual", "depth": model.cfg.depth, **analysed, "train_key": None, "source": name,
-           "published_test_error": entry.test_error if entry else None, "test_images": len(y),
-           "final_train_error": None, "final_test_error": 1 - analysed["base_test_accuracy"], "trained_now": False,
+    run = {"variant": "residual", "depth": model.cfg.depth, **analysed, **published_fields(source),
+           "test_images": len(y), "final_test_error": 1 - analysed["base_test_accuracy"], "trained_now": False,
            "device": str(device), "precision": "fp32", "stochastic_depth": 1.0}
     return Outcome({"status": "completed", "blocks": n, "classes": 10, "path_lengths": path_lengths(n), "runs": [run],
                     "source": name, "dataset": "cifar10", "test_images": len(y)})
@@ -213,11 +227,8 @@ def cost(spec: Spec) -> float | None:
     """Training time of the two nets plus the lesions: about (1 + blocks + 2 x max_k x samples)
     test-set evaluations per net (for a published net: of its test images; unknown for a checkpoint file)."""
     if spec.source.active:
-        cfg = pretrained.net_config(spec.source)
-        if cfg is None:
-            return None
-        evals = evaluations(spec, sum(cfg.blocks_per_stage))
-        return costs.forward_seconds(cfg, DataConfig("cifar10"), evals * spec.source.test_images, spec.train.device)
+        return published_seconds(spec.source, spec.train.device,
+                                 lambda cfg: evaluations(spec, sum(cfg.blocks_per_stage)) * spec.source.test_images)
     train = costs.training_seconds(training_runs(spec))
     blocks = sum(spec.net.blocks_per_stage)
     evals = len(training_runs(spec)) * (1 + blocks + 2 * spec.max_k * spec.samples)
@@ -249,7 +260,7 @@ def _published_summary(spec: Spec, result: dict) -> str:
         base, n = r["base_test_accuracy"], r["test_images"]
         reported = r.get("published_test_error")
         lines.append(f"all blocks: accuracy {base:.3f} +- {pretrained.standard_error(base, n):.3f} (standard error)"
-                     + (f"; reported test error {reported}% on all 10,000" if reported is not None else ""))
+                     + (f"; reported test error {reported}% on all {pretrained.TEST_SET:,}" if reported is not None else ""))
         for b in r["single_block"]:
             mark = "  (downsampling)" if b["changes_shape"] else ""
             lines.append(f"  without block {b['block']:>3}: {b['test_accuracy']:.3f}{mark}")
@@ -342,5 +353,6 @@ EXPERIMENT = register(Experiment(
                  "blocks."),
     describe=describe, presets=(Preset(Spec(), "lesion_preset.json"),), answer=answer, effects=effects, quiz=QUIZ))
 
-__all__ = ["EXPERIMENT", "NET", "TRAIN", "Spec", "analyse", "answer", "blocks_of", "cost", "DOWNLOAD", "download_line", "effects", "evaluations", "median_after",
-           "open_published", "pair", "run", "run_published", "trained_model", "trained_pair", "training_runs", "variant_of"]
+__all__ = ["DOWNLOAD", "EXPERIMENT", "NET", "TRAIN", "Spec", "analyse", "answer", "blocks_of", "cost", "download_line",
+           "effects", "evaluations", "median_after", "open_published", "pair", "published_fields", "published_seconds",
+           "run", "run_published", "trained_model", "trained_pair", "training_runs", "variant_of"]

@@ -109,34 +109,28 @@ def run_published(spec: Spec, ctx: Context) -> Outcome:
     shared = lesion.open_published(spec.source, ctx)
     device = resolve_device(spec.train.device)
     x, y = (t.to(device) for t in pretrained.train_sample(spec.images, spec.train.seed))
-    model = land.evaluation_copy(shared, device)  # gradients are taken: never on the shared net
-    n = len(model.blocks)
+    n = len(shared.blocks)
 
     def report(done: int, total: int) -> None:
         ctx.report({"run": STAGE_NAMES["trained"], "what": N_("paths"), "stage": "trained", "run_index": 0, "runs": 1,
                     "done": done, "total": total, "fraction": 0.1 + 0.9 * done / total})
 
-    by_length = land.path_gradients(model, x, y, range(n + 1), spec.samples, spec.train.seed, report, ctx.cancel)
+    # path_gradients works on its own copy on the images' device: the shared net is never moved or changed
+    by_length = land.path_gradients(shared, x, y, range(n + 1), spec.samples, spec.train.seed, report, ctx.cancel)
     runs = [] if by_length is None else [{"stage": "trained", "by_length": by_length,
                                           "effective": land.effective_paths(by_length, n)}]
-    entry = pretrained.PUBLISHED.get(spec.source.pretrained)
-    return Outcome({"status": "completed" if runs else "cancelled", "depth": model.cfg.depth, "blocks": n,
-                    "dataset": "cifar10", "samples": spec.samples, "images": len(y),
-                    "path_lengths": path_lengths(n), "train_key": None, "source": spec.source.name,
-                    "published_test_error": entry.test_error if entry else None, "final_train_error": None,
-                    "final_test_error": entry.test_error / 100 if entry else None, "device": str(device),
-                    "precision": "fp32", "runs": runs})
+    return Outcome({"status": "completed" if runs else "cancelled", "depth": shared.cfg.depth, "blocks": n,
+                    "dataset": "cifar10", "samples": spec.samples, "images": len(y), "path_lengths": path_lengths(n),
+                    **lesion.published_fields(spec.source), "device": str(device), "precision": "fp32",
+                    "runs": runs})
 
 
 def cost(spec: Spec) -> float | None:
     """Training the net (when not stored yet) plus, per stage and path length, a forward and backward
     pass (about 3 forward passes) of samples x images; for a published net, the trained stage alone."""
     if spec.source.active:
-        cfg = pretrained.net_config(spec.source)
-        if cfg is None:
-            return None
-        images = (sum(cfg.blocks_per_stage) + 1) * spec.samples * spec.images * 3
-        return costs.forward_seconds(cfg, DataConfig("cifar10"), images, spec.train.device)
+        return lesion.published_seconds(spec.source, spec.train.device,
+                                        lambda cfg: (sum(cfg.blocks_per_stage) + 1) * spec.samples * spec.images * 3)
     train = costs.training_seconds(training_runs(spec))
     blocks = sum(spec.net.blocks_per_stage)
     images = len(STAGES) * (blocks + 1) * spec.samples * spec.images * 3 + BN_IMAGES

@@ -9,7 +9,6 @@ for a (pair, blocks removed) or (pair, image, method) are cached for everyone (`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
@@ -94,7 +93,8 @@ def sources(store: RunStore, preset_label: str, stored_label: str,
         except (TypeError, ValueError):
             continue
         if spec.source.active:
-            if published_label and run.result.get("status") == "completed" and _published_here(spec.source):
+            here = spec.source.file.is_file()  # shown without a download
+            if published_label and run.result.get("status") == "completed" and here:
                 name = _(pretrained.SOURCE_WORDS.get(spec.source.pretrained) or spec.source.name)
                 found[published_label.format(name=name, images=spec.source.test_images)] = (
                     spec, run.result, store)
@@ -103,12 +103,6 @@ def sources(store: RunStore, preset_label: str, stored_label: str,
         label += f" ({made_on(run.result)})"  # which device and precision trained them
         found[label] = (spec, run.result, store)
     return found
-
-
-def _published_here(source: pretrained.Source) -> bool:
-    """Whether a published net can be shown without a download: its file is on this server."""
-    entry = pretrained.PUBLISHED.get(source.pretrained)
-    return (pretrained.folder() / entry.file).is_file() if entry else Path(source.weights).is_file()
 
 
 def lesion_accuracy(p: Pair, variant: str, blocks: tuple[int, ...]) -> float:

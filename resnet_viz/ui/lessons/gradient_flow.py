@@ -254,8 +254,7 @@ def published(spec: gf.Spec) -> None:
     name = _(SOURCE_WORDS.get(spec.source.pretrained) or run["source"])
     st.caption(T.published_measured.format(device=made_on(result), name=name, probe=result["probe_images"],
                                            images=result["response_images"]))
-    layers = gf.layers_frame(result).assign(variant="residual")
-    chart(st, gradient_norms_figure(layers))
+    chart(st, gradient_norms_figure(gf.layers_frame(result)))
     ratio = run["first_last_ratio"]
     st.caption(T.published_norms.format(ratio=sci(ratio), words=_(describe_ratio(ratio))))
     chart(st, response_std_figure(gf.responses_frame(result)))
