@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,25 +41,19 @@ def percentile(values: list[float], q: float) -> float:
 def streamlit_server(root: Path = ROOT) -> Iterator[tuple[subprocess.Popen, int, Path]]:
     """``streamlit run app.py`` of ``root`` on a free loopback port with a fresh RESNET_VIZ_HOME;
     yields (process, port, home) once its health check answers, and stops it afterwards."""
+    sys.path.insert(0, str(ROOT))
+    from resnet_viz.serve import free_port, stop_process, wait_until_up
+
     home = Path(tempfile.mkdtemp(prefix="resnet-viz-load-"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(Path(root) / "app.py"),
                                "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port",
                                str(port), "--browser.gatherUsageStats", "false"],
                               cwd=root, env={**os.environ, "RESNET_VIZ_HOME": str(home), "PYTHONPATH": str(root)},
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        sys.path.insert(0, str(ROOT))
-        from resnet_viz.serve import wait_until_up
-
         if not wait_until_up(port, 60, server):
             raise SystemExit("the server did not start within 60 s")
         yield server, port, home
     finally:
-        server.terminate()
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_process(server, 20)

@@ -62,7 +62,7 @@ def tree_rss_mb(pid: int) -> float:
 @contextmanager
 def hall(workers: int):
     """``serve --workers`` on a free port with a fresh home; yields (process, port, home) once the proxy answers."""
-    from resnet_viz.serve import spawn, wait_until_up
+    from resnet_viz.serve import spawn, stop_process, wait_until_up
 
     home = Path(tempfile.mkdtemp(prefix="resnet-viz-hall-"))
     proc, port = spawn(workers, home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -71,11 +71,7 @@ def hall(workers: int):
             raise SystemExit(f"the hall did not start (see {home}/hall)")
         yield proc, port, home
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc, 30)
 
 
 async def student(port: int, timeout: float) -> list[dict]:

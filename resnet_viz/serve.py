@@ -63,6 +63,15 @@ def free_port(address: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+def stop_process(proc: subprocess.Popen, grace: float) -> None:
+    """SIGTERM, then SIGKILL if it has not ended within ``grace`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def haproxy_config(address: str, port: int, servers: list[int], stats: int | None = None) -> str:
     """The proxy: one frontend, the servers with a sticky cookie, health checks and redispatch."""
     lines = ["global", "    maxconn 4000", "", "defaults", "    mode http", "    option http-server-close",
@@ -214,4 +223,5 @@ class Hall:
             self.stop()
 
 
-__all__ = ["COOKIE", "Hall", "MISSING", "free_port", "haproxy_binary", "haproxy_config", "spawn", "wait_until_up"]
+__all__ = ["COOKIE", "Hall", "MISSING", "free_port", "haproxy_binary", "haproxy_config", "spawn", "stop_process",
+           "wait_until_up"]

@@ -9,26 +9,20 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from resnet_viz.serve import free_port, stop_process, wait_until_up
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = os.environ.get("RESNET_VIZ_CHROMIUM", "/usr/bin/chromium")
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--disable-quic", "--no-first-run"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +39,7 @@ def chromium_path() -> str:
 def server(tmp_path_factory, chromium_path):
     """`streamlit run app.py` on a free loopback port, with its own RESNET_VIZ_HOME."""
     home = tmp_path_factory.mktemp("server-home")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "RESNET_VIZ_HOME": str(home)}
     log = open(home / "server.log", "w")
     proc = subprocess.Popen(
@@ -53,22 +47,11 @@ def server(tmp_path_factory, chromium_path):
          "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None or time.time() > deadline:
-                proc.kill()
-                pytest.fail(f"streamlit did not start: {(home / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.3)
-    yield {"url": url, "home": home, "proc": proc}
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
+    if not wait_until_up(port, 60, proc):
         proc.kill()
+        pytest.fail(f"streamlit did not start: {(home / 'server.log').read_text()[-2000:]}")
+    yield {"url": url, "home": home, "proc": proc}
+    stop_process(proc, 10)
     log.close()
 
 

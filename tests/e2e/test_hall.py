@@ -30,18 +30,14 @@ def hall(tmp_path):
         if os.environ.get("RESNET_VIZ_REQUIRE_HAPROXY"):
             pytest.fail("HAProxy is required here (CI) but absent")
         pytest.skip("HAProxy is not installed")
-    from resnet_viz.serve import spawn, wait_until_up
+    from resnet_viz.serve import spawn, stop_process, wait_until_up
 
     proc, port = spawn(2, tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if not wait_until_up(port, 180, proc):
         proc.kill()
         pytest.fail("the hall did not start")
     yield {"url": f"http://127.0.0.1:{port}", "home": tmp_path, "pid": proc.pid}
-    proc.terminate()
-    try:
-        proc.wait(60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_process(proc, 60)
 
 
 def _server_pid(home: Path, name: str) -> int:
