@@ -91,8 +91,8 @@ def add_option(group: Any, o: Option, default_shown: Any = None) -> None:
         kwargs["type"] = o.type
         if meta.get("choices") is not None:
             kwargs["choices"] = meta["choices"]
-            if "" in meta["choices"]:  # an optional choice (left out: none)
-                kwargs["metavar"] = "{" + ",".join(c for c in meta["choices"] if c) + "}"
+            if "" in meta["choices"]:  # an optional choice: left out means none, so "" is not offered
+                kwargs["choices"] = [c for c in meta["choices"] if c]
     if shown == "":
         shown = "none"
     group.add_argument(o.flag, *meta.get("aliases", ()), help=f"{meta['help']} (default: {shown})", **kwargs)

@@ -127,9 +127,12 @@ def _read(path: Path) -> dict[str, torch.Tensor]:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise ValueError(f"no checkpoint at {path}") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path} is a folder: give the checkpoint file in it") from None
     except Exception as exc:  # noqa: BLE001 - truncated zip, pickle refused, not a torch file: all one message
-        reason = "truncated or damaged" if "zip" in str(exc).lower() or "EOF" in str(exc) else "not a PyTorch checkpoint"
-        raise ValueError(f"{path.name} is {reason} ({type(exc).__name__}); download it again") from None
+        if "zip" in str(exc).lower() or "EOF" in str(exc):
+            raise ValueError(f"{path.name} is truncated or damaged ({type(exc).__name__}); download it again") from None
+        raise ValueError(f"{path.name} is not a PyTorch checkpoint ({type(exc).__name__})") from None
     state = data.get("state_dict", data) if isinstance(data, dict) else None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{path.name} holds no state dict of tensors: not a checkpoint of a net")
@@ -313,7 +316,8 @@ def open_source(source: Source, progress: Callable[[int, int], None] | None = No
             key = (what, 0.0)  # not downloaded yet
         model = _CACHE.get(key)
         if model is None:
-            model = load(what, progress=progress)
+            # a checkpoint file is read as a file whatever its name (no suffix, or a folder, says so)
+            model = load_file(source.weights) if source.weights else load(source.pretrained, progress=progress)
             _CACHE.clear()  # one net at a time: a ResNet-1202 is 78 MB
             _CACHE[key] = model
         return model

@@ -114,7 +114,7 @@ def test_bad_files_are_one_line(tmp_path):
     torch.save({"epoch": 3}, tmp_path / "nothing.th")
     for name, words in (("cut.th", "truncated or damaged"), ("text.th", "not a PyTorch checkpoint"),
                         ("other.th", "is not a CIFAR ResNet of He et al."), ("nothing.th", "holds no state dict of tensors"),
-                        ("missing.th", "no checkpoint at")):
+                        ("missing.th", "no checkpoint at"), (".", "is a folder: give the checkpoint file in it")):
         with pytest.raises(ValueError, match=words) as info:
             load_file(tmp_path / name)
         assert "\n" not in str(info.value)
@@ -239,6 +239,8 @@ def test_choosing_a_source_keeps_the_keys_of_the_runs_stored_before_it():
     (["--pretrained", "cifar10-resnet20", "--weights", "x.th"], "choose a published net or a checkpoint file, not both"),
     (["--pretrained", "cifar10-resnet110"], "cifar10-resnet110 is not on this server: put resnet110-1d1ed7c2.th into"),
     (["--test-images", "20"], "test_images must be a whole number from 50 to 10,000"),
+    (["--pretrained", "resnet110"], "invalid choice: 'resnet110' (choose from 'cifar10-resnet20', 'cifar10-resnet32'"),
+    (["--weights", "."], "is a folder: give the checkpoint file in it"),
 ])
 def test_the_source_options_say_what_is_wrong_in_one_line(args, words, tmp_path, monkeypatch, capsys):
     from resnet_viz.cli import main
