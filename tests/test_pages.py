@@ -333,6 +333,17 @@ def test_the_landscape_page_offers_a_published_net_without_the_plain_twin(publis
     assert not at.exception
     assert not any(s.label in ("Depth", "Width") for s in at.select_slider)  # nothing to train
     assert any("a published net is studied in the lab" in c.value for c in at.caption)  # no notebook for it
+    from resnet_viz import pretrained
+    from resnet_viz.experiments import paths
+    from resnet_viz.protocol import Context, run_cached
+
+    spec = paths.Spec(samples=10, source=pretrained.Source(pretrained="cifar10-resnet20"))  # the page's default
+    run_cached(paths.EXPERIMENT, spec, Context(store=RunStore()))
+    at.run()
+    assert not at.exception
+    effective = next(m for m in at.metric if m.label == "Effective length")
+    assert not effective.delta  # no "since initialization": a published net's initialization is not published
+    assert not any("The net at initialization has no BN running statistics" in c.value for c in at.caption)
 
 
 def test_the_gradient_page_probes_a_published_net_when_asked(published_here):

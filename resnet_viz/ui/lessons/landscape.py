@@ -243,15 +243,17 @@ def draw_paths(shown: Shown) -> None:
     st.caption(shown.label)
     stages = {r["stage"]: r["effective"] for r in result["runs"]}
     if "trained" in stages:
-        trained, init = stages["trained"], stages.get("init", stages["trained"])
+        trained = stages["trained"]
         lo, hi = trained["effective_range"]
         c1, c2, c3 = st.columns(3)
         c1.metric(P.metric_effective, P.value_range.format(lo=lo, hi=hi),
                   help=P.metric_effective_help.format(n=result["blocks"]))
-        change = trained["effective_length"] - init["effective_length"]
-        c2.metric(P.metric_mean, f"{trained['effective_length']:.1f}", help=P.metric_mean_help,
-                  delta=P.value_since_init.format(change=change), delta_color="off",
-                  delta_arrow="down" if change < 0 else "up")
+        since = {}  # how training moved it; a published net has no initialization to compare with
+        if "init" in stages:
+            change = trained["effective_length"] - stages["init"]["effective_length"]
+            since = {"delta": P.value_since_init.format(change=change), "delta_color": "off",
+                     "delta_arrow": "down" if change < 0 else "up"}
+        c2.metric(P.metric_mean, f"{trained['effective_length']:.1f}", help=P.metric_mean_help, **since)
         c3.metric(P.metric_typical, f"{trained['typical_length']:g}", help=P.metric_typical_help)
     gradient, effective = _paths_figures(shown.ident, language(), result)
     chart(st, gradient)
@@ -259,7 +261,7 @@ def draw_paths(shown: Shown) -> None:
     numbers = P.gradient_numbers.format(short=sci(first[0]["grad_norm_mean"]), k=first[-1]["k"],
                                         long=sci(first[-1]["grad_norm_mean"])) if first else ""
     st.caption(P.gradient.format(samples=result["samples"], images=result["images"]) + " " + numbers + " " +
-               _(SCI_NOTE) + " " + P.init_note)
+               _(SCI_NOTE) + (" " + P.init_note if "init" in stages else ""))
     chart(st, effective)
     st.caption(P.effective.format(n=result["blocks"]))
 
