@@ -41,7 +41,8 @@ stage = control(c4, "selectbox", "stage", N_("GradCAM stage"), list(range(stages
 left, right = st.columns([3, 2])
 with left:
     ui.guard(lesson.maps_for_image, pair, int(index), method, target, stage)
-right.markdown(T.explanation)
+with right:
+    lesson.explanation(pair)
 
 st.subheader(T.blocks_title)
 left, right = st.columns([3, 2])

@@ -335,7 +335,8 @@ def test_data(source: Source, seed: int = 0, root: str | Path | None = None) -> 
 
 
 TEST_SET = 10_000  # images in CIFAR-10's test set, on which the published errors were measured
-CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")  # CIFAR-10's
+CLASSES = (N_("airplane"), N_("automobile"), N_("bird"), N_("cat"), N_("deer"), N_("dog"), N_("frog"), N_("horse"),
+           N_("ship"), N_("truck"))  # CIFAR-10's, in the order of its labels
 
 
 def first_test_images(n: int, root: str | Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -325,6 +325,9 @@ def test_the_attributions_page_offers_a_published_net_whose_blocks_were_removed(
     at.selectbox[0].set_value(label).run()
     assert not at.exception
     assert at.table[0].value["net"].tolist() == ["published ResNet-14"]
+    assert any(c.value.startswith("Predictions of published ResNet-14 (r)") for c in at.caption)  # no plain net
+    assert any("the labels are CIFAR-10's classes\n(0 airplane, 1 automobile" in m.value for m in at.markdown)
+    assert not any("strokes of the digit" in m.value for m in at.markdown)
     assert any("Rank correlation" in c.value for c in at.caption)
 
 

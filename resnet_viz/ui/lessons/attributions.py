@@ -94,7 +94,19 @@ def image_grid(p: nets.Pair) -> None:
         f"{short[v]}:{ps[i]}{'' if ps[i] == y[i] else '✗'}" for v, ps in preds.items()) for i in range(GRID)]
     st.image([nets.image(p, i) for i in range(GRID)], caption=captions, width=72)
     wrong = ", ".join(f"{net_name(p, v)} {sum(a != b for a, b in zip(ps, y))}" for v, ps in preds.items())
-    st.caption(T.grid.format(n=GRID, wrong=wrong, plain=short.get("plain", "p"), residual=short.get("residual", "r")))
+    if p.spec.source.active:
+        st.caption(T.published_grid.format(name=net_name(p, "residual"), n=GRID, wrong=wrong, residual=short["residual"]))
+    else:
+        st.caption(T.grid.format(n=GRID, wrong=wrong, plain=short.get("plain", "p"), residual=short.get("residual", "r")))
+
+
+def explanation(p: nets.Pair) -> None:
+    """The methods, then what to look for in this pair (or in a published net, with CIFAR-10's classes)."""
+    st.markdown(T.explanation)
+    if p.spec.source.active:
+        st.markdown(T.published.format(classes=", ".join(f"{i} {_(c)}" for i, c in enumerate(p.data.classes))))
+    else:
+        st.markdown(T.pair)
 
 
 def maps_for_image(p: nets.Pair, index: int, method: str, target_mode: str, stage: int) -> None:
@@ -127,6 +139,7 @@ def maps_for_image(p: nets.Pair, index: int, method: str, target_mode: str, stag
 
 def importance_vs_lesion(p: nets.Pair, n: int = 128) -> None:
     """Per block: gradient x activation against the accuracy lost by deleting it, with their rank correlation."""
+    n = min(n, len(p.data.test_y))  # a published net's lesions may have used fewer test images
     rows = []
     for r in p.result["runs"]:
         for imp, les_row in zip(nets.importance(p, r["variant"], n), r["single_block"]):
@@ -141,7 +154,7 @@ def importance_vs_lesion(p: nets.Pair, n: int = 128) -> None:
     st.caption(T.blocks_caption.format(n=n, agree=", ".join(agree)))
 
 
-__all__ = ["GRID", "METHODS", "TARGETS", "attribution_figure", "block_importance_figure", "image_grid",
+__all__ = ["GRID", "METHODS", "TARGETS", "attribution_figure", "block_importance_figure", "explanation", "image_grid",
            "importance_vs_lesion", "maps_for_image", "take_home"]
 
 
@@ -151,4 +164,4 @@ def take_home(p: nets.Pair) -> None:
     from ..takehome import take_home as both
 
     spec = attribution.Spec(net=p.spec.net, data=p.spec.data, train=p.spec.train, source=p.spec.source)
-    both("attribution", spec, (T.title, T.intro, T.explanation))
+    both("attribution", spec, (T.title, T.intro, T.explanation, T.pair))

@@ -17,6 +17,7 @@ class Attributions(_Text):
     grid_title = "The first {n} test images and the nets' predictions"
     grid = ("Predictions of the plain ({plain}) and residual ({residual}) net; ✗ marks a wrong one. Wrong among these "
             "{n}: {wrong}.")
+    published_grid = "Predictions of {name} ({residual}); ✗ marks a wrong one. Wrong among these {n}: {wrong}."
     explanation = """
 **Saliency** is the size of the gradient of the class score with respect to each pixel: where a
 small change would move the score most. **Integrated Gradients** adds up gradients along a path
@@ -24,9 +25,15 @@ from a black image to this one; its maps sum to the change of the score (complet
 *convergence delta* says how far the numerical integral is from that: the lab adds integration
 steps until the delta is within 1% of the change, and says so when it is not. **GradCAM** weighs a
 stage's feature maps by their average gradient: a coarse map of *where* the stage looked, upsampled.
-
+"""
+    pair = """
 Plain and residual nets were trained with the same recipe on the same data. Look for whether the
 residual net's evidence sits on the strokes of the digit, and where the (degraded) plain net looks.
+"""
+    published = """
+A published ResNet, trained on CIFAR-10's photos by others: no plain net stands beside it. Look for
+whether its evidence sits on the object or on the background; the labels are CIFAR-10's classes
+({classes}).
 """
     ig_caption = ("Integrated Gradients of test image #{index}, label {label}. Red: pixels that raise the class score, "
                   "blue: lower it. Completeness: the sum of attributions equals the output change up to the "
