@@ -366,6 +366,6 @@ def test_the_gradient_page_probes_a_published_net_when_asked(published_here):
     run_cached(gradients.EXPERIMENT, spec, Context(store=RunStore()))
     at.run()
     assert not at.exception
-    assert any("Measured on this server" in c.value and "published ResNet-20" in c.value for c in at.caption)
+    assert any("Measured on this server" in c.value and "published ResNet-14" in c.value for c in at.caption)
     assert any("as He et al. 2016 measured in Fig. 7 on nets of the same architecture" in c.value for c in at.caption)
     assert len(at.get("plotly_chart")) == charts + 2

@@ -31,9 +31,9 @@ BIG_DROP = 0.1  # a block whose removal costs the residual net more than this is
 
 def run_title(variant: str, depth: int, source: str | None = None) -> str:
     """A net of the lesson by name, in the session's language: plain-56, ResNet-56, ResNet-56 + stochastic depth,
-    published ResNet-110."""
+    published ResNet-110 (``source``: a published net's name), or a checkpoint file's name with its depth."""
     if source:
-        return _("published ResNet-{depth}").format(depth=depth)
+        return _("published ResNet-{depth}").format(depth=depth) if source in PUBLISHED else f"{source} (ResNet-{depth})"
     if variant == STOCHASTIC:
         return _("ResNet-{depth} + stochastic depth").format(depth=depth)
     return f"{'ResNet' if variant == 'residual' else 'plain'}-{depth}"
@@ -204,7 +204,7 @@ def published_results(spec: les.Spec) -> None:
     """The left column for a published net: what it is (source, reported error, sample and its standard error), the
     job panel, the lesion curves of the residual side, and the paper's plain side in words."""
     source = spec.source
-    entry = PUBLISHED.get(source.pretrained)
+    entry = source.entry
     n, typical = source.test_images, 1 - (entry.test_error / 100 if entry else 0.1)
     if entry is not None:
         st.markdown(T.published_about.format(name=run_title("residual", entry.depth, entry.name), source=REPOSITORY,

@@ -20,13 +20,13 @@ from ...config import DataConfig, NetConfig
 from ...experiments import gradients as gf
 from ...figures import variant_line
 from ...i18n import N_
-from ...pretrained import SOURCE_WORDS
 from ...probes import describe_ratio
 from ...protocol import made_on
 from ..display import SCI_NOTE, chart, effect_notes, log_axis, quiz, sci, small_table
 from ..jobs import dataset_ready, job_panel
 from ..lang import _, language
 from ..texts.gradient_flow import Gradients as T
+from .ensembles import run_title
 
 # lesson -> control values (the keys of the page's widgets); the selector shows the one the controls match
 LESSONS = {
@@ -251,7 +251,7 @@ def published(spec: gf.Spec) -> None:
         return
     result = panel.stored.result
     run = result["runs"][0]
-    name = _(SOURCE_WORDS.get(spec.source.pretrained) or run["source"])
+    name = run_title("residual", run["depth"], run["source"])
     st.caption(T.published_measured.format(device=made_on(result), name=name, probe=result["probe_images"],
                                            images=result["response_images"]))
     chart(st, gradient_norms_figure(gf.layers_frame(result)))

@@ -20,12 +20,13 @@ from ...experiments import landscape as land
 from ...experiments import paths as pa
 from ...figures import variant_line
 from ...i18n import N_
-from ...pretrained import PUBLISHED, standard_error
+from ...pretrained import standard_error
 from ...protocol import made_on
 from ..display import SCI_NOTE, Shown, chart, lesson_result, log_axis, sci, small_table
 from ..jobs import dataset_ready, job_panel
 from ..lang import _, language
 from ..texts.landscape import Landscape as T
+from .ensembles import run_title
 from ..texts.landscape import Paths as P
 
 SURFACE_CAP = 10.0  # losses above this are drawn at it in the 3-D view (Li et al. clip their plots the same way)
@@ -179,19 +180,12 @@ def landscape_measured(result: dict) -> str:
     runs = result["runs"]
     if result.get("source"):
         centre = runs[0]["grid"]["accuracy"][len(runs[0]["grid"]["y"]) // 2][len(runs[0]["grid"]["x"]) // 2]
-        return T.published_measured.format(device=made_on(result), name=published_name(result),
+        return T.published_measured.format(device=made_on(result), name=run_title("residual", result["depth"], result["source"]),
                                            points=result["grid_points"] ** 2, images=result["images"],
                                            seconds=sum(r["surface_seconds"] for r in runs), accuracy=centre,
                                            se=standard_error(centre, result["images"]))
     return T.measured.format(device=made_on(result), nets=len(runs), points=result["grid_points"] ** 2,
                              seconds=sum(r["surface_seconds"] for r in runs))
-
-
-def published_name(result: dict) -> str:
-    """A published net's name as the lesson shows it: published ResNet-56 (or the checkpoint's file name)."""
-    from .ensembles import run_title
-
-    return run_title("residual", result["depth"], result["source"]) if result["source"] in PUBLISHED else result["source"]
 
 
 def draw_surfaces(shown: Shown) -> None:
@@ -272,7 +266,7 @@ def paths(spec: pa.Spec) -> None:
         return
     panel = job_panel("paths", spec, button=P.button, what=P.what, prose=(T.paths_tab, P.explanation))
     lesson_result(panel, pa.EXPERIMENT, spec, P, draw_paths, lambda r: P.published_measured.format(
-        device=made_on(r), name=published_name(r), images=r["images"]) if r.get("source") else
+        device=made_on(r), name=run_title("residual", r["depth"], r["source"]), images=r["images"]) if r.get("source") else
         P.measured.format(device=made_on(r), depth=r["depth"], key=r["train_key"]))
 
 
