@@ -234,7 +234,7 @@ def load(path_or_name: str | Path, download: bool | None = None,
     """A published CIFAR-10 ResNet by name (``cifar10-resnet20`` ... ``cifar10-resnet1202``) or from a file.
 
     By name: the file in :func:`folder` if a teacher put it there, else downloaded with torch.hub's
-    ``load_state_dict_from_url(check_hash=True)`` when downloads are allowed (``download``, default
+    ``download_url_to_file`` (the sha256 prefix in its name checked) when downloads are allowed (``download``, default
     ``RESNET_VIZ_DOWNLOAD=1``).
 
     Raises:
@@ -279,8 +279,9 @@ def _length(url: str) -> int | None:
 
 
 def fetch(entry: Published, progress: Callable[[int, int], None] | None = None, url: str | None = None) -> Path:
-    """Download a published checkpoint into :func:`folder` with torch.hub, its sha256 prefix checked;
-    ``progress(bytes_done, bytes_total)`` is called as it arrives (total 0 where the server does not say)."""
+    """Download a published checkpoint into :func:`folder` with torch.hub, its sha256 prefix checked (the file appears
+    only once it matches); ``progress(bytes_done, bytes_total)`` is called as it arrives (total 0 where the server does
+    not say). Only downloaded: :func:`load_file` reads it."""
     folder().mkdir(parents=True, exist_ok=True)
     url = url or URL.format(file=entry.file)
     done = threading.Event()
@@ -288,10 +289,9 @@ def fetch(entry: Published, progress: Callable[[int, int], None] | None = None, 
         total = _length(url)
         threading.Thread(target=_watch, args=(folder() / entry.file, total, progress, done), daemon=True).start()
     try:
-        torch.hub.load_state_dict_from_url(url, model_dir=str(folder()), map_location="cpu", progress=False,
-                                           check_hash=True, file_name=entry.file, weights_only=True)
+        torch.hub.download_url_to_file(url, str(folder() / entry.file), progress=False,
+                                       hash_prefix=torch.hub.HASH_REGEX.search(entry.file).group(1))
     except RuntimeError as exc:  # torch.hub: 'invalid hash value (expected "…", got "…")'
-        (folder() / entry.file).unlink(missing_ok=True)
         raise ValueError(f"the download of {entry.file} does not match its hash: {exc}") from None
     except OSError as exc:
         raise ValueError(f"cannot download {entry.file} ({exc}); put the file into {folder()}") from None
@@ -308,22 +308,27 @@ def open_source(source: Source, progress: Callable[[int, int], None] | None = No
 
     Loaded once per process (a lock keeps two sessions from downloading the same file at once).
     Raises ValueError as :func:`load` does."""
-    what = source.pretrained or source.weights
     with _LOCK:
-        try:
-            key = (what, source.file.stat().st_mtime)  # a replaced checkpoint is read again
-        except OSError:
-            key = (what, 0.0)  # not downloaded yet
-        model = _CACHE.get(key)
+        model = _CACHE.get(_key(source))
         if model is None:
             # a checkpoint file is read as a file whatever its name (no suffix, or a folder, says so)
             model = load_file(source.weights) if source.weights else load(source.pretrained, progress=progress)
             _CACHE.clear()  # one net at a time: a ResNet-1202 is 78 MB
-            _CACHE[key] = model
+            _CACHE[_key(source)] = model  # after a download: the file's time now
         return model
 
 
 _CACHE: dict[tuple, ResNet] = {}
+
+
+def _key(source: Source) -> tuple:
+    """A net's key in the cache: its name or file and the file's modification time (a replaced checkpoint is read
+    again; 0 before it is downloaded)."""
+    try:
+        stamp = source.file.stat().st_mtime
+    except OSError:
+        stamp = 0.0
+    return source.pretrained or source.weights, stamp
 
 
 def test_data(source: Source, seed: int = 0, root: str | Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:
