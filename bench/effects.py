@@ -16,6 +16,7 @@ whether it came from the store and the device and precision that trained it).
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 import tempfile
@@ -27,9 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common import emit  # noqa: E402
 
 from resnet_viz.experiments import EXPERIMENTS  # noqa: E402
-from resnet_viz.protocol import Context, build, made_on, options, run_cached  # noqa: E402
+from resnet_viz.protocol import Context, build, estimate, made_on, options, run_cached  # noqa: E402
 from resnet_viz.store import RunStore  # noqa: E402
-from resnet_viz.train import describe_device, resolve_device  # noqa: E402
+from resnet_viz.train import conv_memory_format, describe_device, resolve_device  # noqa: E402
 
 # in the order a class meets them; the lessons sharing the lesson nets come after the net's own lesson
 ORDER = ("degradation", "gradients", "lesion", "attribution", "shortcuts", "residual_scaling", "shortcut_options", "landscape", "paths")
@@ -65,8 +66,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="comma-separated experiments (default: every one with effects)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
     parser.add_argument("--store", help="run store to use (default: a fresh temporary one)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads, as a server's job process gets (RESNET_VIZ_JOB_THREADS; default: torch's)")
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args(argv)
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
     wanted = [n for n in ORDER if n in EXPERIMENTS and EXPERIMENTS[n].effects is not None]
     wanted += [n for n, e in EXPERIMENTS.items() if e.effects is not None and n not in wanted]
     only = [n.strip() for n in args.only.split(",") if n.strip()]
@@ -82,18 +89,24 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:  # a seed that is not a number, a precision or device not allowed: one line
         parser.error(str(error))
     store = RunStore(args.store or tempfile.mkdtemp(prefix="resnet-viz-effects-"))
+    from resnet_viz.cost import calibrate, throughput
+
+    if throughput(args.device) is None:  # the estimates a page shows come from this host's measured throughput
+        calibrate(args.device)
     rows = []
     for precision in precisions:
         for seed in seeds:
             for name in wanted:
                 experiment, spec = EXPERIMENTS[name], specs[name, seed, precision]
+                predicted = estimate(experiment, spec, store)  # what the page says before Train (None: unknown)
                 start = time.perf_counter()
                 outcome = run_cached(experiment, spec, Context(store=store, device=args.device))
                 seconds = time.perf_counter() - start
                 for effect in experiment.effects(outcome.result):
                     rows.append({"experiment": name, "effect": effect.name, "seed": seed, "precision": precision,
                                  "holds": effect.holds, "numbers": {k: round(v, 6) if isinstance(v, float) else v for k, v in effect.numbers.items()},
-                                 "rule": effect.rule, "seconds": round(seconds, 1), "from_store": outcome.from_store,
+                                 "rule": effect.rule, "seconds": round(seconds, 1),
+                                 "estimate": None if predicted is None else round(predicted, 1), "from_store": outcome.from_store,
                                  "made_on": made_on(outcome.result)})
                     print(f"{name:<12} seed {seed} {precision}: {'holds' if effect.holds else 'DOES NOT HOLD'}  "
                           f"{effect.numbers}  ({seconds:.0f} s)", file=sys.stderr, flush=True)
@@ -103,7 +116,10 @@ def main(argv: list[str] | None = None) -> int:
         cell["cells"] += 1
         cell["held"] += row["holds"]
     emit({"machine": {"device": describe_device(args.device), "platform": platform.machine(),
-                      "cpu_flags": cpu_flags(), "torch": __import__("torch").__version__},
+                      "cpu_flags": cpu_flags(), "torch": torch.__version__,
+                      "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+                      "ONEDNN_MAX_CPU_ISA": os.environ.get("ONEDNN_MAX_CPU_ISA", ""),
+                      "memory_format": str(conv_memory_format(resolve_device(args.device))).replace("torch.", "")},
           "seeds": seeds, "precisions": precisions, "summary": summary,
           "every_effect_holds_everywhere": all(r["holds"] for r in rows), "rows": rows}, args.out)
     return 0

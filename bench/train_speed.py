@@ -1,17 +1,25 @@
 """Training speed: our engine vs a straightforward reference loop, on the default degradation workload.
 
     python bench/train_speed.py [--steps 300] [--width 16] [--device auto] [--out result.json]
+    python bench/train_speed.py --isas native,avx2     # this CPU as it is, then as an AVX2 CPU
 
 Both train the same four nets (digits; plain and residual, depth 20 and 56; width 16; batch 128;
 SGD lr 0.1, momentum 0.9, weight decay 1e-4) from the same initial weights on the same batches,
 with a test-error checkpoint every 50 steps and a final evaluation of both splits. The reference is
-what one writes first: fp32, eager, the nets one after another, default threads. The engine is
-``resnet_viz.experiments.degradation.run``. Prints one JSON object.
+what one writes first: fp32, eager, NCHW, the nets one after another, default threads. The engine is
+``resnet_viz.experiments.degradation.run``; ``choice`` says what it chose on this machine (memory format,
+precision, threads, nets at once). ``--isas native,avx2`` runs the whole comparison once per ISA, each in
+its own process, ``avx2`` with ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 (an AVX2 CPU on an AVX-512
+one). ``ratio`` is the engine's wall time over the reference's (the issue's goal on an AVX2 CPU: <= 0.5).
+Prints one JSON object.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
 import sys
 import time
 from dataclasses import replace
@@ -27,7 +35,8 @@ from resnet_viz.counting import count  # noqa: E402
 from resnet_viz.data import load_dataset  # noqa: E402
 from resnet_viz.experiments import degradation as deg  # noqa: E402
 from resnet_viz.experiments import training  # noqa: E402
-from resnet_viz.train import describe_device, resolve_device, resolve_precision  # noqa: E402
+from resnet_viz.train import (conv_memory_format, describe_device, parallel_workers, resolve_device,  # noqa: E402
+                              resolve_precision)
 
 from common import emit  # noqa: E402
 
@@ -84,8 +93,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--width", type=int, default=16)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--isas", default="", help="native, avx2 or both (native,avx2): each in its own process")
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args()
+    if args.isas:
+        emit(by_isa(args), args.out)
+        return
 
     spec = deg.Spec(dataset="digits", depths=(20, 56), width=args.width, steps=args.steps, batch_size=128,
                     eval_every=50, device=args.device)
@@ -121,12 +134,38 @@ def main() -> None:
                    "final_train_error": {f"{'ResNet' if r['variant'] == 'residual' else 'plain'}-{r['depth']}":
                                          r["final_train_error"] for r in engine["runs"]}},
         "speedup": round(ref_seconds / eng_seconds, 2),
+        "ratio": round(eng_seconds / ref_seconds, 3),
+        "choice": {"memory_format": str(conv_memory_format(device)).replace("torch.", ""),
+                   "precision": resolve_precision("auto", device), "threads_per_net": 1 if device.type == "cpu" and
+                   parallel_workers(len(spec.runs()), device) > 1 else torch.get_num_threads(),
+                   "nets_at_once": parallel_workers(len(spec.runs()), device),
+                   "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+                   "ONEDNN_MAX_CPU_ISA": os.environ.get("ONEDNN_MAX_CPU_ISA", "")},
         "matmul_peak_gflops_per_s": {"fp32": round(matmul_peak(torch.float32, device), 1),
                                      "bf16": round(matmul_peak(torch.bfloat16, device), 1)},
         "note": "GFLOP/s count 6 x forward multiply-adds per training image (forward + backward); evaluation "
                 "passes are timed but not counted",
     }
     emit(result, args.out)
+
+
+AVX2 = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+
+
+def by_isa(args) -> dict:
+    """The comparison once per ISA, each in a fresh process (the ISA is fixed when torch loads)."""
+    out = {}
+    for isa in [i.strip() for i in args.isas.split(",") if i.strip()]:
+        if isa not in ("native", "avx2"):
+            raise SystemExit(f"--isas takes native and/or avx2; got {isa!r}")
+        env = {**os.environ, **(AVX2 if isa == "avx2" else {})}
+        if isa == "native":
+            for name in AVX2:
+                env.pop(name, None)
+        cmd = [sys.executable, __file__, "--steps", str(args.steps), "--width", str(args.width), "--device", args.device]
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+        out[isa] = json.loads(done.stdout)
+    return out
 
 
 if __name__ == "__main__":

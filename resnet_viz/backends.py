@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .host import lower_priority
+from .i18n import F_, N_
 
 Report = Callable[[int, dict], None]
 _lowered = False
@@ -120,6 +121,35 @@ def _worker_main(conn, cancel, store_root: str, threads: int, parent_pid: int) -
             send((i, "failed", f"{type(exc).__name__}: {exc}"))
 
 
+CRASHED = N_("the training process crashed ({signal}) on this machine; the run was not stored")
+STOPPED = N_("the training process stopped unexpectedly (exit code {code}); the run was not stored")
+STALLED = N_("the training process stopped reporting progress for {minutes} min (far longer than its estimate), "
+             "so it was stopped; the run was not stored")
+FAILURES = (CRASHED, STOPPED, STALLED)  # a page translates a job's error with these (i18n.recompose)
+
+
+def death_message(exitcode: int | None) -> str:
+    """Why a local training process ended before it answered, for the page and the CLI: a signal (oneDNN's
+    kernels have aborted on some CPUs, the kernel kills for memory) or an exit code."""
+    import signal
+
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        return F_(CRASHED, signal=name)
+    return F_(STOPPED, code=exitcode)
+
+
+def stall_message(seconds: float) -> str:
+    minutes = str(round(seconds / 60, 1)).removesuffix(".0")
+    return F_(STALLED, minutes=minutes)
+
+
+STARTUP_SECONDS = 120.0  # a fresh worker's time to start (import torch, load data) before the stall clock runs
+
+
 class LocalBackend:
     """Units in spawned worker processes on this machine: ``workers`` processes (each its own GIL),
     each given the next unit when it is free, with ``threads`` torch threads. A process serves many
@@ -127,16 +157,19 @@ class LocalBackend:
     eight 30-step runs took 27 s with a fresh process per run, 7.7 s this way).
 
     Each worker talks to this process over its own pipe, whose other end only the worker holds: a
-    worker killed mid-message (out of memory, say) reads here as the end of its pipe, never as a hang,
-    and fails only its own unit."""
+    worker killed mid-message (out of memory, say) or crashed (a signal) reads here as the end of its
+    pipe, never as a hang, and fails only its own unit; a fresh worker takes the units still waiting.
+    A worker silent for ``stall`` seconds while it runs a unit (no progress record; None: never) is
+    killed and its unit fails the same way, so a hung kernel cannot hold the queue forever."""
 
     name = "local"
 
-    def __init__(self, workers: int = 1, threads: int | None = None) -> None:
+    def __init__(self, workers: int = 1, threads: int | None = None, stall: float | None = None) -> None:
         from .host import job_threads
 
         self.workers = max(1, workers)
         self.threads = threads or job_threads()
+        self.stall = stall
 
     def run(self, units: list[Unit], store_root: str, report: Report, cancel: threading.Event) -> list[UnitOutcome]:
         from multiprocessing.connection import wait
@@ -148,8 +181,11 @@ class LocalBackend:
         outcomes: list[UnitOutcome | None] = [None] * len(units)
         waiting = list(range(len(units)))
         workers: dict[Any, tuple[Any, int | None]] = {}  # connection -> (process, unit it runs)
+        heard: dict[Any, float] = {}  # connection -> when it last said anything
+        started = 0
 
-        def give(conn, proc) -> None:
+        def give(conn, proc, fresh: bool = False) -> None:
+            heard[conn] = time.monotonic() + (STARTUP_SECONDS if fresh else 0.0)  # a new process first imports torch
             if waiting and not stop.is_set():
                 i = waiting.pop(0)
                 conn.send((i, units[i].kind, units[i].spec))
@@ -158,13 +194,27 @@ class LocalBackend:
                 conn.send(None)
                 workers[conn] = (proc, None)
 
-        for n in range(min(self.workers, len(units))):
+        def spawn() -> None:
+            nonlocal started
             here, there = ctx.Pipe()
-            proc = ctx.Process(target=_worker_main, name=f"resnet-viz-worker-{n}", daemon=True,
+            proc = ctx.Process(target=_worker_main, name=f"resnet-viz-worker-{started}", daemon=True,
                                args=(there, stop, store_root, self.threads, os.getpid()))
             proc.start()
+            started += 1
             there.close()  # only the worker holds its end: its death is the end of this pipe
-            give(here, proc)
+            give(here, proc, fresh=True)
+
+        def lose(conn, why: str) -> None:
+            """A worker is gone: its unit fails with ``why``; a fresh worker takes what still waits."""
+            proc, unit = workers.pop(conn)
+            heard.pop(conn, None)
+            if unit is not None and outcomes[unit] is None:
+                outcomes[unit] = UnitOutcome("failed", error=why)
+            if waiting and not stop.is_set():
+                spawn()
+
+        for _ in range(min(self.workers, len(units))):
+            spawn()
         try:
             while any(o is None for o in outcomes) and workers:
                 if cancel.is_set() and not stop.is_set():
@@ -178,17 +228,22 @@ class LocalBackend:
                         i, what, payload = conn.recv()
                     except (EOFError, OSError):  # the worker died
                         proc.join(timeout=5)
-                        if unit is not None and outcomes[unit] is None:
-                            outcomes[unit] = UnitOutcome("failed", error=f"the worker process stopped unexpectedly "
-                                                                          f"(exit code {proc.exitcode})")
-                        del workers[conn]
+                        lose(conn, death_message(proc.exitcode))
                         continue
+                    heard[conn] = time.monotonic()
                     if what == "progress":
                         report(i, payload)
                     elif what in ("done", "failed"):
                         outcomes[i] = (UnitOutcome.finished(payload["result"], payload["from_store"])
                                        if what == "done" else UnitOutcome("failed", error=payload))
                         give(conn, proc)
+                if self.stall is not None:
+                    now = time.monotonic()
+                    for conn in [c for c, (_, unit) in workers.items() if unit is not None and now - heard[c] > self.stall]:
+                        proc = workers[conn][0]
+                        proc.kill()
+                        proc.join(timeout=5)
+                        lose(conn, stall_message(now - heard[conn]))
         finally:
             stop.set()
             for conn, (proc, _) in workers.items():
@@ -432,4 +487,4 @@ def default_backend(address: str | None, threads: int, cores: int, workers: int 
 
 
 __all__ = ["LocalBackend", "RAY_VARIABLE", "RayBackend", "Unit", "UnitOutcome", "check_address", "connect",
-           "default_backend", "ray_address", "ray_installed", "run_unit"]
+           "FAILURES", "death_message", "default_backend", "stall_message", "ray_address", "ray_installed", "run_unit"]

@@ -455,14 +455,16 @@ def _add_sweep(sub: Any) -> None:
 
 
 def _add_serve(sub: Any) -> None:
-    from .host import cores
+    from .host import physical_cores
 
     p = sub.add_parser("serve", help="a lecture hall: several server processes behind HAProxy, one job queue",
                        description="Start N Streamlit server processes and HAProxy in front of them (sticky sessions by "
                                    "cookie, websockets, health checks) on one address; this process trains every job "
                                    "of the hall and restarts what dies. Ctrl-C stops everything. One process needs "
                                    "none of this: streamlit run app.py.")
-    p.add_argument("--workers", type=int, default=cores(), help=f"server processes, 1 to 64 (default: the cores, {cores()})")
+    p.add_argument("--workers", type=int, default=physical_cores(),
+                   help=f"server processes, 1 to 64 (default: the physical cores, {physical_cores()}: two hyperthreads "
+                        f"of one core serve no more than one process does)")
     p.add_argument("--port", type=int, default=8501, help="the hall's port (default 8501)")
     p.add_argument("--address", default="0.0.0.0", help="the address to listen on (default 0.0.0.0: the network)")
     p.set_defaults(func=cmd_serve)

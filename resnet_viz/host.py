@@ -18,6 +18,25 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
+def physical_cores() -> int:
+    """Physical cores among the CPUs this process may use: two hyperthreads (SMT siblings) of one core count
+    once, as they share its execution units (Linux's topology files; elsewhere :func:`cores`)."""
+    from pathlib import Path
+
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except AttributeError:
+        return cores()
+    seen = set()
+    for cpu in cpus:
+        topology = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
+        try:
+            seen.add((topology / "physical_package_id").read_text().strip() + ":" + (topology / "core_id").read_text().strip())
+        except OSError:
+            return len(cpus)
+    return max(1, len(seen))
+
+
 def job_threads() -> int:
     """Torch threads of a job's process: RESNET_VIZ_JOB_THREADS, else one per core minus one, left to
     the server and the browsers (measured: the default preset trained live in 176 s with 1 thread and

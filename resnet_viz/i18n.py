@@ -39,6 +39,29 @@ def F_(template: str, **values: object) -> str:
     return text
 
 
+def recompose(text: str, templates: tuple[str, ...]) -> str:
+    """``text`` as :func:`F_` would have made it from the first of ``templates`` it fits, remembered so that
+    :func:`translate` translates it: for text composed in another process (the lecture hall's trainer writes
+    a job's error to SQLite, a server process shows it). Placeholders match any text; ``text`` itself is
+    returned either way."""
+    import re
+    from string import Formatter
+
+    for template in templates:
+        pattern, names = "", []
+        for literal, name, _spec, _conversion in Formatter().parse(template):
+            pattern += re.escape(literal)
+            if name is not None:
+                pattern += f"(?P<{name}>.+?)" if name not in names else f"(?P={name})"
+                names.append(name)
+        found = re.fullmatch(pattern, text, flags=re.S)
+        if found is not None:
+            if len(_COMPOSED) < _COMPOSED_LIMIT:
+                _COMPOSED[text] = (template, found.groupdict())
+            break
+    return text
+
+
 def catalog_path(lang: str) -> Path:
     return LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
 
@@ -80,4 +103,4 @@ def language_of(value: str | None) -> str | None:
     return base if base in LANGUAGES else None
 
 
-__all__ = ["DEFAULT", "F_", "LANGUAGES", "N_", "catalog_path", "language_of", "messages", "translate"]
+__all__ = ["DEFAULT", "F_", "LANGUAGES", "N_", "catalog_path", "language_of", "messages", "recompose", "translate"]

@@ -205,14 +205,18 @@ class JobManager:
             raise queue_full(len(waiting), self.expected_wait())
         self.store.check_writable()
 
-    def backend(self, sweep: bool = False):
+    def backend(self, sweep: bool = False, estimate: float | None = None):
         """Where this manager's jobs run: Ray tasks (mode "ray") or local processes. A job's runs share
-        its process (``job_threads`` threads); a sweep's runs get a process and one thread each."""
+        its process (``job_threads`` threads); a sweep's runs get a process and one thread each. A local
+        process silent for :func:`stall_after` its ``estimate`` is stopped (a hung kernel)."""
         if sweep:
-            return default_backend(self.ray, threads=1, cores=job_threads())
+            backend = default_backend(self.ray, threads=1, cores=job_threads())
+            if isinstance(backend, LocalBackend):
+                backend.stall = stall_after(None)
+            return backend
         if self.mode == "ray":
             return RayBackend(self.ray, threads=job_threads())
-        return LocalBackend(1, job_threads())
+        return LocalBackend(1, job_threads(), stall=stall_after(estimate))
 
     def expected_wait(self) -> float:
         """Seconds until a newly queued job would start: what is running plus what waits."""
@@ -280,7 +284,7 @@ class JobManager:
 
     def _run_unit(self, job: Job) -> None:
         """One job as one unit on the backend (a process here, or a Ray task)."""
-        outcome = self.backend().run([Unit(job.kind, job.spec)], str(self.store.root),
+        outcome = self.backend(estimate=job.estimate).run([Unit(job.kind, job.spec)], str(self.store.root),
                                      lambda _, rec: job._record(rec), job.cancel_event)[0]
         if outcome.state in ("failed", "interrupted"):
             job.error = outcome.error
@@ -334,6 +338,22 @@ def admit(experiment: Experiment, spec: Any, store: RunStore, stored: Callable[[
     return result, estimate
 
 
+STALL_FACTOR = 5
+
+
+def stall_after(estimate: float | None) -> float:
+    """Seconds a job's process may go without a progress record before it counts as hung and is stopped:
+    ``STALL_FACTOR`` x the job's whole estimate, and never less than RESNET_VIZ_STALL_MIN (default 300 s;
+    three times that when there is no estimate). Generous on purpose: a slow machine is not a hung one, and
+    a run reports after every step."""
+    raw = os.environ.get("RESNET_VIZ_STALL_MIN", "")
+    try:
+        floor = float(raw) if raw else 300.0
+    except ValueError:
+        raise ValueError(f"RESNET_VIZ_STALL_MIN must be a number of seconds; the host set {raw!r}") from None
+    return max(floor, STALL_FACTOR * estimate) if estimate else 3 * floor
+
+
 def queue_full(waiting: int, wait: float) -> QueueFull:
     return QueueFull(f"The job queue is full ({waiting} experiments waiting, the most this server allows). Expected "
                      f"wait: about {format_duration(wait)}. Try again then, or open an experiment that is already stored.")
@@ -358,4 +378,5 @@ def _calibrate_main() -> None:
     calibrate()
 
 
-__all__ = ["ACTIVE", "Job", "JobManager", "QueueFull", "admit", "format_duration", "queue_full", "stored_answer"]
+__all__ = ["ACTIVE", "Job", "JobManager", "QueueFull", "admit", "format_duration", "queue_full", "stall_after",
+           "stored_answer"]

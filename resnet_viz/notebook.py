@@ -6,8 +6,9 @@ lesson's main plot, with the page's explanation as markdown in the reader's lang
 What it keeps from the lab, so that its numbers are the lab's: the same data (the same split, subset, resize and
 standardization), the same initial weights for a seed (``make_net(seed)``), the same batch order and augmentation
 (seeded generators), the same SGD and learning-rate schedule. What it leaves out is said in its first cells:
-bf16 autocast, CUDA graphs, channels-last, the run store. tests/test_notebook.py runs one with a real Jupyter
-kernel (nbclient) and compares it with the lab's run of the same spec.
+bf16 autocast, CUDA graphs, the run store. It lays out its nets in memory as the lab does (the source of
+:func:`resnet_viz.train.conv_memory_format` is one of its cells). tests/test_notebook.py runs one with a real
+Jupyter kernel (nbclient) and compares it with the lab's run of the same spec.
 
 ``nbformat`` writes the file; the lab needs nothing else to export one.
 """
@@ -193,7 +194,7 @@ TRAIN_CODE = textwrap.dedent('''
     def fit(net, t):
         """Train ``net`` in place with the recipe ``t``; one record per step."""
         start = time.perf_counter()
-        net.to(DEVICE).to(memory_format=torch.channels_last).train()  # as the lab: faster convs on most devices
+        net.to(DEVICE).to(memory_format=MEMORY_FORMAT).train()  # as the lab (conv_memory_format above)
         n = len(train_y)
         batch_size = min(t["batch_size"], n)
         gen = torch.Generator().manual_seed(t["seed"])
@@ -210,8 +211,8 @@ TRAIN_CODE = textwrap.dedent('''
             for group in optimizer.param_groups:
                 group["lr"] = lr
             xb, yb = train_x[idx], train_y[idx]
-            if augment is not None:
-                xb = augment_batch(xb, augment)
+            if augment is not None:  # laid out anew, as the lab does
+                xb = augment_batch(xb, augment).clone(memory_format=MEMORY_FORMAT)
             logits = net(xb)
             loss = F.cross_entropy(logits, yb)
             if not math.isfinite(loss.item()):
@@ -413,7 +414,11 @@ def build(experiment: Experiment, spec: Any, tr: Callable[[str], str] = str, lan
     Raises:
         NotebookError: a dataset the notebook cannot load on its own (the lab's synthetic data).
     """
+    import inspect
+
     import nbformat.v4 as nbf
+
+    from .train import conv_memory_format  # its source is the notebook's: the same layout as the lab
 
     check(experiment, spec)
     runs = training_nets(experiment, spec)
@@ -432,7 +437,9 @@ def build(experiment: Experiment, spec: Any, tr: Callable[[str], str] = str, lan
                                f"DATA = {_py(data)}\nIMAGE_SIZE = {size}\n"
                                + ('DATA_ROOT = "data"  # where torchvision finds (or downloads) the dataset\n'
                                   if data.name != "digits" else "") +
-                               'DEVICE = "cuda" if torch.cuda.is_available() else "cpu"\nprint(DEVICE)'),
+                               'DEVICE = "cuda" if torch.cuda.is_available() else "cpu"\n\n\n'
+                               + inspect.getsource(conv_memory_format) +
+                               '\n\nMEMORY_FORMAT = conv_memory_format(torch.device(DEVICE))\nprint(DEVICE, MEMORY_FORMAT)'),
              nbf.new_markdown_cell(tr(DATA)), nbf.new_code_cell(_data_source(data.name, tr)),
              nbf.new_markdown_cell(tr(NETS))]
     for slug, (net, source) in sources.items():

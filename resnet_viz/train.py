@@ -77,6 +77,31 @@ def describe_device(name: str = "auto") -> str:
     return f"CPU ({torch.get_num_threads()} threads)"
 
 
+def conv_memory_format(device: torch.device) -> torch.memory_format:
+    """The memory format the lab trains convolutions in, decided here alone (the training loop, the
+    step timer, the exported notebooks, whose copy of this function is its source).
+
+    channels-last on a GPU and on a CPU whose oneDNN runs AVX-512 kernels: 1.16x (fp32) and 1.1x (bf16)
+    per step on the AVX-512 development CPU. Contiguous everywhere else: oneDNN's AVX2 kernels for a
+    channels-last 1x1 convolution of stride 2 with 2 to 7 input channels (a projection shortcut or a
+    gate of a width-4 net) write past their buffers and abort the process, segfault or hang
+    (``bench/conv_shapes.py``, run with ONEDNN_MAX_CPU_ISA=AVX2, lists every such shape), while
+    contiguous tensors never take that kernel. RESNET_VIZ_MEMORY_FORMAT=channels_last|contiguous forces
+    one (for benchmarks)."""
+    import os
+
+    forced = os.environ.get("RESNET_VIZ_MEMORY_FORMAT", "")
+    if forced in ("channels_last", "contiguous"):
+        return torch.channels_last if forced == "channels_last" else torch.contiguous_format
+    if device.type != "cpu":
+        return torch.channels_last
+    # oneDNN's ISA: the CPU's, capped by ONEDNN_MAX_CPU_ISA (or its old name DNNL_MAX_CPU_ISA)
+    cap = (os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA") or "ALL").upper()
+    capped = cap not in ("ALL", "DEFAULT") and not cap.startswith(("AVX512", "AVX10"))
+    avx512 = bool(getattr(torch.cpu, "_is_avx512_supported", lambda: False)())
+    return torch.channels_last if avx512 and not capped else torch.contiguous_format
+
+
 def _autocast(device: torch.device, precision: str, cache: bool = True):
     if precision == "bf16":  # a CUDA graph capture needs the cast cache off
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16, cache_enabled=cache)
@@ -109,7 +134,8 @@ def augment_batch(x: torch.Tensor, generator: torch.Generator, pad: int = 4) -> 
     offsets and flips come from ``generator`` (on the CPU, so a seed gives the same batches on any device).
 
     Returns:
-        A new (N, C, H, W) batch (channels-last in memory), in the same order: labels stay valid.
+        A new (N, C, H, W) batch (channels-last in memory; :func:`fit` lays it out as it trains), in the
+        same order: labels stay valid.
     """
     n, _, h, w = x.shape
     device = x.device
@@ -225,8 +251,10 @@ def time_steps(model: nn.Module, data: Dataset, batch_size: int, device: torch.d
     """Seconds of one training step as :func:`fit` takes it (same precision, memory format and
     optimizer; learning rate 0), the fastest of ``steps`` after a warm-up step."""
     precision = resolve_precision(precision, device)
-    model.to(device).to(memory_format=torch.channels_last).train()
-    x, y = data.train_x[:batch_size].to(device), data.train_y[:batch_size].to(device)
+    layout = conv_memory_format(device)
+    model.to(device).to(memory_format=layout).train()
+    x = data.train_x[:batch_size].to(device).contiguous(memory_format=layout)
+    y = data.train_y[:batch_size].to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0, foreach=True)
     step = _stepper(model, x, y, device, precision, use_cuda_graphs(device, 1000, model))
     times = []
@@ -284,8 +312,8 @@ def fit(model: nn.Module, data: Dataset, cfg: TrainConfig, callback: Callback | 
     start = time.perf_counter()
     device = resolve_device(cfg.device)
     precision = resolve_precision(cfg.precision, device)
-    # channels_last: 1.16x (fp32) and 1.1x (bf16) per step on the development CPU; convs only.
-    model.to(device).to(memory_format=torch.channels_last).train()
+    layout = conv_memory_format(device)  # the model and every batch: a batch's layout picks the kernel too
+    model.to(device).to(memory_format=layout).train()
     data = data.to(device)
     n = len(data.train_y)
     batch_size = min(cfg.batch_size, n)
@@ -312,8 +340,8 @@ def fit(model: nn.Module, data: Dataset, cfg: TrainConfig, callback: Callback | 
             group["lr"] = lr
 
         xb, yb = data.train_x[idx], data.train_y[idx]
-        if augment is not None:
-            xb = augment_batch(xb, augment)
+        if augment is not None:  # laid out anew: a one-channel crop's strides read as channels-last too
+            xb = augment_batch(xb, augment).clone(memory_format=layout)
         if step_fn is None:
             step_fn = _stepper(model, xb, yb, device, precision, graphs)
         loss_value, logits = step_fn(optimizer, xb, yb)

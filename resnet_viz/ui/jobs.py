@@ -15,7 +15,8 @@ from .. import sweep as sweeps
 from ..cost import describe as describe_estimate
 from ..experiments.lesion import DOWNLOAD
 from ..data import Download, DatasetUnavailable, check_available, cifar10_url, online
-from ..i18n import N_
+from ..backends import FAILURES
+from ..i18n import N_, recompose
 from ..jobs import ACTIVE, Job, JobManager
 from ..paths import home
 from ..protocol import Experiment, estimate as estimate_of, stored_result
@@ -106,8 +107,8 @@ def _panel(kind: str, spec: Any, live: Callable[[list[dict]], None] | None, butt
     if job is not None and job.state == "interrupted":
         st.warning(_("The run was interrupted: {error}. Nothing of it was kept; press the button to train it "
                      "again.").format(error=job.error), icon=":material/restart_alt:")
-    elif job is not None and job.state == "failed":
-        st.error(_("The run failed: {error}").format(error=job.error), icon=":material/error:")
+    elif job is not None and job.state == "failed":  # a crash or a hang, said in the reader's language
+        st.error(_("The run failed: {error}").format(error=_(recompose(job.error, FAILURES))), icon=":material/error:")
     elif job is not None and job.state == "cancelled":
         st.warning(_("The run was cancelled; nothing was stored. Press the button to start again."),
                    icon=":material/stop_circle:")
