@@ -59,6 +59,16 @@ def cpu_flags() -> list[str]:
     return sorted(f for f in flags if f.startswith(("amx", "avx512_bf16", "avx512f", "avx2")))
 
 
+def memory_formats(device) -> dict:
+    """The layout the lab picks here (train.conv_memory_format) for a net with 1x1 stride-2 convs of 4 input
+    channels (width 4, projections) and for one without (width 16)."""
+    from resnet_viz.config import NetConfig
+    from resnet_viz.models import build_model
+
+    return {f"width {w}, projections": str(conv_memory_format(device, build_model(NetConfig(depth=8, width=w, shortcut="B"))))
+            .replace("torch.", "") for w in (4, 16)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
@@ -119,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
                       "cpu_flags": cpu_flags(), "torch": torch.__version__,
                       "cpu_capability": torch.backends.cpu.get_cpu_capability(),
                       "ONEDNN_MAX_CPU_ISA": os.environ.get("ONEDNN_MAX_CPU_ISA", ""),
-                      "memory_format": str(conv_memory_format(resolve_device(args.device))).replace("torch.", "")},
+                      "memory_format": memory_formats(resolve_device(args.device))},
           "seeds": seeds, "precisions": precisions, "summary": summary,
           "every_effect_holds_everywhere": all(r["holds"] for r in rows), "rows": rows}, args.out)
     return 0

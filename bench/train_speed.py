@@ -35,6 +35,7 @@ from resnet_viz.counting import count  # noqa: E402
 from resnet_viz.data import load_dataset  # noqa: E402
 from resnet_viz.experiments import degradation as deg  # noqa: E402
 from resnet_viz.experiments import training  # noqa: E402
+from resnet_viz.protocol import make  # noqa: E402
 from resnet_viz.train import (conv_memory_format, describe_device, parallel_workers, resolve_device,  # noqa: E402
                               resolve_precision)
 
@@ -100,19 +101,20 @@ def main() -> None:
         emit(by_isa(args), args.out)
         return
 
-    spec = deg.Spec(dataset="digits", depths=(20, 56), width=args.width, steps=args.steps, batch_size=128,
+    spec = make(deg.Spec, dataset="digits", depths=(20, 56), width=args.width, steps=args.steps, batch_size=128,
                     eval_every=50, device=args.device)
     device = resolve_device(args.device)
     data = load_dataset(DataConfig("digits"))
-    images = sum(r.train.steps * min(r.train.batch_size, len(data.train_y)) for r in spec.runs())
+    images = sum(r.train.steps * min(r.train.batch_size, len(data.train_y)) for r in deg.training_runs(spec))
     # training FLOPs: forward multiply-adds x 2 FLOPs x 3 (forward + backward), per training image
     flops = sum(6 * count(replace(r.net, in_channels=data.in_channels), data.image_size)["macs"]
-                * r.train.steps * r.train.batch_size for r in spec.runs())
+                * r.train.steps * r.train.batch_size for r in deg.training_runs(spec))
 
     start = time.perf_counter()
-    reference = []
-    for sub in spec.runs():
+    reference, layouts = [], {}
+    for sub in deg.training_runs(spec):
         model, data_, _ = training.prepare(sub)
+        layouts[sub.net.name] = str(conv_memory_format(device, model)).replace("torch.", "")  # the engine's, per net
         reference.append({"net": sub.net.name, **reference_fit(model, data_, sub.train, device)})
     ref_seconds = time.perf_counter() - start
 
@@ -122,7 +124,7 @@ def main() -> None:
 
     result = {
         "workload": {"dataset": "digits", "image_size": data.image_size, "depths": list(spec.depths),
-                     "variants": list(spec.variants), "width": spec.width, "steps": spec.steps, "batch_size": 128,
+                     "variants": list(spec.variants), "width": args.width, "steps": args.steps, "batch_size": 128,
                      "training_images": images},
         "device": describe_device(args.device), "threads": torch.get_num_threads(),
         "reference": {"seconds": round(ref_seconds, 2), "images_per_s": round(images / ref_seconds, 1),
@@ -135,10 +137,10 @@ def main() -> None:
                                          r["final_train_error"] for r in engine["runs"]}},
         "speedup": round(ref_seconds / eng_seconds, 2),
         "ratio": round(eng_seconds / ref_seconds, 3),
-        "choice": {"memory_format": str(conv_memory_format(device)).replace("torch.", ""),
+        "choice": {"memory_format": layouts,
                    "precision": resolve_precision("auto", device), "threads_per_net": 1 if device.type == "cpu" and
-                   parallel_workers(len(spec.runs()), device) > 1 else torch.get_num_threads(),
-                   "nets_at_once": parallel_workers(len(spec.runs()), device),
+                   parallel_workers(len(deg.training_runs(spec)), device) > 1 else torch.get_num_threads(),
+                   "nets_at_once": parallel_workers(len(deg.training_runs(spec)), device),
                    "cpu_capability": torch.backends.cpu.get_cpu_capability(),
                    "ONEDNN_MAX_CPU_ISA": os.environ.get("ONEDNN_MAX_CPU_ISA", "")},
         "matmul_peak_gflops_per_s": {"fp32": round(matmul_peak(torch.float32, device), 1),

@@ -194,7 +194,8 @@ TRAIN_CODE = textwrap.dedent('''
     def fit(net, t):
         """Train ``net`` in place with the recipe ``t``; one record per step."""
         start = time.perf_counter()
-        net.to(DEVICE).to(memory_format=MEMORY_FORMAT).train()  # as the lab (conv_memory_format above)
+        layout = conv_memory_format(torch.device(DEVICE), net)  # as the lab lays it out (the settings above)
+        net.to(DEVICE).to(memory_format=layout).train()
         n = len(train_y)
         batch_size = min(t["batch_size"], n)
         gen = torch.Generator().manual_seed(t["seed"])
@@ -212,7 +213,7 @@ TRAIN_CODE = textwrap.dedent('''
                 group["lr"] = lr
             xb, yb = train_x[idx], train_y[idx]
             if augment is not None:  # laid out anew, as the lab does
-                xb = augment_batch(xb, augment).clone(memory_format=MEMORY_FORMAT)
+                xb = augment_batch(xb, augment).clone(memory_format=layout)
             logits = net(xb)
             loss = F.cross_entropy(logits, yb)
             if not math.isfinite(loss.item()):
@@ -439,7 +440,7 @@ def build(experiment: Experiment, spec: Any, tr: Callable[[str], str] = str, lan
                                   if data.name != "digits" else "") +
                                'DEVICE = "cuda" if torch.cuda.is_available() else "cpu"\n\n\n'
                                + inspect.getsource(conv_memory_format) +
-                               '\n\nMEMORY_FORMAT = conv_memory_format(torch.device(DEVICE))\nprint(DEVICE, MEMORY_FORMAT)'),
+                               '\n\nprint(DEVICE)'),
              nbf.new_markdown_cell(tr(DATA)), nbf.new_code_cell(_data_source(data.name, tr)),
              nbf.new_markdown_cell(tr(NETS))]
     for slug, (net, source) in sources.items():

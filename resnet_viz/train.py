@@ -77,17 +77,19 @@ def describe_device(name: str = "auto") -> str:
     return f"CPU ({torch.get_num_threads()} threads)"
 
 
-def conv_memory_format(device: torch.device) -> torch.memory_format:
-    """The memory format the lab trains convolutions in, decided here alone (the training loop, the
-    step timer, the exported notebooks, whose copy of this function is its source).
+def conv_memory_format(device: torch.device, model: torch.nn.Module | None = None) -> torch.memory_format:
+    """The memory format the lab trains ``model``'s convolutions in, decided here alone (the training
+    loop, the step timer, the exported notebooks, whose copy of this function is its source).
 
-    channels-last on a GPU and on a CPU whose oneDNN runs AVX-512 kernels: 1.16x (fp32) and 1.1x (bf16)
-    per step on the AVX-512 development CPU. Contiguous everywhere else: oneDNN's AVX2 kernels for a
-    channels-last 1x1 convolution of stride 2 with 2 to 7 input channels (a projection shortcut or a
-    gate of a width-4 net) write past their buffers and abort the process, segfault or hang
-    (``bench/conv_shapes.py``, run with ONEDNN_MAX_CPU_ISA=AVX2, lists every such shape), while
-    contiguous tensors never take that kernel. RESNET_VIZ_MEMORY_FORMAT=channels_last|contiguous forces
-    one (for benchmarks)."""
+    channels-last on a GPU and wherever oneDNN runs AVX-512 kernels: 1.16x (fp32) and 1.1x (bf16) per
+    step on the AVX-512 development CPU. Under oneDNN's AVX2 kernels channels-last is faster too (an
+    isolated conv 0.82x the time, a training step about 0.8x), but their channels-last 1x1 convolution of
+    stride 2 with 2 to 7 input channels (a projection shortcut or a gate of a width-4 net) writes past
+    its buffers and aborts the process, segfaults or hangs (``bench/conv_shapes.py``, run with
+    ONEDNN_MAX_CPU_ISA=AVX2, lists every such shape; contiguous tensors never take that kernel). So
+    there a net with such a layer, or a net not named, trains contiguous, and so does every net on an
+    older ISA, which was never measured. RESNET_VIZ_MEMORY_FORMAT=channels_last|contiguous forces one
+    (for benchmarks)."""
     import os
 
     forced = os.environ.get("RESNET_VIZ_MEMORY_FORMAT", "")
@@ -97,9 +99,16 @@ def conv_memory_format(device: torch.device) -> torch.memory_format:
         return torch.channels_last
     # oneDNN's ISA: the CPU's, capped by ONEDNN_MAX_CPU_ISA (or its old name DNNL_MAX_CPU_ISA)
     cap = (os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA") or "ALL").upper()
-    capped = cap not in ("ALL", "DEFAULT") and not cap.startswith(("AVX512", "AVX10"))
-    avx512 = bool(getattr(torch.cpu, "_is_avx512_supported", lambda: False)())
-    return torch.channels_last if avx512 and not capped else torch.contiguous_format
+    uncapped = cap in ("ALL", "DEFAULT")
+    if uncapped or cap.startswith(("AVX512", "AVX10")):
+        if getattr(torch.cpu, "_is_avx512_supported", lambda: False)():
+            return torch.channels_last
+    if not (uncapped or cap.startswith("AVX2")) or not getattr(torch.cpu, "_is_avx2_supported", lambda: False)():
+        return torch.contiguous_format  # SSE4.1 or AVX kernels: never measured
+    broken = model is None or any(
+        isinstance(m, torch.nn.Conv2d) and m.kernel_size == (1, 1) and m.stride != (1, 1) and m.in_channels < 8
+        for m in model.modules())
+    return torch.contiguous_format if broken else torch.channels_last
 
 
 def _autocast(device: torch.device, precision: str, cache: bool = True):
@@ -251,7 +260,7 @@ def time_steps(model: nn.Module, data: Dataset, batch_size: int, device: torch.d
     """Seconds of one training step as :func:`fit` takes it (same precision, memory format and
     optimizer; learning rate 0), the fastest of ``steps`` after a warm-up step."""
     precision = resolve_precision(precision, device)
-    layout = conv_memory_format(device)
+    layout = conv_memory_format(device, model)
     model.to(device).to(memory_format=layout).train()
     x = data.train_x[:batch_size].to(device).contiguous(memory_format=layout)
     y = data.train_y[:batch_size].to(device)
@@ -312,7 +321,7 @@ def fit(model: nn.Module, data: Dataset, cfg: TrainConfig, callback: Callback | 
     start = time.perf_counter()
     device = resolve_device(cfg.device)
     precision = resolve_precision(cfg.precision, device)
-    layout = conv_memory_format(device)  # the model and every batch: a batch's layout picks the kernel too
+    layout = conv_memory_format(device, model)  # the model and every batch: a batch's layout picks the kernel too
     model.to(device).to(memory_format=layout).train()
     data = data.to(device)
     n = len(data.train_y)

@@ -26,21 +26,33 @@ AVX2 = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
 
 # --- one place decides the memory format -------------------------------------------------------------------
 
-def test_channels_last_only_where_onednn_runs_avx512_kernels(monkeypatch):
+def test_channels_last_except_for_the_layers_oneDNNs_avx2_kernels_break_on(monkeypatch):
+    from resnet_viz.config import NetConfig
+    from resnet_viz.models import build_model
+
+    cpu = torch.device("cpu")
+    width4, width8 = build_model(NetConfig(depth=8, width=4, shortcut="B")), build_model(NetConfig(depth=8, width=8, shortcut="B"))
+    gated = build_model(NetConfig(depth=8, width=4, shortcut_kind="gating"))
+    plain4 = build_model(NetConfig(depth=8, width=4, residual=False))  # no 1x1 conv at all
     monkeypatch.delenv("RESNET_VIZ_MEMORY_FORMAT", raising=False)
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
-    assert conv_memory_format(torch.device("cpu")) == torch.contiguous_format
-    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "SSE41")
-    assert conv_memory_format(torch.device("cpu")) == torch.contiguous_format
+    assert conv_memory_format(cpu, width4) == conv_memory_format(cpu, gated) == torch.contiguous_format
+    assert conv_memory_format(cpu) == torch.contiguous_format  # a net not named: the safe layout
+    avx2 = torch.cpu._is_avx2_supported()
+    expect = torch.channels_last if avx2 else torch.contiguous_format
+    assert conv_memory_format(cpu, width8) == conv_memory_format(cpu, plain4) == expect
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "SSE41")  # never measured: contiguous
+    assert conv_memory_format(cpu, width8) == torch.contiguous_format
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_AMX")
     avx512 = torch.cpu._is_avx512_supported()
-    assert conv_memory_format(torch.device("cpu")) == (torch.channels_last if avx512 else torch.contiguous_format)
+    assert conv_memory_format(cpu, width4) == (torch.channels_last if avx512 else torch.contiguous_format)
     monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
     monkeypatch.setattr(torch.cpu, "_is_avx512_supported", lambda: False)  # an AVX2 CPU (AMD Zen 2, older Intel)
-    assert conv_memory_format(torch.device("cpu")) == torch.contiguous_format
-    assert conv_memory_format(torch.device("cuda")) == torch.channels_last
+    assert conv_memory_format(cpu, width4) == torch.contiguous_format
+    assert conv_memory_format(cpu, width8) == expect
+    assert conv_memory_format(torch.device("cuda"), width4) == torch.channels_last
     monkeypatch.setenv("RESNET_VIZ_MEMORY_FORMAT", "channels_last")  # a benchmark may force one
-    assert conv_memory_format(torch.device("cpu")) == torch.channels_last
+    assert conv_memory_format(cpu, width4) == torch.channels_last
 
 
 def test_the_notebook_lays_out_its_nets_with_the_labs_own_rule():
@@ -53,7 +65,7 @@ def test_the_notebook_lays_out_its_nets_with_the_labs_own_rule():
     book = build_notebook(experiments.get("degradation"), make(deg.Spec, depths=(8,), width=4, steps=3))
     code = "\n".join(c.source for c in book.cells if c.cell_type == "code")
     assert inspect.getsource(conv_memory_format).strip() in code
-    assert "channels_last).train()" not in code and "memory_format=MEMORY_FORMAT" in code
+    assert "channels_last).train()" not in code and "conv_memory_format(torch.device(DEVICE), net)" in code
 
 
 # --- the shapes that crashed oneDNN's AVX2 kernels, trained through the lab as an AVX2 CPU --------------------
@@ -70,9 +82,10 @@ BROKEN = textwrap.dedent("""
     torch.set_num_threads(1)
     data = load_dataset(DataConfig("digits"))
     # width 4: projection shortcuts and gates are 1x1 convs of stride 2 from 4 channels, the kernel that wrote
-    # past its buffers (bench/conv_shapes.py); option B projects, gating adds 1x1 gates
+    # past its buffers (bench/conv_shapes.py); option B projects, gating adds 1x1 gates; width 8 trains
+    # channels-last (its 1x1 convs have 8 and 16 input channels), the rest contiguous
     for net in (NetConfig(depth=8, width=4, shortcut="B"), NetConfig(depth=8, width=4, shortcut_kind="gating"),
-                NetConfig(depth=8, width=2, shortcut="B")):
+                NetConfig(depth=8, width=2, shortcut="B"), NetConfig(depth=8, width=8, shortcut_kind="gating")):
         net = replace(net, in_channels=data.in_channels, num_classes=data.num_classes)
         result = fit(build_model(net, seed=0), data, TrainConfig(steps=4, batch_size=128, eval_every=0, augment=True))
         assert result.status == "completed", result.message
@@ -138,6 +151,7 @@ def _wait(job_of, seconds=90.0):
     return job
 
 
+@pytest.mark.slow  # spawns job processes one after another (the backend's own tests above stay fast)
 def test_the_job_manager_reports_a_crash_and_a_hang_and_serves_the_next(faulty, tmp_path, monkeypatch):
     monkeypatch.setenv("RESNET_VIZ_STALL_MIN", "3")
     manager = JobManager(RunStore(tmp_path / "runs"), mode="process")
@@ -150,6 +164,7 @@ def test_the_job_manager_reports_a_crash_and_a_hang_and_serves_the_next(faulty, 
     assert (crashed.state, hung.state, done.state) == ("failed", "failed", "done")
 
 
+@pytest.mark.slow
 def test_the_halls_queue_reports_a_crash_and_a_hang_in_every_process_and_goes_on(faulty, tmp_path, monkeypatch):
     monkeypatch.setenv("RESNET_VIZ_STALL_MIN", "3")
     store = RunStore(tmp_path / "runs")
