@@ -9,8 +9,10 @@ lessons) over Streamlit's own websocket protocol through HAProxy (``bench/load_p
 class of ``--class-size`` joins and answers the Degradation question while the teacher's board refreshes
 (``bench/load_class.py``'s students and board), with every answer read back from the classes' database.
 
-Per run: page loads per second (throughput), p50/p95 per page and overall, errors, and the resident memory of
-all the hall's processes together (supervisor, server processes, HAProxy, training), its peak while measured.
+Per run: page loads per second (throughput), p50/p95 per page and overall, errors, the resident memory of
+all the hall's processes together (supervisor, server processes, HAProxy, training), its peak while measured,
+and the cores each kept busy (``cores_used``: the server processes, HAProxy, the supervisor and its trainer,
+and this load client, which shares the machine: where they add up to the machine's cores, it is saturated).
 Targets on 2 cores with 2 workers (the lecture-hall issue): no errors, throughput at least 1.6x one worker's,
 200 students' p95 within twice the 60 students', memory under 4 GB.
 """
@@ -53,6 +55,28 @@ def tree(pid: int) -> list[int]:
         found += kids
         todo += kids
     return found
+
+
+def cpu_by_role(pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) so far of the hall's processes by role, and of this load client."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found = {"servers": 0.0, "haproxy": 0.0, "supervisor_and_trainer": 0.0}
+    for p in tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            command = Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        role = "haproxy" if "haproxy" in command else "servers" if "streamlit" in command else "supervisor_and_trainer"
+        found[role] += (int(fields[11]) + int(fields[12])) / tick
+    used = os.times()
+    found["load_client"] = used.user + used.system
+    return found
+
+
+def cores_used(before: dict[str, float], after: dict[str, float], wall: float) -> dict[str, float]:
+    """Cores each role kept busy over ``wall`` seconds (a 2-core machine has 2.0 to share)."""
+    return {role: round((after[role] - before[role]) / wall, 2) for role in after}
 
 
 def tree_rss_mb(pid: int) -> float:
@@ -149,13 +173,16 @@ def measure(workers: int, sizes: list[int], class_size: int, timeout: float) -> 
         threading.Thread(target=sample, daemon=True).start()
         for n in sizes:
             samples.clear()
-            t = time.perf_counter()
+            t, cpu = time.perf_counter(), cpu_by_role(proc.pid)
             results = asyncio.run(wave(port, n, timeout))
-            run = {"students": n, **summarize(results, time.perf_counter() - t),
-                   "memory_peak_mb": round(max(samples + [tree_rss_mb(proc.pid)]), 1)}
+            wall = time.perf_counter() - t
+            run = {"students": n, **summarize(results, wall),
+                   "memory_peak_mb": round(max(samples + [tree_rss_mb(proc.pid)]), 1),
+                   "cores_used": cores_used(cpu, cpu_by_role(proc.pid), wall)}
             report["runs"].append(run)
             print(f"{workers} workers, {n} students: {run['loads_per_s']} loads/s, p95 {run['p95_s']} s, "
-                  f"errors {run['error_count']}, memory {run['memory_peak_mb']} MB", file=sys.stderr, flush=True)
+                  f"errors {run['error_count']}, memory {run['memory_peak_mb']} MB, cores {run['cores_used']}",
+                  file=sys.stderr, flush=True)
         if class_size:
             room = Classroom(home / "classes.sqlite")
             made = room.create("hall bench")

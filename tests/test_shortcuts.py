@@ -169,7 +169,18 @@ def test_spec_runs_and_names():
     nets = [r.net for r in shortcuts.training_runs(spec)]
     assert nets[3].shortcut == "C" and nets[2].gate_bias == -6.0 and nets[2].shortcut_kind == "gating"
     with pytest.raises(ValueError, match="at most 10 runs"):
-        protocol.make(shortcuts.Spec, gate_bias=(0.0, -2.0, -4.0, -6.0))
+        protocol.make(shortcuts.Spec, variants=shortcuts.VARIANTS, gate_bias=(0.0, -2.0, -4.0, -6.0))
+
+
+def test_the_lesson_and_table_1_in_full_are_two_recipes_of_one_spec():
+    lesson = shortcuts.Spec()
+    assert (lesson.net.depth, lesson.train.steps, lesson.variants, lesson.gate_biases) == (
+        74, 200, ("identity", "scaling", "gating", "dropout"), (0.0,))
+    table1 = protocol.build(shortcuts.Spec, {**shortcuts.EXPERIMENT.recipes["table1"], "steps": 5})
+    assert (table1.net.depth, table1.train.steps, table1.variants, table1.gate_biases) == (
+        110, 5, shortcuts.VARIANTS, (0.0, -6.0))
+    assert len(shortcuts.runs_of(table1)) == 8 and len(shortcuts.runs_of(lesson)) == 4
+    assert [protocol.preset_result(p)["depth"] for p in shortcuts.EXPERIMENT.presets] == [74, 110]
 
 
 def test_cli_contract(tmp_path, capsys):
@@ -223,9 +234,22 @@ def test_why_identity_page_shows_the_preset_the_published_table_and_the_factors(
     assert published["shortcut"].tolist()[6] == "shortcut gating"  # words, not code names
     assert any("Published, not measured here" in m.value for m in at.markdown)
     measured = next(t.value for t in at.table if "factor trained" in t.value.columns)
-    assert len(measured) == len(shortcuts.training_runs(shortcuts.Spec()))
+    assert measured["shortcut"].tolist() == ["identity", "scaling, λ = 0.5", "gating, b_g = 0", "dropout, p = 0.5"]
     row = measured.set_index("shortcut").loc["scaling, λ = 0.5"]
-    assert row["factor trained"] == "5.55 × 10⁻¹⁷"  # 0.5^54 (54 blocks), measured on the net, not typed in
+    assert row["factor trained"] == "1.46 × 10⁻¹¹"  # 0.5^36 (depth 74), measured on the net, not typed in
+
+    # the second choice: Table 1 in full, its own precomputed result at once, its fixed settings said
+    run = next(r for r in at.radio if r.label == "Run")
+    assert run.options[0].startswith("the lesson") and run.options[1].startswith("Table 1 in full")
+    run.set_value("table1").run()
+    assert not at.exception
+    assert not any(w.label in ("Depth", "Steps", "Shortcut kinds") for w in list(at.select_slider) + list(at.multiselect))
+    assert any("Table 1 in full fixes the depth (110)" in c.value for c in at.caption)
+    assert any("Precomputed result of this lesson" in i.value for i in at.info)
+    measured = next(t.value for t in at.table if "factor trained" in t.value.columns)
+    assert len(measured) == len(shortcuts.training_runs(protocol.build(shortcuts.Spec, shortcuts.TABLE1))) == 8
+    row = measured.set_index("shortcut").loc["scaling, λ = 0.5"]
+    assert row["factor trained"] == "5.55 × 10⁻¹⁷"  # 0.5^54 (54 blocks)
 
 
 @pytest.mark.slow

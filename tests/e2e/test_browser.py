@@ -88,6 +88,13 @@ def test_why_identity_page_paints_the_precomputed_variants(server, page):
     wait_for_app(page)
     assert_no_exception(page)
     page.screenshot(path=str(ARTIFACTS / "why_identity.png"), full_page=True)
+    # the second choice: Table 1 in full paints its own precomputed result, its fixed settings said
+    page.locator('[data-testid="stRadio"]').filter(has_text="Table 1 in full").get_by_text("Table 1 in full").click()
+    page.get_by_text("Table 1 in full fixes the depth (110)").wait_for(timeout=60_000)
+    page.get_by_text("shortcut gating, b_g = -6").first.wait_for(timeout=60_000)  # a run only Table 1 has
+    wait_for_app(page)
+    assert_no_exception(page)
+    page.screenshot(path=str(ARTIFACTS / "why_identity_table1.png"), full_page=True)
 
 
 def _small_degradation_spec(page) -> None:

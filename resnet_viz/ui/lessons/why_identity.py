@@ -8,17 +8,23 @@ of the λ's where it is a constant.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from ...cost import describe as describe_estimate
 from ...experiments import shortcuts as sc
 from ...i18n import N_
+from ...protocol import build
+from .. import guard
 from ..display import (SCI_NOTE, Shown, chart, curve_hover, lesson_result, log_axis, published_table, sci, small_table,
                        training_error_chart)
 from ..jobs import job_panel
 from ..lang import _, language
 from ..texts.why_identity import WhyIdentity as T
+from ..widgets import control
 
 COLORS = {"identity": "#d62728", "scaling": "#ff7f0e", "gating": "#1f77b4", "shortcut_gating": "#17becf",
           "conv1x1": "#9467bd", "dropout": "#7f7f7f"}
@@ -84,6 +90,30 @@ def shortcut_factor_figure(runs: pd.DataFrame) -> go.Figure:
     return fig
 
 
+# --- the lesson, or Table 1 in full ----------------------------------------------------------------------
+
+def recipe_choice(where: Any) -> str:
+    """The run to set up: the lesson (within minutes on a class's CPU) or Table 1 in full, each named with
+    its estimate on this server."""
+    names = dict(zip(sc.RECIPES, T.recipe_names))
+
+    def name(recipe: str) -> str:
+        seconds = sc.cost(build(sc.Spec, sc.RECIPES[recipe]))
+        return names[recipe] if seconds is None else T.recipe_estimated.format(name=names[recipe],
+                                                                              estimate=_(describe_estimate(seconds)))
+    return control(where, "radio", "recipe", T.recipe, list(sc.RECIPES), "lesson", help=T.recipe_help,
+                   format_func=name)
+
+
+def spec_for(recipe: str, values: dict) -> sc.Spec:
+    """The page's Spec: the widgets' values (None for a control the recipe hides) under the recipe's
+    settings; a bad combination is said on the page."""
+    fixed = sc.RECIPES[recipe]
+    if fixed:
+        st.caption(T.recipe_note)
+    return guard(build, sc.Spec, {**{k: v for k, v in values.items() if v is not None}, **fixed})
+
+
 # --- views ---------------------------------------------------------------------------------------------
 
 def _table(result: dict, spec: sc.Spec) -> pd.DataFrame:
@@ -146,4 +176,4 @@ def results(spec: sc.Spec) -> None:
     lesson_result(panel, sc.EXPERIMENT, spec, T, lambda shown: draw(shown, shown.spec))
 
 
-__all__ = ["draw", "explanation", "live", "results", "run_label", "shortcut_curves_figure", "shortcut_factor_figure"]
+__all__ = ["draw", "explanation", "live", "recipe_choice", "results", "run_label", "spec_for", "shortcut_curves_figure", "shortcut_factor_figure"]
