@@ -13,6 +13,8 @@ Per run: page loads per second (throughput), p50/p95 per page and overall, error
 all the hall's processes together (supervisor, server processes, HAProxy, training), its peak while measured,
 and the cores each kept busy (``cores_used``: the server processes, HAProxy, the supervisor and its trainer,
 and this load client, which shares the machine: where they add up to the machine's cores, it is saturated).
+``--hall-cpus 0`` runs the hall on CPU 0 alone and the client on the rest: a one-core machine (or a
+2-vCPU VM whose vCPUs are one core's two hyperthreads), where a second server process has no core of its own.
 Targets on 2 cores with 2 workers (the lecture-hall issue): no errors, throughput at least 1.6x one worker's,
 200 students' p95 within twice the 60 students', memory under 4 GB.
 """
@@ -83,19 +85,42 @@ def tree_rss_mb(pid: int) -> float:
     return sum(v for v in (rss_mb(p) for p in tree(pid)) if v == v)
 
 
+def cpu_list(text: str) -> set[int]:
+    """``0`` or ``0,2`` or ``0-3``: CPUs of this machine; an error names the ones there are."""
+    allowed = os.sched_getaffinity(0)
+    try:
+        cpus = {c for part in text.split(",") if part.strip()
+                for c in (range(int(part.split("-")[0]), int(part.split("-")[-1]) + 1))}
+    except ValueError:
+        raise SystemExit(f"--hall-cpus takes CPU numbers like 0 or 0-1 or 0,2; got {text!r}") from None
+    if not cpus or not cpus < allowed:
+        raise SystemExit(f"--hall-cpus must leave this load client at least one of the CPUs {sorted(allowed)}; got {text!r}")
+    return cpus
+
+
 @contextmanager
-def hall(workers: int):
-    """``serve --workers`` on a free port with a fresh home; yields (process, port, home) once the proxy answers."""
+def hall(workers: int, cpus: set[int] | None = None):
+    """``serve --workers`` on a free port with a fresh home; yields (process, port, home) once the proxy answers.
+    With ``cpus``, the hall (serve and every process it starts) runs on those CPUs only and this load client on
+    the others: a machine of fewer cores (or one SMT core's two hyperthreads) that the client does not share."""
     from resnet_viz.serve import spawn, stop_process, wait_until_up
 
     home = Path(tempfile.mkdtemp(prefix="resnet-viz-hall-"))
-    proc, port = spawn(workers, home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    everything = os.sched_getaffinity(0)
+    if cpus:
+        os.sched_setaffinity(0, cpus)  # inherited by serve at its fork, and by the processes it starts
+    try:
+        proc, port = spawn(workers, home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    finally:
+        if cpus:
+            os.sched_setaffinity(0, everything - cpus)
     try:
         if not wait_until_up(port, 180, proc):
             raise SystemExit(f"the hall did not start (see {home}/hall)")
         yield proc, port, home
     finally:
         stop_process(proc, 30)
+        os.sched_setaffinity(0, everything)
 
 
 async def student(port: int, timeout: float) -> list[dict]:
@@ -148,11 +173,11 @@ def same_run(port: int, home: Path, students: int, timeout: float) -> dict:
             "runs_stored": len(stored)}
 
 
-def measure(workers: int, sizes: list[int], class_size: int, timeout: float) -> dict:
+def measure(workers: int, sizes: list[int], class_size: int, timeout: float, cpus: set[int] | None = None) -> dict:
     import load_class
     from resnet_viz.classroom import Classroom
 
-    with hall(workers) as (proc, port, home):
+    with hall(workers, cpus) as (proc, port, home):
         samples: list[float] = []
         stop = threading.Event()
 
@@ -210,14 +235,19 @@ def main() -> None:
     parser.add_argument("--students", default="60,120,200", help="comma-separated class sizes")
     parser.add_argument("--class-size", type=int, default=200, help="students answering a question (0: none)")
     parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument("--hall-cpus", help="run the hall on these CPUs only (e.g. 0) and this client on the rest")
     parser.add_argument("--out")
     args = parser.parse_args()
+    cpus = cpu_list(args.hall_cpus) if args.hall_cpus else None
+    from resnet_viz.host import physical_cores
+
+    machine = {"cores": os.cpu_count(), "physical_cores": physical_cores(), "hall_cpus": sorted(cpus) if cpus else None}
     workers = [int(w) for w in args.workers.split(",")]
     sizes = [int(n) for n in args.students.split(",")]
     if not all(1 <= w <= 16 for w in workers) or not all(1 <= n <= 500 for n in sizes) or not 0 <= args.class_size <= 500:
         raise SystemExit("--workers 1..16, --students 1..500 each, --class-size 0..500")
-    halls = [measure(w, sizes, args.class_size, args.timeout) for w in workers]
-    report = {"machine": {"cores": os.cpu_count()}, "halls": halls}
+    halls = [measure(w, sizes, args.class_size, args.timeout, cpus) for w in workers]
+    report = {"machine": machine, "halls": halls}
     if len(halls) >= 2:
         one, more = halls[0], halls[-1]
         report["speedup"] = {str(r["students"]): round(m["loads_per_s"] / r["loads_per_s"], 2)
