@@ -19,6 +19,7 @@ from resnet_viz.jobs import JobManager
 from resnet_viz.protocol import make
 from resnet_viz.store import RunStore
 from resnet_viz.train import augment_batch
+from test_cli import run_cli
 from test_jobs import wait
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -314,7 +315,6 @@ def test_cli_sweep_contract_and_skip(tmp_path):
     assert "12 runs, 8 already stored, 4 to run" in again.stderr
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
     (("--seeds", "4-0"), "a range must go up"),
     (("--seeds", "0-x"), "a-b for a range"),
@@ -325,12 +325,13 @@ def test_cli_sweep_contract_and_skip(tmp_path):
     (("--dataset", "cifar10"), "Dataset 'cifar10' is not available offline"),
     (("--recipe", "fast"), "invalid choice: 'fast'"),
 ])
-def test_cli_sweep_bad_input(args, message, tmp_path):
-    done = cli("sweep", "degradation", "--depths", "8", "--steps", "2", *args, env={"RESNET_VIZ_DATA": str(tmp_path)})
-    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, done.stderr
+def test_cli_sweep_bad_input(args, message, tmp_path, monkeypatch, capsys):
+    # in this process (the CLI's main, as `python -m resnet_viz` calls it): an uncaught error would fail the test
+    monkeypatch.setenv("RESNET_VIZ_DATA", str(tmp_path))
+    code, _, err = run_cli(capsys, "sweep", "degradation", "--depths", "8", "--steps", "2", *args)
+    assert code == 2 and message in err, err
 
 
-@pytest.mark.slow
-def test_cli_sweep_of_an_experiment_that_cannot_be_swept():
-    done = cli("sweep", "lesion")
-    assert done.returncode == 2 and "invalid choice: 'lesion'" in done.stderr
+def test_cli_sweep_of_an_experiment_that_cannot_be_swept(capsys):
+    code, _, err = run_cli(capsys, "sweep", "lesion")
+    assert code == 2 and "invalid choice: 'lesion'" in err

@@ -302,10 +302,12 @@ def test_an_options_result_without_the_effect_says_so():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_identity_shortcut_options_beat_the_plain_net_at_depth_56(precision):
+def test_identity_shortcut_options_beat_the_plain_net_at_depth_56():
+    """The lesson's default nets (plain-56 and ResNet-56 with option A, width 8, 300 steps) in fp32. In
+    bf16 the same pair's effect is tests/test_degradation.py's (plain degrades, its residual twin does
+    not), so it is not trained twice here; over seeds 0-2 in both precisions: bench/effects.py."""
     from resnet_viz.experiments import shortcut_options as so
 
-    spec = build(so.Spec, {"precision": precision, "options": ("A",)})
+    spec = build(so.Spec, {"precision": "fp32", "options": ("A",)})
     (effect,) = so.effects(so.run(spec, Context()).result)
     assert effect.holds, effect.numbers

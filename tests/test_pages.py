@@ -177,23 +177,6 @@ def test_ensembles_page_starts_from_the_shipped_nets_and_toggles_blocks():
     assert len(at.get("plotly_chart")) == 4  # (a), (b), (c), (d)
 
 
-@pytest.mark.slow
-def test_ensembles_page_trains_a_small_pair_in_the_background():
-    at = app("pages/4_Ensembles.py").run()
-    by_label(at.select_slider, "Depth (both nets)").set_value(8).run()
-    by_label(at.select_slider, "Width").set_value(4).run()
-    by_label(at.select_slider, "Training steps").set_value(100).run()
-    assert any("Not trained yet" in i.value for i in at.info)
-    by_label(at.button, "Train and remove blocks").click().run()
-    from resnet_viz.ui.jobs import job_manager
-
-    wait_for_job(job_manager().jobs()[0])
-    at.run()
-    assert not at.exception
-    assert any("Measured on this server" in c.value for c in at.caption)
-    assert [m.label for m in at.metric] == ["plain-8", "ResNet-8"]
-
-
 def test_attributions_page_compares_the_shipped_nets_with_each_method():
     at = app("pages/5_Attributions.py").run()
     assert not at.exception

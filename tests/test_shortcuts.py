@@ -328,6 +328,7 @@ def test_page_prose_has_no_control_characters():
 
 @pytest.mark.slow
 def test_ensembles_page_trains_a_third_net_with_stochastic_depth():
+    """The Ensembles page trains its small pair (and here a third net) in the background, then shows it."""
     at = app("pages/4_Ensembles.py").run()
     for label, value in (("Depth (both nets)", 8), ("Width", 4), ("Training steps", 100),
                          ("Stochastic depth p_L (third net)", 0.5)):
@@ -337,6 +338,7 @@ def test_ensembles_page_trains_a_third_net_with_stochastic_depth():
     wait_for_job()
     at.run()
     assert not at.exception
+    assert any("Measured on this server" in c.value for c in at.caption)
     assert [m.label for m in at.metric] == ["plain-8", "ResNet-8", "ResNet-8 + stochastic depth"]
     at.button_group(key="lesion_blocks").set_value([1]).run()
     assert not at.exception and len(at.metric) == 3

@@ -52,17 +52,14 @@ def test_gradient_page_switches_lessons_in_the_browser(server, page):
     page.screenshot(path=str(ARTIFACTS / "gradient_flow.png"), full_page=True)
 
 
-def test_parameters_page_draws_the_architecture_and_opens_every_tab(server, page):
+def test_parameters_page_draws_the_architecture(server, page):
+    # (every tab of the page is opened in both languages by test_fine_print.py, its numbers checked in test_pages.py)
     page.goto(f"{server['url']}/Parameters_and_compute")
     page.get_by_text("269,722").first.wait_for(timeout=60_000)
     page.locator("svg g.node").first.wait_for(timeout=30_000)  # Graphviz rendered in the browser
     assert page.locator("svg g.edge").count() == 29  # ResNet-20: 20 main-path edges + 9 shortcuts
-    for tab, text in [("Basic vs bottleneck", "16.94x fewer"), ("The family", "hence the small differences"),
-                      ("Lineage", "LeNet-5"), ("Why 3x3", "200,704 weights")]:
-        page.get_by_role("tab", name=tab).click()
-        page.get_by_text(text).first.wait_for(timeout=60_000)
-        wait_for_app(page)
-        assert_no_exception(page)
+    wait_for_app(page)
+    assert_no_exception(page)
 
 
 def test_ensembles_page_removes_a_block_in_the_browser(server, page):
@@ -122,12 +119,16 @@ def test_a_student_trains_cancels_retrains_and_reloads_the_stored_result(server,
     page.get_by_text("The run was cancelled").wait_for(timeout=60_000)
     assert_no_exception(page)
 
+    steps = page.locator('[data-testid="stSlider"]').filter(has_text="Steps").get_by_role("slider")
+    steps.focus()
+    page.keyboard.press("Home")  # the fewest steps offered: the second run only has to finish and be stored
+    wait_for_app(page)
     page.get_by_role("button", name="Train").click()
     page.get_by_text("Measured on this server").wait_for(timeout=180_000)
     wait_for_app(page)
     assert_no_exception(page)
 
-    assert "width=" in page.url and "depths=" in page.url  # the settings are in the address
+    assert "width=" in page.url and "depths=" in page.url and "steps=" in page.url  # the settings are in the address
     page.reload()  # a new session: the link restores the settings, which answer from the run store
     page.get_by_text("Measured on this server").wait_for(timeout=60_000)
     wait_for_app(page)
