@@ -211,15 +211,15 @@ def test_landscape_spec_checks():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_effect_the_residual_surface_is_smoother_than_the_plain_one_at_depth_56(precision):
+def test_effect_the_residual_surface_is_smoother_than_the_plain_one_at_depth_56():
     """Li et al.'s Fig. 5 on a small config (digits, depth 56, width 4, 100 steps, an 11x11 grid on
     64 images). Measured on the development CPU with seeds 0, 1, 2: curvature ratio plain 0.40 / 0.40
     / 0.29 vs residual 0.055 / 0.064 / 0.048 in bf16 and 0.27 / 0.38 / 0.43 vs 0.050 / 0.048 / 0.014 in
     fp32 (2 threads); seed 0 in fp32 with 1 thread: 0.242 vs 0.087, the closest (2.8x). Convex share
-    plain 0.07-0.23 vs residual 0.60-0.84. The test asserts less than the closest of those."""
+    plain 0.07-0.23 vs residual 0.60-0.84. The test asserts less than the closest of those, in fp32 (bf16
+    over seeds 0-2 at the page's defaults is bench/effects.py's, to keep CI under 25 minutes)."""
     spec = protocol.make(landscape_exp.Spec, depth=56, width=4, steps=100, grid=11, images=64, seed=0,
-                         precision=precision)
+                         precision="fp32")
     result = landscape_exp.run(spec).result
     assert all(effect.holds for effect in landscape_exp.effects(result))
     runs = {r["variant"]: r["numbers"] for r in result["runs"]}

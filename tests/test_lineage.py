@@ -182,8 +182,8 @@ def test_signal_grows_across_blocks_at_init_without_scaling_and_not_with_it():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_without_batch_norm_a_equal_1_dies_and_a_small_a_trains(precision):
+def test_without_batch_norm_a_equal_1_dies_and_a_small_a_trains():
+    precision = "fp32"  # both effects over seeds 0-2 in fp32 and bf16 at the page's defaults: bench/effects.py
     spec = build(rs.Spec, {"precision": precision, "scales": (1.0, 0.1)})
     result = rs.run(spec, Context()).result
     found = rs.effects(result)
